@@ -1,0 +1,15 @@
+"""ML Odyssey Lessons: the support package of an interactive course on fast and small neural-network training.
+
+Subpackages, from the bottom layer up (a lower layer never imports a higher one):
+
+- :mod:`odyssey_lessons.formats` -- simulated low-precision float formats, bit-exact with ml_dtypes.
+- :mod:`odyssey_lessons.widgets` -- ipywidgets dashboards used by the lessons.
+- :mod:`odyssey_lessons.grading` -- the solution -> exercise pipeline and the self-check.
+"""
+
+from odyssey_lessons._numba_cache import configure_numba_cache
+
+configure_numba_cache()
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "configure_numba_cache"]

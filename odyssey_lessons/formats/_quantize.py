@@ -1,0 +1,230 @@
+"""Validating wrappers: ``quantize``, ``encode``, ``decode``, plus the helpers the lessons use (``ulp``, ...)."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from odyssey_lessons.formats import _kernels as K
+from odyssey_lessons.formats._spec import FloatFormat, get_format
+
+ROUNDING_MODES: dict[str, int] = {
+    "nearest": K.MODE_NEAREST,
+    "toward_zero": K.MODE_TOWARD_ZERO,
+    "stochastic": K.MODE_STOCHASTIC,
+}
+"""Rounding modes: ties-to-even nearest, truncation toward zero, and unbiased stochastic rounding."""
+
+_MAX_CODE_BITS = 16
+
+
+@lru_cache(maxsize=256)
+def rounding_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.float64]:
+    """The kernel parameter vector of ``fmt`` (layout: ``_kernels.P_*``). Read-only, cached per format."""
+    p = np.zeros(K.N_PARAMS, dtype=np.float64)
+    p[K.P_MANT] = fmt.mantissa_bits
+    p[K.P_EMIN] = fmt.min_exponent
+    p[K.P_MAX] = fmt.max
+    if saturate or fmt.saturates:
+        p[K.P_OVF] = p[K.P_INF] = fmt.max
+    elif fmt.has_inf:
+        p[K.P_OVF] = p[K.P_INF] = np.inf
+    else:
+        p[K.P_OVF] = p[K.P_INF] = np.nan
+    p[K.P_NAN_TO_ZERO] = 0.0 if fmt.has_nan else 1.0
+    p[K.P_SIGNED] = float(fmt.signed)
+    p[K.P_SUBNORMALS] = float(fmt.subnormals)
+    p[K.P_NEG_ZERO] = float(fmt.has_negative_zero)
+    p.flags.writeable = False
+    return p
+
+
+@lru_cache(maxsize=256)
+def _encode_params(fmt: FloatFormat) -> NDArray[np.int64]:
+    c = np.zeros(K.N_ENCODE, dtype=np.int64)
+    c[K.E_MANT] = fmt.mantissa_bits
+    c[K.E_EMIN] = fmt.min_exponent
+    c[K.E_BIAS] = fmt.bias
+    c[K.E_SIGN_SHIFT] = fmt.exponent_bits + fmt.mantissa_bits if fmt.signed else -1
+    c[K.E_NAN] = -1 if fmt.nan_code is None else fmt.nan_code
+    c[K.E_NAN_SIGNED] = int(fmt.special in ("ieee", "fn") and fmt.signed)
+    c[K.E_INF] = ((2**fmt.exponent_bits - 1) << fmt.mantissa_bits) if fmt.has_inf else -1
+    c.flags.writeable = False
+    return c
+
+
+def _as_float_array(x: ArrayLike, name: str = "x") -> NDArray[np.floating]:
+    """``x`` as a contiguous float32 or float64 array; integers and other dtypes raise TypeError."""
+    arr = np.asarray(x)
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)  # exact: every float16 is a float32
+    if arr.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"{name} must hold float16, float32 or float64 values, got dtype {arr.dtype}; "
+            f"convert integers explicitly, e.g. {name}.astype(np.float32)"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _mode(rounding: str) -> int:
+    if not isinstance(rounding, str) or rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {tuple(ROUNDING_MODES)}, got rounding={rounding!r}")
+    return ROUNDING_MODES[rounding]
+
+
+def _seed(seed: int | None, rounding: str) -> np.uint64:
+    if seed is None:
+        if rounding != "stochastic":
+            return np.uint64(0)
+        return np.uint64(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got seed={seed!r}")
+    return np.uint64(int(seed) % 2**64)
+
+
+def quantize(
+    x: ArrayLike,
+    fmt: str | FloatFormat,
+    *,
+    rounding: str = "nearest",
+    saturate: bool = False,
+    seed: int | None = None,
+) -> NDArray[np.float32]:
+    """Round ``x`` to the nearest values representable in ``fmt``; returns float32 of the same shape.
+
+    The default (``rounding="nearest"``, ``saturate=False``) is exactly ``ml_dtypes``' ``astype`` from float32 for every
+    format ml_dtypes has: ties to even; overflow to inf (IEEE formats) or NaN (``fn``/``fnuz`` FP8) -- e.g. e4m3fn
+    464 -> 448 but 465 -> NaN, e5m2 1e6 -> inf -- while the FP6/FP4 types, which have neither, saturate to +-max.
+    float64 input is rounded once, straight to ``fmt`` (ml_dtypes goes through float32 and can round twice).
+
+    Args:
+        x: float16/float32/float64 array-like, any shape.
+        fmt: A format name from ``FORMATS`` or a :class:`FloatFormat`.
+        rounding: ``"nearest"`` (ties to even), ``"toward_zero"`` (truncate; overflow gives +-max, as IEEE says),
+            or ``"stochastic"`` (round up with probability equal to the distance from the lower neighbour divided by
+            the gap, so ``E[quantize(x)] = x``).
+        saturate: Clamp overflow and +-inf to +-max, as FP8 training recipes do. NaN stays NaN.
+        seed: Seed for stochastic rounding; the result depends only on ``(seed, element index)``.
+
+    Returns:
+        float32 array of the same shape holding values representable in ``fmt``.
+
+    Raises:
+        TypeError: ``x`` is not a float array.
+        ValueError: Unknown format or rounding mode, or a bad seed.
+    """
+    f = get_format(fmt)
+    mode = _mode(rounding)
+    if not isinstance(saturate, bool | np.bool_):
+        raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
+    s = _seed(seed, rounding)
+    arr = _as_float_array(x)
+    out = np.empty(arr.shape, dtype=np.float32)
+    K.quantize_kernel(arr.reshape(-1), out.reshape(-1), rounding_params(f, bool(saturate)), mode, s)
+    return out
+
+
+def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:
+    if f.bits > _MAX_CODE_BITS:
+        raise ValueError(f"encode/decode support formats of at most {_MAX_CODE_BITS} bits; {f.name} has {f.bits}")
+    return np.uint8 if f.bits <= 8 else np.uint16
+
+
+def encode(
+    x: ArrayLike, fmt: str | FloatFormat, *, rounding: str = "nearest", saturate: bool = False, seed: int | None = None
+) -> NDArray[np.unsignedinteger]:
+    """Round ``x`` to ``fmt`` (as :func:`quantize`) and return the bit codes: uint8 (<= 8 bits) or uint16.
+
+    The layout is ``sign | exponent field | mantissa field`` in the low ``fmt.bits`` bits; NaN gets the format's
+    canonical NaN code (sign kept where the format has signed NaNs), as ml_dtypes writes it.
+
+    Raises:
+        ValueError: ``fmt`` has more than 16 bits, or as :func:`quantize`.
+    """
+    f = get_format(fmt)
+    dtype = _code_dtype(f)
+    r = quantize(x, f, rounding=rounding, saturate=saturate, seed=seed)
+    codes = np.empty(r.shape, dtype=np.uint32)
+    K.encode_kernel(r.reshape(-1), codes.reshape(-1), _encode_params(f))
+    return codes.astype(dtype)
+
+
+@lru_cache(maxsize=64)
+def decode_table(fmt: FloatFormat) -> NDArray[np.float32]:
+    """Value of every code of ``fmt`` (index = code), derived from the spec; read-only.
+
+    ``value = (-1)**s * 2**(field - bias) * (1 + mant / 2**M)`` for normal codes and
+    ``(-1)**s * 2**emin * (mant / 2**M)`` for subnormal ones (field 0), then the special codes.
+    """
+    f = fmt
+    _code_dtype(f)
+    m, e = f.mantissa_bits, f.exponent_bits
+    codes = np.arange(2**f.bits, dtype=np.int64)
+    mant = codes & (2**m - 1)
+    field = (codes >> m) & (2**e - 1)
+    negative = ((codes >> (e + m)) & 1).astype(bool) if f.signed else np.zeros(codes.size, dtype=bool)
+    frac = mant / 2.0**m
+    if f.subnormals:
+        mag = np.where(field == 0, np.ldexp(frac, f.min_exponent), np.ldexp(1.0 + frac, field - f.bias))
+    else:
+        mag = np.ldexp(1.0 + frac, field - f.bias)
+    values = np.where(negative, -mag, mag)
+    if f.special == "ieee":
+        top = field == 2**e - 1
+        values[top & (mant == 0)] = np.where(negative[top & (mant == 0)], -np.inf, np.inf)
+        values[top & (mant != 0)] = np.nan
+    elif f.special == "fn":
+        values[(field == 2**e - 1) & (mant == 2**m - 1)] = np.nan
+    elif f.special == "fnuz":
+        values[codes == 1 << (e + m)] = np.nan
+    table = values.astype(np.float32)
+    table.flags.writeable = False
+    return table
+
+
+def decode(codes: ArrayLike, fmt: str | FloatFormat) -> NDArray[np.float32]:
+    """Values (float32) of the bit ``codes`` of ``fmt``.
+
+    Raises:
+        TypeError: ``codes`` is not an integer array.
+        ValueError: A code does not fit in ``fmt.bits`` bits, or ``fmt`` has more than 16 bits.
+    """
+    f = get_format(fmt)
+    table = decode_table(f)
+    arr = np.asarray(codes)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"codes must be an integer array, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= table.size):
+        bad = arr.min() if arr.min() < 0 else arr.max()
+        raise ValueError(f"codes must be in 0..{table.size - 1} for {f.name} ({f.bits} bits), got {int(bad)}")
+    return table[arr]
+
+
+def representable_values(fmt: str | FloatFormat) -> NDArray[np.float64]:
+    """All finite values of ``fmt`` (at most 16 bits), sorted, each once (+0 and -0 count as one)."""
+    table = decode_table(get_format(fmt)).astype(np.float64)
+    return np.unique(table[np.isfinite(table)] + 0.0)
+
+
+def ulp(x: ArrayLike, fmt: str | FloatFormat) -> NDArray[np.float64]:
+    """Spacing of ``fmt``'s grid at ``|x|``: ``2**(max(floor(log2|x|), emin) - M)`` (float64, same shape).
+
+    For values below the smallest normal this is the subnormal spacing; inf and NaN give NaN.
+    """
+    f = get_format(fmt)
+    a = np.abs(_as_float_array(x).astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, exp = np.frexp(a)
+    e = np.maximum(exp - 1, f.min_exponent)
+    if not f.subnormals:
+        e = np.where(a < f.smallest_normal, f.min_exponent, e)
+    out = np.ldexp(1.0, e - f.mantissa_bits)
+    return np.where(np.isfinite(a), out, np.nan)
+
+
+def unit_roundoff(fmt: str | FloatFormat) -> float:
+    """Largest relative error of round-to-nearest in the normal range: ``u = 2**-(M+1)``."""
+    return math.ldexp(1.0, -(get_format(fmt).mantissa_bits + 1))
