@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from odyssey_lessons.formats._quantize import quantize
 from odyssey_lessons.formats._spec import FloatFormat, get_format
 
 
@@ -14,7 +17,7 @@ class FInfo:
 
     ``eps`` is the gap between 1 and the next larger value, ``2**-nmant``; ``epsneg`` the gap between 1 and the next
     smaller value; ``tiny`` (= ``smallest_normal``) is ``2**minexp``; ``maxexp`` is the first exponent that overflows;
-    ``precision = floor(-log10(eps))`` and ``resolution = 10**-precision`` as numpy defines them.
+    ``precision = floor(-log10(eps))`` and ``resolution = 10**-precision`` rounded to the format, as numpy defines them.
     """
 
     name: str
@@ -71,7 +74,7 @@ def finfo(fmt: str | FloatFormat) -> FInfo:
         machep=-m,
         negep=below_one_exp,
         precision=precision,
-        resolution=10.0**-precision,
+        resolution=float(quantize(np.array([10.0**-precision]), f)[0]),
         has_inf=f.has_inf,
         has_nan=f.has_nan,
         has_subnormals=f.subnormals,

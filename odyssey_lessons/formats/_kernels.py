@@ -162,7 +162,8 @@ N_ENCODE = 7
 def encode_kernel(r, out, c):
     """Bit codes of values ``r`` that are already representable in the format ``c`` (float32 in, uint32 out).
 
-    Normal: ``field = e + bias``, ``mantissa = top M bits of the significand``; subnormal: ``mantissa = r / 2**(emin-M)``.
+    Normal: ``field = e + bias``, ``mantissa = top M bits of the significand``.
+    Subnormal: ``mantissa = r / 2**(emin - M)``.
     """
     m = np.uint64(c[E_MANT])
     emin = c[E_EMIN]

@@ -66,7 +66,7 @@ def _as_float_array(x: ArrayLike, name: str = "x") -> NDArray[np.floating]:
             f"{name} must hold float16, float32 or float64 values, got dtype {arr.dtype}; "
             f"convert integers explicitly, e.g. {name}.astype(np.float32)"
         )
-    return np.ascontiguousarray(arr)
+    return np.asarray(arr, order="C")  # unlike ascontiguousarray, keeps 0-d arrays 0-d
 
 
 def _mode(rounding: str) -> int:

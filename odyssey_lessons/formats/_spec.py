@@ -229,7 +229,9 @@ def get_format(fmt: str | FloatFormat) -> FloatFormat:
     key = fmt.strip().lower()
     key = ALIASES.get(key, key)
     if key not in FORMATS:
-        raise ValueError(f"unknown format fmt={fmt!r}; known formats: {', '.join(FORMATS)} (aliases: {', '.join(ALIASES)})")
+        raise ValueError(
+            f"unknown format fmt={fmt!r}; known formats: {', '.join(FORMATS)} (aliases: {', '.join(ALIASES)})"
+        )
     return FORMATS[key]
 
 
