@@ -259,3 +259,14 @@ def test_read_only_install_compiles_into_user_cache():
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(site)], check=True)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_quantize_into_out_buffer(rng):
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+    buf = np.empty_like(x)
+    assert quantize(x, "e5m2", out=buf) is buf
+    np.testing.assert_array_equal(buf, quantize(x, "e5m2"))
+    with pytest.raises(ValueError, match="shape"):
+        quantize(x, "e5m2", out=np.empty(12, np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        quantize(x, "e5m2", out=np.empty((3, 4)))

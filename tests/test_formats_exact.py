@@ -245,3 +245,24 @@ def test_finfo_precision_follows_numpy_definition(name, dtype):
     ours, npf = finfo(name), np.finfo(dtype)
     assert ours.precision == npf.precision
     assert ours.resolution == float(npf.resolution)
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_general_kernel_agrees_with_float32_fast_path(name, rounding):
+    """float32 input takes a branch-free fast path; float64 input the general kernel. Both must agree bit for bit."""
+    from odyssey_lessons.formats import _kernels as K
+    from odyssey_lessons.formats._quantize import ROUNDING_MODES, rounding_params
+
+    x = all_float32_sample(stride=65521)
+    x = np.concatenate([x, special_values(name) if FORMATS[name].bits <= 16 else []]).astype(np.float32)
+    fast = quantize(x, name, rounding=rounding, seed=11)
+    general = np.empty_like(fast)
+    K.quantize_kernel(x, general, rounding_params(FORMATS[name], False), ROUNDING_MODES[rounding], np.uint64(11))
+    if rounding == "nearest":
+        assert_same_floats(fast, general)
+    else:  # different random streams: both must pick one of the two nearest-grid neighbours
+        lo = quantize(x, name, rounding="toward_zero")
+        for r in (fast, general):
+            ok = (r == lo) | (np.abs(r) > np.abs(lo)) | np.isnan(r) | np.isnan(lo)
+            assert ok.all()

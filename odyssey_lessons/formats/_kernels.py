@@ -218,3 +218,112 @@ def matmul_kernel(a, b, out, p_acc):
             for k in range(kdim):
                 s = round_scalar(s + np.float64(a[i, k]) * np.float64(b[k, j]), p_acc, MODE_NEAREST, _ZERO64)
             out[i, j] = np.float32(s)
+
+
+# ----- float32 fast paths -------------------------------------------------------------------------------------------
+# The general kernel above handles every case one branchy scalar at a time. For the common case -- float32 input, a
+# format with zero and subnormals -- the same rounding can be written branch-free on the float32 bit pattern, which
+# LLVM vectorises, so rounding runs near memory bandwidth:
+#   normal range:    r = (u + half - 1 + ((u >> s) & 1)) & ~(2**s - 1)      with s = 23 - M (ties to even; a carry
+#                    into the exponent field is exactly the step to the next binade)
+#   subnormal range: r = bits((|x| + C) - C) with C = 2**(emin - M + 23): the float32 adder rounds |x| to a multiple
+#                    of ulp(C) = 2**(emin - M), the subnormal spacing, ties to even.
+# Fast-path parameter vector layout (uint32 values), from ``_quantize.fast_params``.
+F_SHIFT = 0  # s = 23 - M
+F_TINY = 1  # float32 bits of 2**emin; below it is the subnormal range
+F_MAGIC = 2  # float32 bits of C
+F_MAX = 3  # float32 bits of max
+F_OVF = 4  # float32 bits of what an overflowing magnitude becomes (inf, NaN or max)
+F_INF = 5  # float32 bits of what inf becomes
+F_NAN_TO_ZERO = 6  # 1: NaN becomes a zero of the opposite sign
+F_NEG_ZERO = 7  # 1: -0 exists
+N_FAST = 8
+
+_SIGN32 = np.uint32(0x80000000)
+_ABS32 = np.uint32(0x7FFFFFFF)
+_INF32 = np.uint32(0x7F800000)
+_ONE32 = np.uint32(1)
+_ZERO32 = np.uint32(0)
+_CHUNK = 1 << 14
+
+
+@intrinsic
+def _f32_as_u32(typingctx, x):
+    """Reinterpret a float32 scalar's bits as uint32."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+@intrinsic
+def _u32_as_f32(typingctx, x):
+    """Reinterpret a uint32 scalar's bits as float32."""
+    if x != types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.uint32), codegen
+
+
+@njit(cache=True)
+def _fast_finish(b, r, maxb, ovf, infb, nan_to_zero, neg_zero):
+    """Apply overflow, inf, NaN and the sign to the rounded magnitude bits ``r`` of the input bits ``b``."""
+    sign = b & _SIGN32
+    u = b & _ABS32
+    r = ovf if r > maxb else r
+    r = infb if u == _INF32 else r
+    r = r | sign if (r != _ZERO32) | neg_zero else r
+    nan_out = (sign ^ _SIGN32) if nan_to_zero else b
+    return nan_out if u > _INF32 else r
+
+
+@njit(cache=True, parallel=True)
+def quantize_f32_nearest(x, out, q):
+    """Round float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32), branch-free."""
+    s = q[F_SHIFT]
+    mask = (_ONE32 << s) - _ONE32
+    half_m1 = (_ONE32 << (s - _ONE32)) - _ONE32
+    tiny = q[F_TINY]
+    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
+    nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
+    magic = _u32_as_f32(q[F_MAGIC])
+    n = x.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            b = _f32_as_u32(x[i])
+            u = b & _ABS32
+            rn = (u + half_m1 + ((u >> s) & _ONE32)) & ~mask
+            rs = _f32_as_u32((abs(x[i]) + magic) - magic)
+            out[i] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+
+
+@njit(cache=True, parallel=True)
+def quantize_f32_stochastic(x, out, q, seed):
+    """Round float32 ``x`` stochastically: add ``2**s`` uniform random units below the kept bits, then truncate.
+
+    In the subnormal range the same is done on ``|x| / 2**(emin - M)`` (exact power-of-two scaling) in float64.
+    """
+    s = q[F_SHIFT]
+    mask = (_ONE32 << s) - _ONE32
+    tiny = q[F_TINY]
+    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
+    nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
+    quantum = np.float64(_u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M)
+    n = x.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            b = _f32_as_u32(x[i])
+            u = b & _ABS32
+            rnd = _splitmix64(seed, i)
+            rn = (u + (np.uint32(rnd >> np.uint64(32)) & mask)) & ~mask
+            y = np.float64(abs(x[i])) / quantum
+            fl = np.floor(y)
+            up = np.float64(rnd >> np.uint64(11)) * 2.0**-53 < y - fl
+            rs = _f32_as_u32(np.float32((fl + 1.0 if up else fl) * quantum))
+            out[i] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)

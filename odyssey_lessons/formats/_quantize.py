@@ -42,6 +42,30 @@ def rounding_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.float64]:
     return p
 
 
+def _f32_bits(value: float) -> int:
+    return int(np.array([value], dtype=np.float32).view(np.uint32)[0])
+
+
+@lru_cache(maxsize=256)
+def fast_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | None:
+    """Parameters of the float32 fast paths (layout: ``_kernels.F_*``), or ``None`` when ``fmt`` needs the general
+    kernel (no zero/subnormals, unsigned, or the identity fp32)."""
+    if not (fmt.subnormals and fmt.signed) or fmt.mantissa_bits >= 23:
+        return None
+    p = rounding_params(fmt, saturate)
+    q = np.zeros(K.N_FAST, dtype=np.uint32)
+    q[K.F_SHIFT] = 23 - fmt.mantissa_bits
+    q[K.F_TINY] = _f32_bits(fmt.smallest_normal)
+    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, fmt.min_exponent - fmt.mantissa_bits + 23))
+    q[K.F_MAX] = _f32_bits(fmt.max)
+    q[K.F_OVF] = _f32_bits(p[K.P_OVF])
+    q[K.F_INF] = _f32_bits(p[K.P_INF])
+    q[K.F_NAN_TO_ZERO] = int(p[K.P_NAN_TO_ZERO])
+    q[K.F_NEG_ZERO] = int(fmt.has_negative_zero)
+    q.flags.writeable = False
+    return q
+
+
 @lru_cache(maxsize=256)
 def _encode_params(fmt: FloatFormat) -> NDArray[np.int64]:
     c = np.zeros(K.N_ENCODE, dtype=np.int64)
@@ -92,6 +116,7 @@ def quantize(
     rounding: str = "nearest",
     saturate: bool = False,
     seed: int | None = None,
+    out: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Round ``x`` to the nearest values representable in ``fmt``; returns float32 of the same shape.
 
@@ -108,13 +133,14 @@ def quantize(
             the gap, so ``E[quantize(x)] = x``).
         saturate: Clamp overflow and +-inf to +-max, as FP8 training recipes do. NaN stays NaN.
         seed: Seed for stochastic rounding; the result depends only on ``(seed, element index)``.
+        out: Optional C-contiguous float32 array of ``x``'s shape to write into (saves an allocation in loops).
 
     Returns:
-        float32 array of the same shape holding values representable in ``fmt``.
+        float32 array of the same shape holding values representable in ``fmt`` (``out`` when given).
 
     Raises:
-        TypeError: ``x`` is not a float array.
-        ValueError: Unknown format or rounding mode, or a bad seed.
+        TypeError: ``x`` is not a float array, or ``out`` is not float32.
+        ValueError: Unknown format or rounding mode, a bad seed, or ``out`` of the wrong shape or layout.
     """
     f = get_format(fmt)
     mode = _mode(rounding)
@@ -122,8 +148,22 @@ def quantize(
         raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
     s = _seed(seed, rounding)
     arr = _as_float_array(x)
-    out = np.empty(arr.shape, dtype=np.float32)
-    K.quantize_kernel(arr.reshape(-1), out.reshape(-1), rounding_params(f, bool(saturate)), mode, s)
+    if out is None:
+        out = np.empty(arr.shape, dtype=np.float32)
+    elif not isinstance(out, np.ndarray) or out.dtype != np.float32:
+        raise TypeError(f"out must be a float32 numpy array, got {getattr(out, 'dtype', type(out).__name__)}")
+    elif out.shape != arr.shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous with shape {arr.shape}, got shape {out.shape}")
+    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
+    fast = fast_params(f, bool(saturate)) if arr.dtype == np.float32 else None
+    if fast is not None and mode == K.MODE_NEAREST:
+        K.quantize_f32_nearest(flat_in, flat_out.view(np.uint32), fast)
+    elif fast is not None and mode == K.MODE_STOCHASTIC:
+        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, s)
+    elif arr.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
+        np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
+    else:
+        K.quantize_kernel(flat_in, flat_out, rounding_params(f, bool(saturate)), mode, s)
     return out
 
 
