@@ -327,3 +327,52 @@ def quantize_f32_stochastic(x, out, q, seed):
             up = np.float64(rnd >> np.uint64(11)) * 2.0**-53 < y - fl
             rs = _f32_as_u32(np.float32((fl + 1.0 if up else fl) * quantum))
             out[i] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+
+
+@njit(cache=True, parallel=True)
+def quantize_f32_toward_zero(x, out, q):
+    """Truncate float32 ``x`` toward zero: clear the discarded bits (normal range) or floor ``|x| / 2**(emin - M)``
+    (subnormal range). ``q[F_OVF]`` must hold max: truncation never overflows (IEEE)."""
+    s = q[F_SHIFT]
+    mask = (_ONE32 << s) - _ONE32
+    tiny = q[F_TINY]
+    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
+    nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
+    quantum = np.float64(_u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M); float64 so 1/quantum fits
+    inv_quantum = 1.0 / quantum
+    n = x.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            b = _f32_as_u32(x[i])
+            u = b & _ABS32
+            rn = u & ~mask
+            rs = _f32_as_u32(np.float32(np.floor(np.float64(abs(x[i])) * inv_quantum) * quantum))
+            out[i] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+
+
+@njit(cache=True, parallel=True)
+def quantize_f32_nearest_scale(x, out, q):
+    """Round float32 ``x`` to nearest in an unsigned format without zero or subnormals, whose mantissa is 0 bits
+    (e8m0fnu: powers of two). Every value is ``1.0 * 2**e``, so a tie always rounds up (the significand 1 is odd).
+
+    Inputs at or below the smallest value ``2**emin`` give it; zero, negatives and NaN give NaN; in the float32
+    subnormal range the adder rounds to a multiple of ``2**emin`` (magic constant ``C = 2**(emin + 23)``).
+    """
+    s = q[F_SHIFT]
+    mask = (_ONE32 << s) - _ONE32
+    half = _ONE32 << (s - _ONE32)
+    tiny = q[F_TINY]
+    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
+    magic = _u32_as_f32(q[F_MAGIC])
+    nan32 = np.uint32(0x7FC00000)
+    n = x.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            b = _f32_as_u32(x[i])
+            rn = (b + half) & ~mask
+            rs = _f32_as_u32((x[i] + magic) - magic)
+            r = rs if b < np.uint32(0x00800000) else rn
+            r = tiny if b <= tiny else r
+            r = ovf if r > maxb else r
+            r = infb if b == _INF32 else r
+            out[i] = nan32 if (b == _ZERO32) | (b > _INF32) else r

@@ -47,23 +47,31 @@ def _f32_bits(value: float) -> int:
 
 
 @lru_cache(maxsize=256)
-def fast_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | None:
-    """Parameters of the float32 fast paths (layout: ``_kernels.F_*``), or ``None`` when ``fmt`` needs the general
-    kernel (no zero/subnormals, unsigned, or the identity fp32)."""
-    if not (fmt.subnormals and fmt.signed) or fmt.mantissa_bits >= 23:
+def fast_params(fmt: FloatFormat, saturate: bool, rounding: str) -> NDArray[np.uint32] | None:
+    """Parameters of the float32 fast paths (layout: ``_kernels.F_*``), or ``None`` when ``fmt`` and ``rounding``
+    need the general kernel."""
+    scale_like = not fmt.subnormals and not fmt.signed and fmt.mantissa_bits == 0
+    if fmt.mantissa_bits >= 23 or not ((fmt.subnormals and fmt.signed) or (scale_like and rounding == "nearest")):
         return None
     p = rounding_params(fmt, saturate)
     q = np.zeros(K.N_FAST, dtype=np.uint32)
     q[K.F_SHIFT] = 23 - fmt.mantissa_bits
     q[K.F_TINY] = _f32_bits(fmt.smallest_normal)
-    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, fmt.min_exponent - fmt.mantissa_bits + 23))
+    magic_exp = fmt.min_exponent - fmt.mantissa_bits + 23 if fmt.subnormals else fmt.min_exponent + 23
+    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, magic_exp))
     q[K.F_MAX] = _f32_bits(fmt.max)
-    q[K.F_OVF] = _f32_bits(p[K.P_OVF])
+    q[K.F_OVF] = _f32_bits(fmt.max if rounding == "toward_zero" else p[K.P_OVF])
     q[K.F_INF] = _f32_bits(p[K.P_INF])
     q[K.F_NAN_TO_ZERO] = int(p[K.P_NAN_TO_ZERO])
     q[K.F_NEG_ZERO] = int(fmt.has_negative_zero)
     q.flags.writeable = False
     return q
+
+
+_FAST_KERNELS = {
+    "nearest": K.quantize_f32_nearest,
+    "toward_zero": K.quantize_f32_toward_zero,
+}
 
 
 @lru_cache(maxsize=256)
@@ -155,15 +163,17 @@ def quantize(
     elif out.shape != arr.shape or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous with shape {arr.shape}, got shape {out.shape}")
     flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
-    fast = fast_params(f, bool(saturate)) if arr.dtype == np.float32 else None
-    if fast is not None and mode == K.MODE_NEAREST:
-        K.quantize_f32_nearest(flat_in, flat_out.view(np.uint32), fast)
-    elif fast is not None and mode == K.MODE_STOCHASTIC:
-        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, s)
-    elif arr.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
+    fast = fast_params(f, bool(saturate), rounding) if arr.dtype == np.float32 else None
+    if arr.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
         np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
-    else:
+    elif fast is None:
         K.quantize_kernel(flat_in, flat_out, rounding_params(f, bool(saturate)), mode, s)
+    elif not f.subnormals:
+        K.quantize_f32_nearest_scale(flat_in, flat_out.view(np.uint32), fast)
+    elif rounding == "stochastic":
+        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, s)
+    else:
+        _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast)
     return out
 
 
