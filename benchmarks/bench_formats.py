@@ -92,10 +92,10 @@ def run(size: int, repeats: int) -> dict:
         ml_gbs = None
         if ml_type is not None:
             with np.errstate(over="ignore", invalid="ignore"):
-                t_ml, _ = best_time(lambda: x.astype(ml_type).astype(np.float32), max(2, repeats // 3))
+                t_ml, _ = best_time(lambda t=ml_type: x.astype(t).astype(np.float32), max(2, repeats // 3))
             ml_gbs = nbytes / t_ml / 1e9
         for rounding in ROUNDING_MODES:
-            t_min, t_med = best_time(lambda: quantize(x, name, rounding=rounding, seed=1, out=out), repeats)
+            t_min, t_med = best_time(lambda n=name, r=rounding: quantize(x, n, rounding=r, seed=1, out=out), repeats)
             gbs = nbytes / t_min / 1e9
             rows.append(
                 {
@@ -138,7 +138,8 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         target = "" if r["target_vs_copy"] is None else f"≥ {r['target_vs_copy']:.1f}"
         ml = "" if r["vs_ml_dtypes"] is None else f"{r['vs_ml_dtypes']:.1f}"
-        lines.append(f"| {r['format']} | {r['rounding']} | {r['gb_per_s']:.2f} | {r['vs_copy']:.2f} | {target} | {ml} |")
+        speed = f"{r['gb_per_s']:.2f} | {r['vs_copy']:.2f}"
+        lines.append(f"| {r['format']} | {r['rounding']} | {speed} | {target} | {ml} |")
     lines.append("")
     lines.append(f"cold import + first quantize (warm numba cache): {result['cold_import_and_first_quantize_s']:.2f} s")
     return "\n".join(lines)
