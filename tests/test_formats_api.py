@@ -37,7 +37,7 @@ ml_dtypes = pytest.importorskip("ml_dtypes")
 
 
 # ----- stochastic rounding ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e5m2", "e2m1fn", "tf32"])
+@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e5m2", "e2m1fn", "tf32", "e8m0fnu"])
 def test_stochastic_rounding_is_unbiased_and_picks_neighbours_with_right_probability(name, rng):
     from fractions import Fraction
 

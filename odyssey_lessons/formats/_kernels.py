@@ -351,26 +351,39 @@ def quantize_f32_toward_zero(x, out, q):
 
 
 @njit(cache=True, parallel=True)
-def quantize_f32_nearest_scale(x, out, q):
-    """Round float32 ``x`` to nearest in an unsigned format without zero or subnormals, whose mantissa is 0 bits
-    (e8m0fnu: powers of two). Every value is ``1.0 * 2**e``, so a tie always rounds up (the significand 1 is odd).
+def quantize_f32_scale(x, out, q, mode, seed):
+    """Round float32 ``x`` in an unsigned format without zero or subnormals whose mantissa is 0 bits (e8m0fnu: the
+    powers of two ``2**emin .. 2**emax``). Every value is ``1.0 * 2**e``, so a nearest tie always rounds up (the
+    significand 1 is odd): add ``half`` (nearest), ``0`` (toward zero) or a random ``r < 2**s`` (stochastic) below the
+    exponent field, then truncate.
 
-    Inputs at or below the smallest value ``2**emin`` give it; zero, negatives and NaN give NaN; in the float32
-    subnormal range the adder rounds to a multiple of ``2**emin`` (magic constant ``C = 2**(emin + 23)``).
+    Below ``2**emin`` the result is ``2**emin``; zero, negatives and NaN give NaN. The float32 subnormals in
+    ``[2**emin, 2**-126)`` (emin = -127) are decided on ``f = |x| / 2**emin - 1`` in float64 instead.
     """
     s = q[F_SHIFT]
     mask = (_ONE32 << s) - _ONE32
     half = _ONE32 << (s - _ONE32)
     tiny = q[F_TINY]
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
-    magic = _u32_as_f32(q[F_MAGIC])
+    tiny64 = np.float64(_u32_as_f32(tiny))
     nan32 = np.uint32(0x7FC00000)
     n = x.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
             b = _f32_as_u32(x[i])
-            rn = (b + half) & ~mask
-            rs = _f32_as_u32((x[i] + magic) - magic)
+            frac = np.float64(x[i]) / tiny64 - 1.0
+            if mode == MODE_NEAREST:
+                add = half
+                up = frac >= 0.5
+            elif mode == MODE_STOCHASTIC:
+                rnd = _splitmix64(seed, i)
+                add = np.uint32(rnd >> np.uint64(32)) & mask
+                up = np.float64(rnd >> np.uint64(11)) * 2.0**-53 < frac
+            else:
+                add = _ZERO32
+                up = False
+            rn = (b + add) & ~mask
+            rs = np.uint32(0x00800000) if up else tiny
             r = rs if b < np.uint32(0x00800000) else rn
             r = tiny if b <= tiny else r
             r = ovf if r > maxb else r

@@ -51,14 +51,13 @@ def fast_params(fmt: FloatFormat, saturate: bool, rounding: str) -> NDArray[np.u
     """Parameters of the float32 fast paths (layout: ``_kernels.F_*``), or ``None`` when ``fmt`` and ``rounding``
     need the general kernel."""
     scale_like = not fmt.subnormals and not fmt.signed and fmt.mantissa_bits == 0
-    if fmt.mantissa_bits >= 23 or not ((fmt.subnormals and fmt.signed) or (scale_like and rounding == "nearest")):
+    if fmt.mantissa_bits >= 23 or not ((fmt.subnormals and fmt.signed) or scale_like):
         return None
     p = rounding_params(fmt, saturate)
     q = np.zeros(K.N_FAST, dtype=np.uint32)
     q[K.F_SHIFT] = 23 - fmt.mantissa_bits
     q[K.F_TINY] = _f32_bits(fmt.smallest_normal)
-    magic_exp = fmt.min_exponent - fmt.mantissa_bits + 23 if fmt.subnormals else fmt.min_exponent + 23
-    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, magic_exp))
+    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, fmt.min_exponent - fmt.mantissa_bits + 23))
     q[K.F_MAX] = _f32_bits(fmt.max)
     q[K.F_OVF] = _f32_bits(fmt.max if rounding == "toward_zero" else p[K.P_OVF])
     q[K.F_INF] = _f32_bits(p[K.P_INF])
@@ -169,7 +168,7 @@ def quantize(
     elif fast is None:
         K.quantize_kernel(flat_in, flat_out, rounding_params(f, bool(saturate)), mode, s)
     elif not f.subnormals:
-        K.quantize_f32_nearest_scale(flat_in, flat_out.view(np.uint32), fast)
+        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, mode, s)
     elif rounding == "stochastic":
         K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, s)
     else:
