@@ -358,34 +358,43 @@ def quantize_f32_scale(x, out, q, mode, seed):
     exponent field, then truncate.
 
     Below ``2**emin`` the result is ``2**emin``; zero, negatives and NaN give NaN. The float32 subnormals in
-    ``[2**emin, 2**-126)`` (emin = -127) are decided on ``f = |x| / 2**emin - 1`` in float64 instead.
+    ``[2**emin, 2**-126)`` (emin = -127) are decided on ``f = |x| / 2**emin - 1`` instead (exact in float32: those
+    subnormals carry 22 bits below ``2**emin``, so 24 random bits decide stochastic rounding exactly).
     """
     s = q[F_SHIFT]
     mask = (_ONE32 << s) - _ONE32
     half = _ONE32 << (s - _ONE32)
     tiny = q[F_TINY]
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
-    tiny64 = np.float64(_u32_as_f32(tiny))
-    nan32 = np.uint32(0x7FC00000)
+    inv_tiny = np.float32(1.0) / _u32_as_f32(tiny)  # 2**-emin = 2**127 fits in float32
     n = x.size
+    if mode == MODE_NEAREST:  # a separate loop without the random stream, so it vectorises
+        for c in prange((n + _CHUNK - 1) // _CHUNK):
+            for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+                b = _f32_as_u32(x[i])
+                up = x[i] * inv_tiny - np.float32(1.0) >= np.float32(0.5)
+                out[i] = _scale_finish(b, (b + half) & ~mask, up, tiny, maxb, ovf, infb)
+        return
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
             b = _f32_as_u32(x[i])
-            frac = np.float64(x[i]) / tiny64 - 1.0
-            if mode == MODE_NEAREST:
-                add = half
-                up = frac >= 0.5
-            elif mode == MODE_STOCHASTIC:
+            frac = x[i] * inv_tiny - np.float32(1.0)  # exact: float32 subnormals have 22 bits below 2**-127
+            if mode == MODE_STOCHASTIC:
                 rnd = _splitmix64(seed, i)
                 add = np.uint32(rnd >> np.uint64(32)) & mask
-                up = np.float64(rnd >> np.uint64(11)) * 2.0**-53 < frac
+                up = np.float32(rnd >> np.uint64(40)) * np.float32(2.0**-24) < frac
             else:
                 add = _ZERO32
                 up = False
-            rn = (b + add) & ~mask
-            rs = np.uint32(0x00800000) if up else tiny
-            r = rs if b < np.uint32(0x00800000) else rn
-            r = tiny if b <= tiny else r
-            r = ovf if r > maxb else r
-            r = infb if b == _INF32 else r
-            out[i] = nan32 if (b == _ZERO32) | (b > _INF32) else r
+            out[i] = _scale_finish(b, (b + add) & ~mask, up, tiny, maxb, ovf, infb)
+
+
+@njit(cache=True)
+def _scale_finish(b, rn, up, tiny, maxb, ovf, infb):
+    """Result bits for a scale format: ``rn`` in the normal range, ``up`` decides the float32-subnormal range."""
+    rs = np.uint32(0x00800000) if up else tiny
+    r = rs if b < np.uint32(0x00800000) else rn
+    r = tiny if b <= tiny else r
+    r = ovf if r > maxb else r
+    r = infb if b == _INF32 else r
+    return np.uint32(0x7FC00000) if (b == _ZERO32) | (b > _INF32) else r

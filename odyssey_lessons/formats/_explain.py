@@ -1,0 +1,265 @@
+"""What a single value becomes in a format, bit by bit: the data behind the format explorer widget and lesson 1.
+
+Everything here is computed from the :class:`FloatFormat` spec and the rounding functions; nothing is plotted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from odyssey_lessons.formats._finfo import finfo
+from odyssey_lessons.formats._quantize import encode, quantize, ulp
+from odyssey_lessons.formats._spec import FORMATS, FloatFormat, get_format
+
+_MAX_CODE_BITS = 16  # encode() handles up to 16 bits; wider formats are derived from float32 bit patterns
+
+
+@dataclass(frozen=True)
+class BitFields:
+    """The bit pattern of one value, split into its fields (strings of ``"0"``/``"1"``, most significant bit first).
+
+    ``sign`` is ``""`` for unsigned formats and ``mantissa`` is ``""`` for formats without mantissa bits.
+    """
+
+    sign: str
+    exponent: str
+    mantissa: str
+
+    @property
+    def bits(self) -> str:
+        """All bits concatenated: ``sign + exponent + mantissa``."""
+        return self.sign + self.exponent + self.mantissa
+
+    @property
+    def code(self) -> int:
+        """The bit pattern as an unsigned integer."""
+        return int(self.bits, 2)
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.sign, self.exponent, self.mantissa) if part)
+
+
+@dataclass(frozen=True)
+class FormatReadout:
+    """Everything the explorer shows about rounding ``value`` to one format.
+
+    Attributes:
+        format: Format name.
+        value: The input value (float64).
+        rounded: The value after rounding to the format (float; inf or NaN where the format produces them).
+        abs_error: ``|rounded - value|`` (inf/NaN when ``rounded`` is).
+        rel_error: ``abs_error / |value|`` (NaN for a zero input).
+        ulp: Spacing of the format's grid at ``|value|`` (NaN for inf/NaN input).
+        bits: Bit fields of ``rounded``.
+        code: The bit pattern as an unsigned integer.
+        kind: ``"normal"``, ``"subnormal"``, ``"zero"``, ``"inf"``, ``"nan"``, ``"underflow->zero"`` or
+            ``"overflow->inf"`` / ``"overflow->nan"`` / ``"overflow->max"``.
+        smallest_subnormal: Smallest positive value of the format.
+        smallest_normal: Smallest positive normal value.
+        max: Largest finite value.
+    """
+
+    format: str
+    value: float
+    rounded: float
+    abs_error: float
+    rel_error: float
+    ulp: float
+    bits: BitFields
+    code: int
+    kind: str
+    smallest_subnormal: float
+    smallest_normal: float
+    max: float
+
+
+def _split(code: int, f: FloatFormat) -> BitFields:
+    """Split an integer code of ``f.bits`` bits into its fields."""
+    text = format(code, f"0{f.bits}b")
+    s = int(f.signed)
+    return BitFields(text[:s], text[s : s + f.exponent_bits], text[s + f.exponent_bits :])
+
+
+def _is_float32_prefix(f: FloatFormat) -> bool:
+    """True when ``f``'s codes are the top bits of float32's (fp32, tf32): same exponent field and specials."""
+    return f.exponent_bits == 8 and f.bias == 127 and f.special == "ieee" and f.signed and f.subnormals
+
+
+def _code_from_value(r: float, f: FloatFormat) -> int:
+    """Code of the representable value ``r`` for formats wider than 16 bits, from the spec.
+
+    ``field = floor(log2|r|) + bias`` and ``mant = (|r| / 2**e - 1) * 2**M`` for normal values; ``field = 0`` and
+    ``mant = |r| / 2**(emin - M)`` for subnormals. Formats that share float32's exponent field (fp32, tf32) take the
+    top ``f.bits`` bits of the float32 pattern instead.
+    """
+    if _is_float32_prefix(f):
+        f32 = int(np.array([r], dtype=np.float32).view(np.uint32)[0])
+        return f32 >> (32 - f.bits)
+    m, e = f.mantissa_bits, f.exponent_bits
+    sign = 1 if (f.signed and math.copysign(1.0, r) < 0) else 0
+    if math.isnan(r):
+        return f.nan_code | ((sign << (e + m)) if f.special in ("ieee", "fn") and f.signed else 0)
+    if math.isinf(r):
+        mag = ((2**e - 1) << m) if f.has_inf else (f.nan_code or 0)
+    elif r == 0:
+        mag = 0
+        sign = sign if f.has_negative_zero else 0
+    else:
+        a = abs(r)
+        if f.subnormals and a < f.smallest_normal:
+            field, mant = 0, int(a / math.ldexp(1.0, f.min_exponent - m))
+        else:
+            exp = math.frexp(a)[1] - 1
+            field, mant = exp + f.bias, int((a / math.ldexp(1.0, exp) - 1.0) * 2**m)
+        mag = (field << m) | mant
+    return (sign << (e + m)) | mag if f.signed else mag
+
+
+def bit_fields(
+    x: float, fmt: str | FloatFormat, *, rounding: str = "nearest", saturate: bool = False, seed: int | None = None
+) -> BitFields:
+    """Round ``x`` to ``fmt`` and split the resulting bit pattern into sign, exponent and mantissa fields.
+
+    Formats of at most 16 bits use :func:`encode`; fp32 and tf32 take the top ``bits`` bits of the rounded float32
+    (tf32 is the top 19 bits of a float32 whose low 13 mantissa bits are zero); other wide custom formats are encoded
+    from the spec.
+
+    Raises:
+        ValueError: Unknown format or rounding mode.
+    """
+    f = get_format(fmt)
+    r = float(quantize(np.array([x], dtype=np.float64), f, rounding=rounding, saturate=saturate, seed=seed)[0])
+    return _fields_of_rounded(r, f)
+
+
+def _fields_of_rounded(r: float, f: FloatFormat) -> BitFields:
+    if f.bits <= _MAX_CODE_BITS:
+        # r is representable, so encode() only writes its code (NaN gets the canonical code, sign kept).
+        return _split(int(encode(np.array([r], dtype=np.float32), f)[0]), f)
+    return _split(_code_from_value(r, f), f)
+
+
+def _kind(value: float, r: float, f: FloatFormat, rounding: str) -> str:
+    """Classify the result; overflow follows IEEE 754: the result rounded with an unbounded exponent exceeds max."""
+    if math.isnan(value) or (not f.signed and (value < 0 or value == 0)):
+        return "nan" if math.isnan(r) else ("zero" if r == 0 else "normal")
+    if math.isinf(value):
+        return "inf" if math.isinf(r) else ("nan" if math.isnan(r) else "overflow->max")
+    a = abs(value)
+    if a > f.max:
+        if rounding == "stochastic":
+            overflowed = True  # beyond the last grid point: whichever way it rounded, it left the range
+        else:
+            step = math.ldexp(1.0, math.frexp(a)[1] - 1 - f.mantissa_bits)
+            q = a / step  # exact: step is a power of two
+            unbounded = (round(q) if rounding == "nearest" else math.floor(q)) * step
+            overflowed = unbounded > f.max
+        if overflowed:
+            return "overflow->inf" if math.isinf(r) else ("overflow->nan" if math.isnan(r) else "overflow->max")
+    if math.isnan(r):
+        return "nan"
+    if math.isinf(r):
+        return "inf"
+    if r == 0:
+        return "zero" if value == 0 else "underflow->zero"
+    return "subnormal" if f.subnormals and abs(r) < f.smallest_normal else "normal"
+
+
+def explain(
+    value: float, fmt: str | FloatFormat, *, rounding: str = "nearest", saturate: bool = False, seed: int | None = None
+) -> FormatReadout:
+    """Round ``value`` to ``fmt`` and report the result, its errors, the grid spacing there and the bit pattern.
+
+    ``value`` is rounded once, straight from float64 (as :func:`quantize` does for float64 input).
+
+    Args:
+        value: Any real number (Python float, int or numpy scalar); inf and NaN are allowed.
+        fmt: Format name or :class:`FloatFormat`.
+        rounding: ``"nearest"``, ``"toward_zero"`` or ``"stochastic"``.
+        saturate: Clamp overflow to +-max instead of inf/NaN.
+        seed: Seed for stochastic rounding.
+
+    Returns:
+        A :class:`FormatReadout`.
+
+    Raises:
+        TypeError: ``value`` is not a real number.
+        ValueError: Unknown format or rounding mode.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"value must be a real number, got {type(value).__name__} {value!r}")
+    f = get_format(fmt)
+    v = float(value)
+    r = float(quantize(np.array([v], dtype=np.float64), f, rounding=rounding, saturate=saturate, seed=seed)[0])
+    fields = _fields_of_rounded(r, f)
+    with np.errstate(invalid="ignore"):
+        abs_err = abs(r - v) if not (math.isinf(r) and math.isinf(v) and r == v) else 0.0
+        if v == 0:
+            rel_err = 0.0 if r == 0 else math.nan
+        else:
+            rel_err = abs_err / abs(v) if math.isfinite(v) else (0.0 if abs_err == 0 else math.nan)
+    return FormatReadout(
+        format=f.name,
+        value=v,
+        rounded=r,
+        abs_error=abs_err,
+        rel_error=rel_err,
+        ulp=float(ulp(np.array([v]), f)[0]),
+        bits=fields,
+        code=fields.code,
+        kind=_kind(v, r, f, rounding),
+        smallest_subnormal=f.smallest_subnormal,
+        smallest_normal=f.smallest_normal,
+        max=f.max,
+    )
+
+
+def storage_bytes(fmt: str | FloatFormat) -> float:
+    """Bytes one value occupies in memory.
+
+    Sub-byte formats (FP6, FP4) are packed, as MX blocks store them (``bits / 8``); wider formats occupy the smallest
+    8-, 16- or 32-bit container that holds them -- so tf32, a 19-bit compute format, is stored as a 4-byte float32.
+    """
+    bits = get_format(fmt).bits
+    if bits <= 8:
+        return bits / 8
+    return 2.0 if bits <= 16 else 4.0
+
+
+def format_table(formats: tuple[str, ...] | None = None) -> list[dict[str, object]]:
+    """One row per format with its range, precision and memory cost, computed from :func:`finfo`.
+
+    Columns: ``name``, ``bits``, ``exponent_bits``, ``mantissa_bits``, ``max``, ``smallest_normal``,
+    ``smallest_subnormal`` (``None`` without subnormals), ``eps``, ``decimal_digits`` = ``(M + 1) * log10(2)``
+    (significant decimal digits the significand carries), ``binades`` = ``log2(max / smallest positive)`` (dynamic
+    range), ``bytes_per_value`` (:func:`storage_bytes`), ``has_inf``, ``has_nan``.
+
+    Args:
+        formats: Names to include, in order; ``None`` means every format in ``FORMATS``.
+    """
+    names = tuple(FORMATS) if formats is None else formats
+    rows: list[dict[str, object]] = []
+    for name in names:
+        f = get_format(name)
+        fi = finfo(f)
+        rows.append(
+            {
+                "name": f.name,
+                "bits": fi.bits,
+                "exponent_bits": fi.nexp,
+                "mantissa_bits": fi.nmant,
+                "max": fi.max,
+                "smallest_normal": fi.smallest_normal,
+                "smallest_subnormal": fi.smallest_subnormal if fi.has_subnormals else None,
+                "eps": fi.eps,
+                "decimal_digits": (fi.nmant + 1) * math.log10(2.0),
+                "binades": math.log2(fi.max / fi.smallest_subnormal),
+                "bytes_per_value": storage_bytes(f),
+                "has_inf": fi.has_inf,
+                "has_nan": fi.has_nan,
+            }
+        )
+    return rows
