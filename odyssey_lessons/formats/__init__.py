@@ -5,6 +5,7 @@ bit codes (:func:`encode`, :func:`decode`) and the lesson helpers are derived fr
 """
 
 from odyssey_lessons.formats._arith import accumulate, matmul, relative_error, stall_point
+from odyssey_lessons.formats._explain import BitFields, FormatReadout, bit_fields, explain, format_table, storage_bytes
 from odyssey_lessons.formats._finfo import FInfo, finfo
 from odyssey_lessons.formats._quantize import (
     ROUNDING_MODES,
@@ -20,6 +21,12 @@ from odyssey_lessons.formats._spec import ALIASES, FORMATS, SPECIALS, FloatForma
 
 __all__ = [
     "ALIASES",
+    "BitFields",
+    "FormatReadout",
+    "bit_fields",
+    "explain",
+    "format_table",
+    "storage_bytes",
     "FORMATS",
     "ROUNDING_MODES",
     "SPECIALS",

@@ -51,7 +51,7 @@ class FormatReadout:
         value: The input value (float64).
         rounded: The value after rounding to the format (float; inf or NaN where the format produces them).
         abs_error: ``|rounded - value|`` (inf/NaN when ``rounded`` is).
-        rel_error: ``abs_error / |value|`` (NaN for a zero input).
+        rel_error: ``abs_error / |value|`` (0 when the result is exact, NaN for an inexact zero or inf input).
         ulp: Spacing of the format's grid at ``|value|`` (NaN for inf/NaN input).
         bits: Bit fields of ``rounded``.
         code: The bit pattern as an unsigned integer.
@@ -195,12 +195,11 @@ def explain(
     v = float(value)
     r = float(quantize(np.array([v], dtype=np.float64), f, rounding=rounding, saturate=saturate, seed=seed)[0])
     fields = _fields_of_rounded(r, f)
-    with np.errstate(invalid="ignore"):
-        abs_err = abs(r - v) if not (math.isinf(r) and math.isinf(v) and r == v) else 0.0
-        if v == 0:
-            rel_err = 0.0 if r == 0 else math.nan
-        else:
-            rel_err = abs_err / abs(v) if math.isfinite(v) else (0.0 if abs_err == 0 else math.nan)
+    abs_err = 0.0 if r == v else abs(r - v)  # inf == inf: no error; NaN propagates
+    if v == 0 or not math.isfinite(v):
+        rel_err = 0.0 if abs_err == 0 else math.nan
+    else:
+        rel_err = abs_err / abs(v)
     return FormatReadout(
         format=f.name,
         value=v,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -19,6 +22,7 @@ ROUNDING_MODES: dict[str, int] = {
 """Rounding modes: ties-to-even nearest, truncation toward zero, and unbiased stochastic rounding."""
 
 _MAX_CODE_BITS = 16
+_SMALL = 1 << 14  # below this many elements a kernel runs on the calling thread
 
 
 @lru_cache(maxsize=256)
@@ -150,7 +154,7 @@ def quantize(
         ValueError: Unknown format or rounding mode, a bad seed, or ``out`` of the wrong shape or layout.
     """
     f = get_format(fmt)
-    mode = _mode(rounding)
+    _mode(rounding)  # validates the name; _dispatch picks the kernel
     if not isinstance(saturate, bool | np.bool_):
         raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
     s = _seed(seed, rounding)
@@ -161,19 +165,40 @@ def quantize(
         raise TypeError(f"out must be a float32 numpy array, got {getattr(out, 'dtype', type(out).__name__)}")
     elif out.shape != arr.shape or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous with shape {arr.shape}, got shape {out.shape}")
-    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
-    fast = fast_params(f, bool(saturate), rounding) if arr.dtype == np.float32 else None
-    if arr.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
+    with _threads_for(arr.size):
+        _dispatch(f, arr.reshape(-1), out.reshape(-1), rounding, bool(saturate), s)
+    return out
+
+
+@contextmanager
+def _threads_for(size: int) -> Iterator[None]:
+    """Run small arrays on the calling thread: waking numba's thread pool costs more than rounding a few thousand
+    values (3x on a 2-element float64 call). ``numba.set_num_threads`` is local to the calling thread."""
+    if size >= _SMALL:
+        yield
+        return
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str, saturate: bool, seed: np.uint64):
+    """Call the one kernel that rounds the 1-D ``flat_in`` into ``flat_out`` (validated by :func:`quantize`)."""
+    mode = ROUNDING_MODES[rounding]
+    fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
+    if flat_in.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
         np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
     elif fast is None:
-        K.quantize_kernel(flat_in, flat_out, rounding_params(f, bool(saturate)), mode, s)
+        K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), mode, seed)
     elif not f.subnormals:
-        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, mode, s)
+        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, mode, seed)
     elif rounding == "stochastic":
-        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, s)
+        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, seed)
     else:
         _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast)
-    return out
 
 
 def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:

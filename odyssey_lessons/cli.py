@@ -1,0 +1,211 @@
+"""The ``odyssey`` command line: ``lab`` (start the course), ``check`` (self-check an exercise), ``assign`` (authors).
+
+Imports of the heavy machinery (nbformat, nbclient, jupytext) happen inside the subcommands, so ``odyssey --help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+LAB_HOST = "127.0.0.1"
+
+
+def find_course_root(start: Path | None = None, *, package_root: Path = PACKAGE_ROOT) -> Path:
+    """The course root: the folder holding ``notebooks/`` (and the ``pyproject.toml`` of a course checkout).
+
+    Walks up from ``start`` (default: the working directory) to the first folder with both ``notebooks/`` and
+    ``pyproject.toml``; otherwise falls back to the checkout the package was installed from (``pip install -e``).
+
+    Raises:
+        FileNotFoundError: Neither exists.
+    """
+    start = Path.cwd() if start is None else Path(start)
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
+            return folder
+    if (package_root / "notebooks").is_dir():
+        return package_root
+    raise FileNotFoundError(
+        f"no course found: no folder above {start} holds notebooks/ and pyproject.toml, and the package at "
+        f"{package_root} has no notebooks/ next to it. Run odyssey from inside the course checkout."
+    )
+
+
+def first_notebook(root: Path) -> Path | None:
+    """The notebook the course opens on: the lowest-numbered ``notebooks/NN_name.ipynb`` (00, else 01, ...)."""
+    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return notebooks[0] if notebooks else None
+
+
+def lab_argv(root: Path, *, port: int | None = None, open_browser: bool = True) -> list[str]:
+    """The command that starts JupyterLab on localhost, rooted at the course, opening its first notebook.
+
+    JupyterLab prints the URL (with its token) itself; with ``default_url`` pointing at the first notebook that URL
+    opens the notebook directly, also when pasted into a browser by hand after ``--no-browser``. As root (a Docker
+    container) JupyterLab refuses to start unless told ``allow_root``; the server only listens on localhost anyway.
+    """
+    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.ip={LAB_HOST}", f"--ServerApp.root_dir={root}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--ServerApp.allow_root=True")
+    if port is not None:
+        argv.append(f"--ServerApp.port={port}")
+    if not open_browser:
+        argv.append("--ServerApp.open_browser=False")
+    start = first_notebook(root)
+    if start is not None:
+        argv.append(f"--LabApp.default_url=/lab/tree/{start.relative_to(root).as_posix()}")
+    return argv
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
+    return port
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"timeout must be a number of seconds, got {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"timeout must be positive, got {text!r}")
+    return seconds
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve() if args.root else find_course_root()
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    try:
+        root = _root(args)
+    except FileNotFoundError as exc:
+        print(f"odyssey lab: error: {exc}", file=sys.stderr)
+        return 1
+    argv = lab_argv(root, port=args.port, open_browser=not args.no_browser)
+    print("Starting JupyterLab; open the http://127.0.0.1:... URL it prints below. Stop it with Ctrl-C.", flush=True)
+    if os.name == "posix":
+        os.execv(argv[0], argv)  # jupyter takes over this process, so Ctrl-C reaches it directly
+    return subprocess.call(argv)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from odyssey_lessons.grading import self_check
+
+    print(f"Running {args.notebook} top to bottom in a fresh kernel...", file=sys.stderr, flush=True)
+    try:
+        report = self_check(args.notebook, timeout=args.timeout)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"odyssey check: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 0 if report.passed else 1
+
+
+def _cmd_assign(args: argparse.Namespace) -> int:
+    from odyssey_lessons.grading import AssignError, assign, stale_files
+    from odyssey_lessons.grading._assign import plan
+
+    try:
+        root = _root(args)
+        if args.list:
+            for task in plan(root, args.names):
+                print(f"{task.source} -> {', '.join(str(p) for p in task.outputs)}")
+            return 0
+        if args.check:
+            stale = stale_files(root, names=args.names, timeout=args.timeout, progress=not args.quiet)
+            if not stale:
+                print("All generated notebooks are up to date.")
+                return 0
+            print("Stale generated notebooks (run `odyssey assign` and commit the result):")
+            for path, reason in stale:
+                print(f"  {path} ({reason})")
+            return 1
+        written = assign(root, names=args.names, timeout=args.timeout, progress=not args.quiet)
+    except (AssignError, FileNotFoundError) as exc:
+        print(f"odyssey assign: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Generated {len(written)} notebooks under {root}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``odyssey`` argument parser, one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="odyssey",
+        description="ML Odyssey Lessons: start the course, check your exercises, build the notebooks.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = commands.add_parser(
+        "lab",
+        help="start JupyterLab on the course",
+        description="Start JupyterLab on 127.0.0.1 with the course folder as its root, opening the first lesson.",
+    )
+    lab.add_argument("--port", type=_port, default=None, help="port to serve on (default: JupyterLab's, 8888)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser; open the printed URL yourself")
+    lab.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    lab.set_defaults(handler=_cmd_lab)
+
+    check = commands.add_parser(
+        "check",
+        help="self-check an exercise notebook",
+        description=(
+            "Run an exercise notebook top to bottom in a fresh kernel (nbval) and score its check cells. "
+            "Save the notebook first: the saved file is what runs. Exit code 0 when every check passes."
+        ),
+    )
+    check.add_argument(
+        "notebook", metavar="NOTEBOOK", help="the .ipynb to check, e.g. exercises/01_number_formats.ipynb"
+    )
+    check.add_argument(
+        "--timeout", type=_positive_seconds, default=600.0, metavar="S", help="seconds each cell may run (default 600)"
+    )
+    check.set_defaults(handler=_cmd_check)
+
+    assign = commands.add_parser(
+        "assign",
+        help="generate lesson, solution and exercise notebooks from the sources (authors)",
+        description=(
+            "Convert notebooks/NN_name.py to notebooks/NN_name.ipynb; execute solutions/NN_name.py into "
+            "solutions/NN_name.ipynb (outputs kept on check cells only) and stub its answers into "
+            "exercises/NN_name.ipynb. Fails if a solution cell raises or a check does not pass."
+        ),
+    )
+    assign.add_argument("names", nargs="*", metavar="NAME", help="only these sources, by stem (default: all)")
+    assign.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    assign.add_argument(
+        "--check", action="store_true", help="regenerate into a temporary folder and exit 1 listing stale files"
+    )
+    assign.add_argument("--list", action="store_true", help="list the sources and what each generates, then exit")
+    assign.add_argument("--timeout", type=int, default=600, metavar="S", help="seconds each solution cell may run")
+    assign.add_argument("--quiet", action="store_true", help="no progress bar")
+    assign.set_defaults(handler=_cmd_assign)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``odyssey`` console script; returns the exit code. No command prints the help."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Grading: the ``check`` call in check cells, the solution -> exercise pipeline and the learner's self-check.
+
+- :func:`check` -- run one graded test in a notebook and print ``[PASS] ...`` or ``[FAIL] ...: hint``.
+- :func:`assign` / :func:`stale_files` -- generate ``notebooks/``, ``solutions/`` and ``exercises/`` notebooks from
+  the jupytext sources (``odyssey assign [--check]``).
+- :func:`self_check` -- run an exercise under nbval and score its checks (``odyssey check``).
+
+Every lesson imports :func:`check`, so importing this package must stay cheap: the pipeline and the self-check need
+nbformat, whose import takes seconds (jsonschema), and are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from odyssey_lessons.grading._cells import CheckSpec, find_checks, stub_solutions
+from odyssey_lessons.grading._check import check
+
+if TYPE_CHECKING:
+    from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
+    from odyssey_lessons.grading._selfcheck import CheckResult, SelfCheckReport, self_check
+
+_LAZY = {
+    "AssignError": "_assign",
+    "StaleFile": "_assign",
+    "assign": "_assign",
+    "stale_files": "_assign",
+    "CheckResult": "_selfcheck",
+    "SelfCheckReport": "_selfcheck",
+    "self_check": "_selfcheck",
+}
+
+__all__ = [
+    "AssignError",
+    "CheckResult",
+    "CheckSpec",
+    "SelfCheckReport",
+    "StaleFile",
+    "assign",
+    "check",
+    "find_checks",
+    "self_check",
+    "stale_files",
+    "stub_solutions",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

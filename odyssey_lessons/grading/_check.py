@@ -1,0 +1,102 @@
+"""The ``check`` call that every check cell makes, and the exact lines it prints.
+
+A check cell's printed lines are its *expected output*: ``odyssey assign`` records them from the worked solution and
+nbval compares a learner's run against them. So everything printed here must be deterministic: no timings, no
+addresses, no tracebacks (their file paths differ between machines).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+MAX_MESSAGE_CHARS = 300
+DETAIL_INDENT = "    "
+
+
+def pass_line(check_id: str, points: int) -> str:
+    """The line ``check`` prints when the test passes: ``[PASS] {check_id} ({points}/{points} points)``."""
+    return f"[PASS] {check_id} ({points}/{points} points)"
+
+
+def fail_line(check_id: str, points: int, hint: str) -> str:
+    """The first line ``check`` prints when the test fails: ``[FAIL] {check_id} (0/{points} points): {hint}``."""
+    return f"[FAIL] {check_id} (0/{points} points): {hint}"
+
+
+def fail_prefix(check_id: str) -> str:
+    """What every failure line of ``check_id`` starts with, whatever its points and hint."""
+    return f"[FAIL] {check_id} ("
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One deterministic line naming the exception: ``{DETAIL_INDENT}{Type}: {message}``.
+
+    Whitespace runs (numpy's multi-line assertion messages) collapse to single spaces and the message is cut to
+    :data:`MAX_MESSAGE_CHARS` characters so the line stays one readable line. An empty message prints the type alone,
+    as Python's own traceback does.
+    """
+    message = " ".join(str(exc).split())
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+    name = type(exc).__name__
+    return f"{DETAIL_INDENT}{name}: {message}" if message else f"{DETAIL_INDENT}{name}"
+
+
+def validate_check_id(check_id: object) -> str:
+    """Return ``check_id`` if it is a non-empty string of letters, digits, ``_``, ``.`` and ``-``.
+
+    Raises:
+        TypeError: ``check_id`` is not a string.
+        ValueError: ``check_id`` is empty or has another character.
+    """
+    if not isinstance(check_id, str):
+        raise TypeError(f"check_id must be a str, got {check_id=} of type {type(check_id).__name__}")
+    if not CHECK_ID_PATTERN.fullmatch(check_id):
+        raise ValueError(f"check_id must be non-empty and match {CHECK_ID_PATTERN.pattern}, got {check_id=}")
+    return check_id
+
+
+def check(check_id: str, test: Callable[[], object], *, points: int, hint: str) -> bool:
+    """Run one graded test and print its verdict as exactly the lines nbval compares.
+
+    On success prints ``[PASS] {check_id} ({points}/{points} points)``. When ``test()`` raises any ``Exception``,
+    prints ``[FAIL] {check_id} (0/{points} points): {hint}`` and then ``    {ExceptionType}: {message}``. The
+    exception never propagates, so one failing check does not stop the notebook; ``KeyboardInterrupt`` (a kernel
+    interrupt or nbval's cell timeout) is not an ``Exception`` and still does.
+
+    Args:
+        check_id: Stable name of the check, e.g. ``"formats.bf16_max"``; letters, digits, ``_``, ``.`` and ``-``.
+        test: Called with no arguments; it passes by returning and fails by raising (usually ``AssertionError``).
+        points: What the check is worth, a positive int.
+        hint: One line telling the learner what to look at when the check fails.
+
+    Returns:
+        True when the test passed. (As a cell's last expression this also displays ``True``/``False``; that is
+        deterministic, so it is part of the expected output like the printed lines.)
+
+    Raises:
+        TypeError: An argument has the wrong type (``test`` not callable, ``points`` not an int, ...).
+        ValueError: ``check_id`` is malformed, ``points`` is not positive or ``hint`` is empty or multi-line.
+    """
+    validate_check_id(check_id)
+    if not callable(test):
+        raise TypeError(f"test must be a callable taking no arguments, got {test=}")
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise TypeError(f"points must be an int, got {points=} of type {type(points).__name__}")
+    if points <= 0:
+        raise ValueError(f"points must be positive, got {points=}")
+    if not isinstance(hint, str):
+        raise TypeError(f"hint must be a str, got {hint=} of type {type(hint).__name__}")
+    if not hint.strip() or "\n" in hint or "\r" in hint:
+        raise ValueError(f"hint must be one non-empty line, got {hint=}")
+
+    try:
+        test()
+    except Exception as exc:  # a check reports every failure of the learner's code; it never raises
+        print(fail_line(check_id, points, hint))
+        print(describe_exception(exc))
+        return False
+    print(pass_line(check_id, points))
+    return True
