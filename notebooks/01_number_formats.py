@@ -46,8 +46,11 @@ from matplotlib.patches import Rectangle
 from odyssey_lessons.formats import (
     FORMATS,
     accumulate,
+    bit_fields,
     custom_format,
+    explain,
     finfo,
+    format_table,
     get_format,
     matmul,
     quantize,
@@ -56,7 +59,6 @@ from odyssey_lessons.formats import (
     stall_point,
     unit_roundoff,
 )
-from odyssey_lessons.formats import bit_fields, explain, format_table
 from odyssey_lessons.measured import gpu_matmul_throughput
 from odyssey_lessons.widgets import FIELD_COLOURS, FormatExplorer
 
@@ -542,8 +544,8 @@ plt.show()
 # %% [markdown]
 # So the claim depends on the baseline (ratios printed above). Against TF32 (what PyTorch uses for "fp32" matmuls
 # when TF32 is allowed) 16-bit lands inside "2-3x" and FP8 below "4-8x": the claim overstates FP8. Against true FP32
-# on the general-purpose cores, both ratios are an order of magnitude: the table understates them. And a whole training step is not
-# only matmuls, so end-to-end speedups are smaller than either.
+# on the general-purpose cores, both ratios are an order of magnitude: the table understates them. And a whole
+# training step is not only matmuls, so end-to-end speedups are smaller than either.
 #
 # Now **live, on this machine**. Its CPU has no low-precision matrix units that numpy or this package use, so
 # simulated formats cost extra work: every value is rounded by `quantize`, and `matmul` rounds after every addition.
