@@ -150,8 +150,16 @@ class FormatExplorer:
         self._state: FormatReadout | None = None
         self._error: str | None = None
         self.format = widgets.Dropdown(options=[*FORMATS, CUSTOM], value=fmt, description="Format")
-        self.exponent_bits = widgets.IntSlider(value=start.exponent_bits, min=1, max=8, description="Exponent bits")
-        self.mantissa_bits = widgets.IntSlider(value=start.mantissa_bits, min=0, max=23, description="Mantissa bits")
+        self.exponent_bits = widgets.IntSlider(
+            value=start.exponent_bits, min=1, max=8, description="Exponent bits", style={"description_width": "initial"}
+        )
+        self.mantissa_bits = widgets.IntSlider(
+            value=start.mantissa_bits,
+            min=0,
+            max=23,
+            description="Mantissa bits",
+            style={"description_width": "initial"},
+        )
         self.value = widgets.Text(value=str(value), description="Value", continuous_update=False)
         self.rounding = widgets.Dropdown(
             options=["nearest", "toward_zero", "stochastic"], value=rounding, description="Rounding"
