@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import math
 import re
-import statistics
-import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -184,14 +182,3 @@ def test_parse_value_accepts_what_learners_type(text, expected):
 def test_parse_value_rejects_with_a_message(text):
     with pytest.raises(ValueError, match="could not read|enter a number"):
         parse_value(text)
-
-
-def test_updates_are_fast():
-    explorer = FormatExplorer(fmt="fp16", value="0.1")
-    times = []
-    for i in range(10):
-        start = time.perf_counter()
-        explorer.value.value = str(0.2 + i)
-        times.append(time.perf_counter() - start)
-    # < 100 ms on the course machine; the bound leaves room for slower CI runners
-    assert statistics.median(times) < 0.25, times
