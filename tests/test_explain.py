@@ -19,20 +19,9 @@ from odyssey_lessons.formats._explain import (
 )
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
+from tests.oracles import ORACLE as ALL_ORACLES  # noqa: E402
 
-ORACLE = {
-    "fp16": np.float16,
-    "bf16": ml_dtypes.bfloat16,
-    "e4m3fn": ml_dtypes.float8_e4m3fn,
-    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
-    "e5m2": ml_dtypes.float8_e5m2,
-    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
-    "e3m4": ml_dtypes.float8_e3m4,
-    "e2m3fn": ml_dtypes.float6_e2m3fn,
-    "e3m2fn": ml_dtypes.float6_e3m2fn,
-    "e2m1fn": ml_dtypes.float4_e2m1fn,
-    "e8m0fnu": ml_dtypes.float8_e8m0fnu,
-}
+ORACLE = {name: dtype for name, dtype in ALL_ORACLES.items() if name != "fp32"}  # the <= 16-bit formats
 
 
 def _sample(rng: np.random.Generator, name: str, n: int = 300) -> np.ndarray:

@@ -19,22 +19,8 @@ from odyssey_lessons.formats import (
 from tests.reference import round_reference
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
+from tests.oracles import ORACLE  # noqa: E402
 
-# The oracle dtype of every registered format that ml_dtypes (or numpy) implements; tf32 has none (see reference).
-ORACLE = {
-    "fp32": np.float32,
-    "fp16": np.float16,
-    "bf16": ml_dtypes.bfloat16,
-    "e4m3fn": ml_dtypes.float8_e4m3fn,
-    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
-    "e5m2": ml_dtypes.float8_e5m2,
-    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
-    "e3m4": ml_dtypes.float8_e3m4,
-    "e2m3fn": ml_dtypes.float6_e2m3fn,
-    "e3m2fn": ml_dtypes.float6_e3m2fn,
-    "e2m1fn": ml_dtypes.float4_e2m1fn,
-    "e8m0fnu": ml_dtypes.float8_e8m0fnu,
-}
 SMALL = [name for name in ORACLE if FORMATS[name].bits <= 16]
 
 
