@@ -57,9 +57,13 @@ def round_reference(x: float, fmt: FloatFormat, rounding: str = "nearest", satur
             r = lo
         elif a - lo > hi - a:
             r = hi
-        else:  # tie: the neighbour whose significand (in units of the step) is even
+        else:  # tie: the neighbour whose code is even
             step = hi - lo
-            r = lo if (lo / step) % 2 == 0 else hi
+            if fmt.mantissa_bits == 0 and fmt.subnormals and lo >= Fraction(fmt.smallest_normal):
+                lo_code_even = (round(math.log2(lo)) + fmt.bias) % 2 == 0  # the code is the exponent field
+            else:
+                lo_code_even = (lo / step) % 2 == 0  # e8m0fnu: the significand 1 is odd, ties round up
+            r = lo if lo_code_even else hi
     else:
         raise ValueError(rounding)
     if r > Fraction(fmt.max):

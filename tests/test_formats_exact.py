@@ -14,6 +14,7 @@ from odyssey_lessons.formats import (
     decode_table,
     encode,
     finfo,
+    get_format,
     quantize,
 )
 from tests.reference import round_reference
@@ -75,15 +76,16 @@ def all_float32_sample(stride: int = 1021) -> np.ndarray:
     return np.arange(0, 2**32, stride, dtype=np.uint64).astype(np.uint32).view(np.float32)
 
 
-def special_values(name: str) -> np.ndarray:
+def special_values(name) -> np.ndarray:
     """+-0, +-inf, NaN, and for every pair of neighbouring codes: both values, the tie between them, and the float32
     values just above and below the tie; plus values around max and the smallest subnormal."""
-    table = decode_table(FORMATS[name]).astype(np.float64)
+    fmt = get_format(name)
+    table = decode_table(fmt).astype(np.float64)
     finite = np.unique(table[np.isfinite(table)])
     mids = (finite[:-1] + finite[1:]) / 2
-    fmax, tiny = FORMATS[name].max, FORMATS[name].smallest_subnormal
+    fmax, tiny = fmt.max, fmt.smallest_subnormal
     extra = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, fmax, fmax * (1 + 2.0**-30), tiny / 2, tiny * 0.75, tiny / 4])
-    ulp_max = math.ldexp(1.0, FORMATS[name].max_exponent - FORMATS[name].mantissa_bits)
+    ulp_max = math.ldexp(1.0, fmt.max_exponent - fmt.mantissa_bits)
     extra = np.concatenate([extra, [fmax + ulp_max / 2, fmax + ulp_max, fmax + ulp_max / 2 * (1 + 2.0**-20)]])
     vals = np.concatenate([finite, mids, extra, -mids, -extra]).astype(np.float32)
     up = np.nextafter(vals, np.float32(np.inf))
@@ -170,6 +172,8 @@ CUSTOM = [
     custom_format(8, 12),
     custom_format(1, 5, special="finite"),
     custom_format(4, 2, special="fn", bias=5),
+    custom_format(5, 0),
+    custom_format(3, 0, special="fnuz"),
 ]
 
 
@@ -233,22 +237,23 @@ def test_finfo_precision_follows_numpy_definition(name, dtype):
     assert ours.resolution == float(npf.resolution)
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("name", [*FORMATS, "e5m0", "e3m0", "e2m0"])
 @pytest.mark.parametrize("rounding", ["nearest", "toward_zero", "stochastic"])
 def test_general_kernel_agrees_with_float32_fast_path(name, rounding):
     """float32 input takes a branch-free fast path; float64 input the general kernel. Both must agree bit for bit."""
     from odyssey_lessons.formats import _kernels as K
     from odyssey_lessons.formats._quantize import ROUNDING_MODES, rounding_params
 
+    fmt = {f.name: f for f in [*FORMATS.values(), *CUSTOM]}[name]
     x = all_float32_sample(stride=65521)
-    x = np.concatenate([x, special_values(name) if FORMATS[name].bits <= 16 else []]).astype(np.float32)
-    fast = quantize(x, name, rounding=rounding, seed=11)
+    x = np.concatenate([x, special_values(fmt) if fmt.bits <= 16 else []]).astype(np.float32)
+    fast = quantize(x, fmt, rounding=rounding, seed=11)
     general = np.empty_like(fast)
-    K.quantize_kernel(x, general, rounding_params(FORMATS[name], False), ROUNDING_MODES[rounding], np.uint64(11))
+    K.quantize_kernel(x, general, rounding_params(fmt, False), ROUNDING_MODES[rounding], np.uint64(11))
     if rounding != "stochastic":
         assert_same_floats(fast, general)
     else:  # different random streams: both must pick one of the two nearest-grid neighbours
-        lo = quantize(x, name, rounding="toward_zero")
+        lo = quantize(x, fmt, rounding="toward_zero")
         for r in (fast, general):
             ok = (r == lo) | (np.abs(r) > np.abs(lo)) | np.isnan(r) | np.isnan(lo)
             assert ok.all()

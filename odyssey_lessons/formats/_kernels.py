@@ -8,7 +8,8 @@ rounded once, directly to the target format, never through float32. With ``sig``
 unbiased exponent, the target keeps ``sig >> shift`` where ``shift = 52 - M + max(0, emin - e)`` (the extra shift is
 the subnormal range). The discarded remainder ``rem`` decides the rounding:
 
-- nearest, ties to even: up when ``rem > half`` or ``rem == half`` and the kept part is odd;
+- nearest, ties to even: up when ``rem > half`` or ``rem == half`` and the code of the lower neighbour is odd (its
+  lowest mantissa bit; with no mantissa bits, its exponent field -- see ``FloatFormat``);
 - toward zero: never up;
 - stochastic: up when ``r < rem`` for ``r`` uniform on ``[0, 2**shift)`` -- so ``P(up) = rem / 2**shift`` exactly,
   which makes the rounding unbiased. ``r`` is a counter-based hash (splitmix64) of ``(seed, index)``, so results do not
@@ -32,7 +33,9 @@ P_NAN_TO_ZERO = 5  # 1: NaN becomes a zero of the opposite sign (ml_dtypes' rule
 P_SIGNED = 6  # 0: negative inputs become NaN
 P_SUBNORMALS = 7  # 0: no zero and no subnormals; values below 2**emin become 2**emin
 P_NEG_ZERO = 8  # 0: -0 does not exist and becomes +0
-N_PARAMS = 9
+P_TIE_FIELD = 9  # 1: ties go by the exponent field's parity (no mantissa bits; see _spec.FloatFormat)
+P_BIAS = 10
+N_PARAMS = 11
 
 MODE_NEAREST = 0
 MODE_TOWARD_ZERO = 1
@@ -122,7 +125,12 @@ def round_scalar(v, p, mode, rnd):
             rem = sig & mask
             if mode == MODE_NEAREST:
                 half = _ONE64 << (ushift - _ONE64)
-                if rem > half or (rem == half and (q & _ONE64) != _ZERO64):
+                # ties go to the even code: the lowest kept bit, or the exponent field when M = 0 (normal range)
+                if p[P_TIE_FIELD] != 0.0 and e >= emin:
+                    odd = np.uint64(e + np.int64(p[P_BIAS])) & _ONE64
+                else:
+                    odd = q & _ONE64
+                if rem > half or (rem == half and odd != _ZERO64):
                     q += _ONE64
             elif mode == MODE_STOCHASTIC:
                 if (rnd & mask) < rem:

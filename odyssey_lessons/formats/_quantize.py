@@ -42,6 +42,8 @@ def rounding_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.float64]:
     p[K.P_SIGNED] = float(fmt.signed)
     p[K.P_SUBNORMALS] = float(fmt.subnormals)
     p[K.P_NEG_ZERO] = float(fmt.has_negative_zero)
+    p[K.P_TIE_FIELD] = float(fmt.mantissa_bits == 0 and fmt.subnormals)
+    p[K.P_BIAS] = fmt.bias
     p.flags.writeable = False
     return p
 

@@ -11,6 +11,10 @@ Special-value policies (the suffixes in ml_dtypes' names):
 - ``"fnuz"``: finite, no inf, NaN is the code of negative zero, so there is no -0. (e4m3fnuz, e5m2fnuz)
 - ``"finite"``: no inf and no NaN at all; out-of-range values saturate to +-max. (the MX FP6/FP4 types)
 
+Round to nearest sends a tie to the neighbour with the even code (its last mantissa bit is 0). With no mantissa bits
+that is the neighbour with the even exponent field -- except in formats without subnormals (e8m0fnu), where ties
+round up in magnitude, as ml_dtypes does.
+
 ``subnormals=False`` means exponent field 0 is an ordinary binade: there is neither zero nor any subnormal
 (e8m0fnu, the MX block-scale type). ``signed=False`` drops the sign bit.
 """
