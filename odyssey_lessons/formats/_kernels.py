@@ -361,36 +361,33 @@ def quantize_f32_toward_zero(x, out, q):
 @njit(cache=True, parallel=True)
 def quantize_f32_scale(x, out, q, mode, seed):
     """Round float32 ``x`` in an unsigned format without zero or subnormals whose mantissa is 0 bits (e8m0fnu: the
-    powers of two ``2**emin .. 2**emax``). Every value is ``1.0 * 2**e``, so a nearest tie always rounds up (the
-    significand 1 is odd): add ``half`` (nearest), ``0`` (toward zero) or a random ``r < 2**s`` (stochastic) below the
-    exponent field, then truncate.
+    powers of two ``2**emin .. 2**emax``, emin = -127). Every value is ``1.0 * 2**e``, so a nearest tie always rounds
+    up (the significand 1 is odd, as in ml_dtypes): add ``half`` (nearest), ``0`` (toward zero) or a random
+    ``r < 2**s`` (stochastic) below the exponent field, then truncate.
 
-    Below ``2**emin`` the result is ``2**emin``; zero, negatives and NaN give NaN. The float32 subnormals in
-    ``[2**emin, 2**-126)`` (emin = -127) are decided on ``f = |x| / 2**emin - 1`` instead (exact in float32: those
-    subnormals carry 22 bits below ``2**emin``, so 24 random bits decide stochastic rounding exactly).
+    Below ``2**emin`` the result is ``2**emin``; zero, negatives and NaN give NaN. The float32 subnormals ``b`` in
+    ``[2**-127, 2**-126)`` have bit patterns ``0x400000 + d`` with ``d / 0x400000`` the fraction of the way up to
+    ``2**-126``, so the decision there is integer too: up when ``d >= 0x200000`` (nearest) or ``r22 < d`` (stochastic).
     """
     s = q[F_SHIFT]
     mask = (_ONE32 << s) - _ONE32
     half = _ONE32 << (s - _ONE32)
     tiny = q[F_TINY]
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
-    inv_tiny = np.float32(1.0) / _u32_as_f32(tiny)  # 2**-emin = 2**127 fits in float32
     n = x.size
     if mode == MODE_NEAREST:  # a separate loop without the random stream, so it vectorises
         for c in prange((n + _CHUNK - 1) // _CHUNK):
             for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
                 b = _f32_as_u32(x[i])
-                up = x[i] * inv_tiny - np.float32(1.0) >= np.float32(0.5)
-                out[i] = _scale_finish(b, (b + half) & ~mask, up, tiny, maxb, ovf, infb)
+                out[i] = _scale_finish(b, (b + half) & ~mask, b >= np.uint32(0x00600000), tiny, maxb, ovf, infb)
         return
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
             b = _f32_as_u32(x[i])
-            frac = x[i] * inv_tiny - np.float32(1.0)  # exact: float32 subnormals have 22 bits below 2**-127
             if mode == MODE_STOCHASTIC:
                 rnd = _splitmix64(seed, i)
                 add = np.uint32(rnd >> np.uint64(32)) & mask
-                up = np.float32(rnd >> np.uint64(40)) * np.float32(2.0**-24) < frac
+                up = (np.uint32(rnd) & np.uint32(0x3FFFFF)) < b - np.uint32(0x00400000)
             else:
                 add = _ZERO32
                 up = False
