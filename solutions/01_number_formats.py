@@ -18,8 +18,10 @@
 # 2. **`derive_finfo`**: derive a format's max, smallest normal, smallest subnormal and eps from E and M.
 # 3. **`stall_value` / `stall_ulp`**: find where repeatedly adding 1.0 stops changing a sum, and explain why.
 #
-# Write your code between the marked lines, run the cell, then run the check cell below it. A check prints
-# `[PASS] ...` or `[FAIL] ...` with a hint; run `odyssey check` to score the whole notebook.
+# Write your code in place of the `raise NotImplementedError(...)` lines, run the cell, then run the check cell
+# below it. A check prints `[PASS] ...` or `[FAIL] ...` with a hint. Before you run anything, each check cell shows
+# the output a correct answer prints: that is what your run is compared with. To score the whole notebook, save it
+# and run `odyssey check exercises/01_number_formats.ipynb` in a terminal.
 
 # %%
 import math
