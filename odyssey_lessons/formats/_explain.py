@@ -14,8 +14,6 @@ from odyssey_lessons.formats._finfo import finfo
 from odyssey_lessons.formats._quantize import encode, quantize, ulp
 from odyssey_lessons.formats._spec import FORMATS, FloatFormat, get_format
 
-_MAX_CODE_BITS = 16  # encode() handles up to 16 bits; wider formats are derived from float32 bit patterns
-
 
 @dataclass(frozen=True)
 class BitFields:
@@ -83,49 +81,12 @@ def _split(code: int, f: FloatFormat) -> BitFields:
     return BitFields(text[:s], text[s : s + f.exponent_bits], text[s + f.exponent_bits :])
 
 
-def _is_float32_prefix(f: FloatFormat) -> bool:
-    """True when ``f``'s codes are the top bits of float32's (fp32, tf32): same exponent field and specials."""
-    return f.exponent_bits == 8 and f.bias == 127 and f.special == "ieee" and f.signed and f.subnormals
-
-
-def _code_from_value(r: float, f: FloatFormat) -> int:
-    """Code of the representable value ``r`` for formats wider than 16 bits, from the spec.
-
-    ``field = floor(log2|r|) + bias`` and ``mant = (|r| / 2**e - 1) * 2**M`` for normal values; ``field = 0`` and
-    ``mant = |r| / 2**(emin - M)`` for subnormals. Formats that share float32's exponent field (fp32, tf32) take the
-    top ``f.bits`` bits of the float32 pattern instead.
-    """
-    if _is_float32_prefix(f):
-        f32 = int(np.array([r], dtype=np.float32).view(np.uint32)[0])
-        return f32 >> (32 - f.bits)
-    m, e = f.mantissa_bits, f.exponent_bits
-    sign = 1 if (f.signed and math.copysign(1.0, r) < 0) else 0
-    if math.isnan(r):
-        return f.nan_code | ((sign << (e + m)) if f.special in ("ieee", "fn") and f.signed else 0)
-    if math.isinf(r):
-        mag = ((2**e - 1) << m) if f.has_inf else (f.nan_code or 0)
-    elif r == 0:
-        mag = 0
-        sign = sign if f.has_negative_zero else 0
-    else:
-        a = abs(r)
-        if f.subnormals and a < f.smallest_normal:
-            field, mant = 0, int(a / math.ldexp(1.0, f.min_exponent - m))
-        else:
-            exp = math.frexp(a)[1] - 1
-            field, mant = exp + f.bias, int((a / math.ldexp(1.0, exp) - 1.0) * 2**m)
-        mag = (field << m) | mant
-    return (sign << (e + m)) | mag if f.signed else mag
-
-
 def bit_fields(
     x: float, fmt: str | FloatFormat, *, rounding: str = "nearest", saturate: bool = False, seed: int | None = None
 ) -> BitFields:
     """Round ``x`` to ``fmt`` and split the resulting bit pattern into sign, exponent and mantissa fields.
 
-    Formats of at most 16 bits use :func:`encode`; fp32 and tf32 take the top ``bits`` bits of the rounded float32
-    (tf32 is the top 19 bits of a float32 whose low 13 mantissa bits are zero); other wide custom formats are encoded
-    from the spec.
+    The code comes from :func:`encode` for every width (for tf32 it equals the top 19 bits of the rounded float32).
 
     Raises:
         ValueError: Unknown format or rounding mode.
@@ -136,10 +97,8 @@ def bit_fields(
 
 
 def _fields_of_rounded(r: float, f: FloatFormat) -> BitFields:
-    if f.bits <= _MAX_CODE_BITS:
-        # r is representable, so encode() only writes its code (NaN gets the canonical code, sign kept).
-        return _split(int(encode(np.array([r], dtype=np.float32), f)[0]), f)
-    return _split(_code_from_value(r, f), f)
+    # r is representable, so encode() only writes its code (NaN gets the canonical code, sign kept).
+    return _split(int(encode(np.array([r], dtype=np.float32), f)[0]), f)
 
 
 def _kind(value: float, r: float, f: FloatFormat, rounding: str) -> str:

@@ -204,21 +204,27 @@ def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str
 
 
 def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:
+    """The narrowest unsigned integer dtype that holds ``f``'s codes."""
+    return np.uint8 if f.bits <= 8 else np.uint16 if f.bits <= 16 else np.uint32
+
+
+def _check_table_width(f: FloatFormat) -> None:
     if f.bits > _MAX_CODE_BITS:
-        raise ValueError(f"encode/decode support formats of at most {_MAX_CODE_BITS} bits; {f.name} has {f.bits}")
-    return np.uint8 if f.bits <= 8 else np.uint16
+        raise ValueError(
+            f"decode supports formats of at most {_MAX_CODE_BITS} bits (a table of every code); {f.name} has {f.bits}"
+        )
 
 
 def encode(
     x: ArrayLike, fmt: str | FloatFormat, *, rounding: str = "nearest", saturate: bool = False, seed: int | None = None
 ) -> NDArray[np.unsignedinteger]:
-    """Round ``x`` to ``fmt`` (as :func:`quantize`) and return the bit codes: uint8 (<= 8 bits) or uint16.
+    """Round ``x`` to ``fmt`` (as :func:`quantize`) and return the bit codes: uint8, uint16 or uint32 by width.
 
     The layout is ``sign | exponent field | mantissa field`` in the low ``fmt.bits`` bits; NaN gets the format's
     canonical NaN code (sign kept where the format has signed NaNs), as ml_dtypes writes it.
 
     Raises:
-        ValueError: ``fmt`` has more than 16 bits, or as :func:`quantize`.
+        ValueError: as :func:`quantize`.
     """
     f = get_format(fmt)
     dtype = _code_dtype(f)
@@ -236,7 +242,7 @@ def decode_table(fmt: FloatFormat) -> NDArray[np.float32]:
     ``(-1)**s * 2**emin * (mant / 2**M)`` for subnormal ones (field 0), then the special codes.
     """
     f = fmt
-    _code_dtype(f)
+    _check_table_width(f)
     m, e = f.mantissa_bits, f.exponent_bits
     codes = np.arange(2**f.bits, dtype=np.int64)
     mant = codes & (2**m - 1)
