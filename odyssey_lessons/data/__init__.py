@@ -1,0 +1,46 @@
+"""The course's datasets, vendored with the package (nothing is downloaded).
+
+- :func:`load_digits` -- the 1,797 8x8 handwritten digits (UCI, via scikit-learn; BSD-3-Clause, see
+  ``DIGITS_LICENSE.txt``), parsed once and cached.
+- :func:`split_digits` -- a seeded, stratified train / validation / test split.
+- :func:`standardize`, :func:`as_mlp_input`, :func:`as_cnn_input` -- from pixels to network inputs.
+- :func:`batches` -- seeded mini-batches, one epoch per call.
+- :func:`make_classification_blobs` -- Gaussian blobs with a knob for the input magnitude.
+"""
+
+from odyssey_lessons.data._batches import batches
+from odyssey_lessons.data._digits import (
+    DIGITS_SHA256,
+    IMAGE_SHAPE,
+    N_CLASSES,
+    N_SAMPLES,
+    PIXEL_MAX,
+    Digits,
+    digits_path,
+    license_path,
+    load_digits,
+)
+from odyssey_lessons.data._preprocess import FeatureStats, as_cnn_input, as_mlp_input, standardize
+from odyssey_lessons.data._split import DigitsSplit, split_digits, stratified_indices
+from odyssey_lessons.data._synthetic import make_classification_blobs
+
+__all__ = [
+    "DIGITS_SHA256",
+    "IMAGE_SHAPE",
+    "N_CLASSES",
+    "N_SAMPLES",
+    "PIXEL_MAX",
+    "Digits",
+    "DigitsSplit",
+    "FeatureStats",
+    "as_cnn_input",
+    "as_mlp_input",
+    "batches",
+    "digits_path",
+    "license_path",
+    "load_digits",
+    "make_classification_blobs",
+    "split_digits",
+    "standardize",
+    "stratified_indices",
+]

@@ -1,0 +1,27 @@
+"""A small neural-network engine in numpy + numba, short enough to read in one sitting.
+
+Every layer has ``forward(x, training) -> y`` and, right beside it, ``backward(grad_y) -> grad_x``; parameters and
+gradients are plain float32 arrays in dicts (``params()``, ``grads()``), ready for :mod:`odyssey_lessons.optim`.
+``training`` is always passed explicitly (no hidden train/eval mode). Convolution and pooling run numba kernels;
+matrix products run numpy's BLAS.
+"""
+
+from odyssey_lessons.nn._base import Layer
+from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
+from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential, he_uniform
+from odyssey_lessons.nn._loss import softmax_cross_entropy
+from odyssey_lessons.nn._norm import BatchNorm
+
+__all__ = [
+    "BatchNorm",
+    "Conv2D",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "Linear",
+    "MaxPool2D",
+    "ReLU",
+    "Sequential",
+    "he_uniform",
+    "softmax_cross_entropy",
+]
