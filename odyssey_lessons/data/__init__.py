@@ -4,6 +4,7 @@
   ``DIGITS_LICENSE.txt``), parsed once and cached.
 - :func:`split_digits` -- a seeded, stratified train / validation / test split.
 - :func:`standardize`, :func:`as_mlp_input`, :func:`as_cnn_input` -- from pixels to network inputs.
+- :func:`digits_task` -- all of the above in one call: ``(x, y)`` for train / val / test, MLP or CNN shaped.
 - :func:`batches` -- seeded mini-batches, one epoch per call.
 - :func:`make_classification_blobs` -- Gaussian blobs with a knob for the input magnitude.
 """
@@ -23,6 +24,7 @@ from odyssey_lessons.data._digits import (
 from odyssey_lessons.data._preprocess import FeatureStats, as_cnn_input, as_mlp_input, standardize
 from odyssey_lessons.data._split import DigitsSplit, split_digits, stratified_indices
 from odyssey_lessons.data._synthetic import make_classification_blobs
+from odyssey_lessons.data._task import DigitsTask, digits_task
 
 __all__ = [
     "DIGITS_SHA256",
@@ -32,11 +34,13 @@ __all__ = [
     "PIXEL_MAX",
     "Digits",
     "DigitsSplit",
+    "DigitsTask",
     "FeatureStats",
     "as_cnn_input",
     "as_mlp_input",
     "batches",
     "digits_path",
+    "digits_task",
     "license_path",
     "load_digits",
     "make_classification_blobs",

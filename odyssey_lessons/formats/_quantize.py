@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from odyssey_lessons._threads import serial_kernels
 from odyssey_lessons.formats import _kernels as K
 from odyssey_lessons.formats._spec import FloatFormat, get_format
 
@@ -179,12 +179,8 @@ def _threads_for(size: int) -> Iterator[None]:
     if size >= _SMALL:
         yield
         return
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with serial_kernels():
         yield
-    finally:
-        numba.set_num_threads(threads)
 
 
 def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str, saturate: bool, seed: np.uint64):

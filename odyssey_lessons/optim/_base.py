@@ -17,10 +17,15 @@ Schedule = Callable[[int], float]
 
 
 class GradientTransformation(NamedTuple):
-    """A pair of pure functions: ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``."""
+    """A pair of pure functions: ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``.
+
+    ``learning_rate`` is the optimizer's ``lr`` (a number or a schedule of the step) so a training loop can record
+    it; ``None`` for transforms without one.
+    """
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params | None], tuple[Params, Any]]
+    learning_rate: float | Schedule | None = None
 
 
 def apply_updates(params: Params, updates: Params) -> Params:

@@ -58,7 +58,7 @@ def sgd(
             updates[name] = (-rate * g).astype(np.float32)
         return updates, SgdState(state.step + 1, buffers)
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, lr)
 
 
 class AdamState(NamedTuple):
@@ -114,7 +114,7 @@ def adam(
             updates[name] = (-step).astype(np.float32)
         return updates, AdamState(t, mu, nu)
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, lr)
 
 
 def adamw(

@@ -1,6 +1,8 @@
-"""Training: precision policies, loss scaling, gradient clipping and statistics, FP8 scaling recipes."""
+"""Training: the ``fit`` loop, precision policies, loss scaling, clipping, gradient statistics, FP8 recipes."""
 
+from odyssey_lessons.train._cast import Caster, mx_fake_quantize
 from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._fit import History, evaluate, fit
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -9,14 +11,16 @@ from odyssey_lessons.train._fp8 import (
     mx_block_quantize,
 )
 from odyssey_lessons.train._grads import GradStats, gradient_stats
-from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy
+from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
 
 __all__ = [
     "POLICIES",
+    "Caster",
     "DelayedScaling",
     "GradScaler",
     "GradStats",
+    "History",
     "LossScaler",
     "NoScaler",
     "PrecisionPolicy",
@@ -24,9 +28,13 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "current_scale",
+    "evaluate",
     "fake_quantize_scaled",
+    "fit",
     "get_policy",
     "gradient_stats",
+    "is_fp32",
     "mx_block_dequantize",
     "mx_block_quantize",
+    "mx_fake_quantize",
 ]

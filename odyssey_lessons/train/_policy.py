@@ -21,6 +21,7 @@ import numpy as np
 from odyssey_lessons.formats import FloatFormat, get_format, quantize
 
 UPDATE_ROUNDINGS = ("nearest", "stochastic")
+SCALINGS = ("none", "current", "delayed", "mx")
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,14 @@ class PrecisionPolicy:
         gradients: Format of every gradient in the backward pass (activation and parameter gradients).
         master_weights: Keep float32 master weights for the optimizer update.
         update_rounding: Without master weights, how updated weights are rounded back: "nearest" or "stochastic".
+        scaling: FP8 scaling recipe applied by the training loop to every cast: "none" (plain rounding, overflow to
+            inf/NaN), "current" (per-tensor scale from the tensor's amax), "delayed" (per-tensor scale from an amax
+            history of ``amax_history`` steps) or "mx" (blocks of 32 sharing a power-of-two scale). The ``round_*``
+            methods below always round plainly; :class:`~odyssey_lessons.train.Caster` applies the recipe.
+        amax_history: Length of the amax history for ``scaling="delayed"``.
 
     Raises:
-        ValueError: Unknown format name or update_rounding.
+        ValueError: Unknown format name, update_rounding or scaling, or amax_history < 1.
     """
 
     name: str
@@ -45,17 +51,23 @@ class PrecisionPolicy:
     gradients: FloatFormat
     master_weights: bool = True
     update_rounding: str = "nearest"
+    scaling: str = "none"
+    amax_history: int = 16
 
     def __post_init__(self) -> None:
         for field in ("weights", "activations", "gradients"):
             object.__setattr__(self, field, get_format(getattr(self, field)))
         if self.update_rounding not in UPDATE_ROUNDINGS:
             raise ValueError(f"update_rounding must be one of {UPDATE_ROUNDINGS}, got {self.update_rounding!r}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got scaling={self.scaling!r}")
+        if isinstance(self.amax_history, bool) or not isinstance(self.amax_history, int) or self.amax_history < 1:
+            raise ValueError(f"amax_history must be a positive int, got amax_history={self.amax_history!r}")
 
     @property
     def is_fp32(self) -> bool:
         """True when nothing is rounded (every format is fp32)."""
-        return all(_is_fp32(f) for f in (self.weights, self.activations, self.gradients))
+        return all(is_fp32(f) for f in (self.weights, self.activations, self.gradients))
 
     def round_weights(self, x: np.ndarray) -> np.ndarray:
         return _round(x, self.weights)
@@ -69,17 +81,18 @@ class PrecisionPolicy:
     def store_weights(self, x: np.ndarray, *, seed: int) -> np.ndarray:
         """Weights after an update when there are no master weights: rounded to ``weights`` with
         ``update_rounding`` (float32 master weights are returned as they are)."""
-        if self.master_weights or _is_fp32(self.weights):
+        if self.master_weights or is_fp32(self.weights):
             return x
         return quantize(x, self.weights, rounding=self.update_rounding, seed=seed)
 
 
-def _is_fp32(f: FloatFormat) -> bool:
+def is_fp32(f: FloatFormat) -> bool:
+    """True for IEEE float32 itself (rounding to it changes nothing)."""
     return f.mantissa_bits == 23 and f.exponent_bits == 8 and f.special == "ieee" and f.bias == 127
 
 
 def _round(x: np.ndarray, f: FloatFormat) -> np.ndarray:
-    return x if _is_fp32(f) else quantize(x, f)
+    return x if is_fp32(f) else quantize(x, f)
 
 
 POLICIES: dict[str, PrecisionPolicy] = {
@@ -90,9 +103,13 @@ POLICIES: dict[str, PrecisionPolicy] = {
         PrecisionPolicy("bf16", "bf16", "bf16", "bf16"),
         # FP8 "hybrid" (Micikevicius et al. 2022): E4M3 forward (weights, activations), E5M2 backward.
         PrecisionPolicy("fp8_hybrid", "e4m3fn", "e4m3fn", "e5m2"),
+        PrecisionPolicy("fp8_current", "e4m3fn", "e4m3fn", "e5m2", scaling="current"),
+        PrecisionPolicy("fp8_delayed", "e4m3fn", "e4m3fn", "e5m2", scaling="delayed"),
+        PrecisionPolicy("fp8_mx", "e4m3fn", "e4m3fn", "e5m2", scaling="mx"),
     ]
 }
-"""Ready-made policies: fp32, fp16, bf16 and the FP8 hybrid (E4M3 forward, E5M2 backward), all with master weights."""
+"""Ready-made policies, all with master weights: fp32, fp16, bf16, the FP8 hybrid (E4M3 forward, E5M2 backward)
+without scaling, and the hybrid with each FP8 scaling recipe (current, delayed, MX blocks)."""
 
 
 def get_policy(policy: str | PrecisionPolicy) -> PrecisionPolicy:

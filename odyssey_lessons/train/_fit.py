@@ -1,0 +1,348 @@
+"""The training loop: a model, a precision policy, an optimizer, a loss scaler and clipping -> a :class:`History`.
+
+One step of :func:`fit`, in the order mixed-precision training does it::
+
+    w = cast(master)                       weights rounded to the policy's weight format (per tensor)
+    logits = forward(cast(x))              every layer's output rounded to the activation format
+    loss, dz = cross_entropy(logits, y)    in float32
+    backward(cast(dz * S))                 every gradient leaving a layer rounded to the gradient format
+    grads = cast(grads)                    parameter gradients too; count what underflowed / overflowed
+    found_inf = scaler.unscale(grads)      grads / S, before clipping, so max_norm means the true norm
+    clip(grads)
+    if not found_inf: master = store(master + optimizer(grads))   else: skip the step
+    scaler.update(found_inf)
+
+Layers whose output is exactly representable when their input is (ReLU, Flatten, MaxPool2D forward; ReLU and
+Flatten backward) are not cast again: autocast does not re-round them either.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons.data import batches
+from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
+from odyssey_lessons.optim import GradientTransformation, apply_updates
+from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.train._cast import Caster
+from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._grads import gradient_stats
+from odyssey_lessons.train._policy import PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._scaler import LossScaler, NoScaler
+
+_EXACT_FORWARD = (ReLU, Flatten, MaxPool2D)
+_EXACT_BACKWARD = (ReLU, Flatten)
+STEP_KEYS = ("loss", "lr", "scale", "skipped", "grad_norm", "underflow", "overflow")
+EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured.
+
+    Attributes:
+        policy: The precision policy trained with.
+        step: Arrays with one entry per optimizer step: ``loss`` (unscaled, float32 forward), ``lr``, ``scale`` (the
+            loss scale used), ``skipped`` (1.0 when inf/NaN gradients skipped the update), ``grad_norm`` (global L2
+            norm of the unscaled gradients before clipping), ``underflow`` / ``overflow`` (share of the nonzero
+            parameter-gradient values, loss scale included, that become 0 / inf-NaN-or-saturated when cast to the
+            gradient format without a per-tensor scale; 0 for float32 gradients).
+        epoch: Arrays with one entry per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
+            ``val_acc`` (evaluated after the epoch under the policy's forward casts; NaN without validation data).
+        seconds: Wall-clock time of the whole run.
+    """
+
+    policy: PrecisionPolicy
+    step: dict[str, np.ndarray] = field(default_factory=dict)
+    epoch: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def skipped_steps(self) -> int:
+        """Number of optimizer steps skipped for inf/NaN gradients."""
+        return int(self.step["skipped"].sum())
+
+    @property
+    def final_val_acc(self) -> float:
+        """Validation accuracy after the last epoch."""
+        return float(self.epoch["val_acc"][-1])
+
+    def __repr__(self) -> str:
+        last = {k: round(float(v[-1]), 4) for k, v in self.epoch.items() if k != "epoch"}
+        return (
+            f"History(policy={self.policy.name!r}, steps={len(self.step['loss'])}, epochs={len(self.epoch['epoch'])}, "
+            f"skipped={self.skipped_steps}, last_epoch={last}, seconds={self.seconds:.2f})"
+        )
+
+
+def layers_of(model: Layer) -> list[Layer]:
+    """The layers a step casts between: a :class:`Sequential`'s layers, or the model itself."""
+    return list(model.layers) if isinstance(model, Sequential) else [model]
+
+
+def cast_weights(model: Layer, master: dict[str, np.ndarray], caster: Caster) -> None:
+    """Load ``caster.weights(name, master[name])`` into the model, for every parameter."""
+    model.load_params({name: caster.weights(name, w) for name, w in master.items()})
+
+
+def forward(model: Layer, x: np.ndarray, caster: Caster, *, training: bool, record: bool = True) -> np.ndarray:
+    """Forward pass with the input and every layer's output cast to the activation format."""
+    x = caster.cast("a:in", x, caster.policy.activations, record=record)
+    for i, layer in enumerate(layers_of(model)):
+        x = layer.forward(x, training)
+        if not isinstance(layer, _EXACT_FORWARD):
+            x = caster.cast(f"a:{i}", x, caster.policy.activations, record=record)
+    return x
+
+
+def backward(model: Layer, grad_logits: np.ndarray, caster: Caster) -> None:
+    """Backward pass with the incoming gradient and every gradient passed between layers cast to the gradient
+    format; parameter gradients accumulate in the layers (float32) and are cast by :func:`fit`."""
+    layers = layers_of(model)
+    g = caster.gradients("out", grad_logits)
+    for i in range(len(layers) - 1, -1, -1):
+        g = layers[i].backward(g)
+        if i > 0 and not isinstance(layers[i], _EXACT_BACKWARD):
+            g = caster.gradients(str(i), g)
+
+
+def _cast_param_grads(grads: dict[str, np.ndarray], caster: Caster) -> tuple[float, float]:
+    """Cast every parameter gradient in place; return the underflow and overflow shares (see :class:`History`)."""
+    fmt = caster.policy.gradients
+    if is_fp32(fmt):
+        return 0.0, 0.0
+    if caster.policy.scaling == "none":
+        nonzero = under = over = 0
+        for name, g in grads.items():
+            q = caster.gradients("p:" + name, g)
+            finite = np.isfinite(g)
+            live = finite & (g != 0)
+            nonzero += int(np.count_nonzero(live))
+            under += int(np.count_nonzero(live & (q == 0)))
+            over += int(np.count_nonzero(finite & ~np.isfinite(q)))
+            g[...] = q
+        return (under / nonzero, over / nonzero) if nonzero else (0.0, 0.0)
+    stats = gradient_stats(grads, fmt)
+    for name, g in grads.items():
+        g[...] = caster.gradients("p:" + name, g)
+    return stats.underflow_fraction, stats.overflow_fraction
+
+
+def _store(policy: PrecisionPolicy, params: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """``policy.store_weights`` for every parameter; stochastic rounding gets a distinct seed per tensor."""
+    return {name: policy.store_weights(w, seed=seed + i) for i, (name, w) in enumerate(params.items())}
+
+
+def _check_data(name: str, data: object) -> tuple[np.ndarray, np.ndarray]:
+    if not (isinstance(data, tuple) and len(data) == 2):
+        raise TypeError(f"{name} must be a tuple (x, y) of arrays, got {type(data).__name__}")
+    x, y = data
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+        raise TypeError(f"{name}[0] (inputs) must be a float32 numpy array, got {getattr(x, 'dtype', type(x))}")
+    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{name}[1] (labels) must be an integer numpy array, got {getattr(y, 'dtype', type(y))}")
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"{name} must hold the same nonzero number of inputs and labels, got {len(x)} and {len(y)}")
+    return x, y
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {name}={value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {name}={value!r}")
+    return int(value)
+
+
+def _check_clip(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be None or a positive finite number, got {name}={value!r}")
+    return float(value)
+
+
+def _evaluate(model: Layer, x: np.ndarray, y: np.ndarray, caster: Caster, batch_size: int = 512) -> tuple[float, float]:
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logits = forward(model, xb, caster, training=False, record=False)
+        loss, _ = softmax_cross_entropy(logits, yb)
+        total_loss += loss * len(xb)
+        correct += int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
+    return total_loss / len(x), correct / len(x)
+
+
+def evaluate(
+    model: Layer, x: np.ndarray, y: np.ndarray, *, policy: str | PrecisionPolicy = "fp32"
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` with the policy's forward casts (weights and
+    activations; delayed scaling starts from a fresh history). The model's parameters are left as they were.
+
+    Raises:
+        TypeError, ValueError: Bad data or policy.
+    """
+    x, y = _check_data("(x, y)", (x, y))
+    caster = Caster(policy)
+    master = {k: v.copy() for k, v in model.params().items()}
+    cast_weights(model, master, caster)
+    try:
+        return _evaluate(model, x, y, caster)
+    finally:
+        model.load_params(master)
+
+
+def fit(
+    model: Layer,
+    train: tuple[np.ndarray, np.ndarray],
+    *,
+    optimizer: GradientTransformation,
+    epochs: int,
+    batch_size: int = 64,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    policy: str | PrecisionPolicy = "fp32",
+    scaler: LossScaler | None = None,
+    clip_norm: float | None = None,
+    clip_value: float | None = None,
+    label_smoothing: float = 0.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` in place with a precision policy and return what was measured at every step and epoch.
+
+    The step is described in this module's docstring. With ``policy.master_weights`` the optimizer updates float32
+    master weights and the model computes with their cast; without, the updated weights are rounded back to the weight
+    format (nearest or stochastic, ``policy.update_rounding``) after every step, so updates smaller than half a spacing
+    of a weight vanish (round to nearest) or survive on average (stochastic). After training the model holds the
+    master (or stored low-precision) weights; :func:`evaluate` with the same policy measures it as trained.
+
+    Args:
+        model: The network (a :class:`~odyssey_lessons.nn.Sequential` is cast layer by layer).
+        train: ``(x, y)``: float32 inputs and integer labels.
+        optimizer: An :mod:`odyssey_lessons.optim` optimizer (its ``lr`` may be a schedule).
+        epochs: Passes over ``train``.
+        batch_size: Samples per step (the last batch of an epoch may be smaller).
+        val: Optional validation ``(x, y)``, evaluated after every epoch.
+        policy: A policy name from :data:`POLICIES` or a :class:`PrecisionPolicy`.
+        scaler: A :class:`GradScaler`, :class:`StaticScaler` or :class:`NoScaler` (default: no scaling). It is
+            advanced in place, so pass a fresh one per run.
+        clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling).
+        clip_value: Clamp every unscaled gradient value to ``[-clip_value, clip_value]``.
+        label_smoothing: Label smoothing of the cross-entropy, in [0, 1].
+        seed: Seed of the batch order (epoch ``e`` shuffles with ``seed * 1000 + e``) and of stochastic rounding.
+        progress: Show a progress bar (it appears only when the run takes longer than a second).
+
+    Returns:
+        A :class:`History`.
+
+    Raises:
+        TypeError, ValueError: Bad data, policy, optimizer or hyperparameters (named in the message).
+    """
+    x_train, y_train = _check_data("train", train)
+    val_data = _check_data("val", val) if val is not None else None
+    if not isinstance(model, Layer):
+        raise TypeError(f"model must be an odyssey_lessons.nn Layer, got {type(model).__name__}")
+    if not isinstance(optimizer, GradientTransformation):
+        raise TypeError(f"optimizer must come from odyssey_lessons.optim, got {type(optimizer).__name__}")
+    epochs = _check_positive_int("epochs", epochs)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    clip_norm = _check_clip("clip_norm", clip_norm)
+    clip_value = _check_clip("clip_value", clip_value)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
+    scaler = NoScaler() if scaler is None else scaler
+    if not isinstance(scaler, LossScaler):
+        raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got {type(scaler).__name__}")
+    policy = get_policy(policy)
+    with serial_kernels():  # small roundings between small BLAS calls: see odyssey_lessons._threads
+        return _fit(
+            model,
+            x_train,
+            y_train,
+            val_data,
+            optimizer,
+            epochs,
+            batch_size,
+            policy,
+            scaler,
+            clip_norm,
+            clip_value,
+            label_smoothing,
+            seed,
+            progress,
+        )
+
+
+def _fit(
+    model,
+    x_train,
+    y_train,
+    val_data,
+    optimizer,
+    epochs,
+    batch_size,
+    policy,
+    scaler,  # noqa: PLR0913
+    clip_norm,
+    clip_value,
+    label_smoothing,
+    seed,
+    progress,
+) -> History:
+    caster = Caster(policy)
+
+    master = _store(policy, {k: v.copy() for k, v in model.params().items()}, seed)
+    opt_state = optimizer.init(master)
+    steps_per_epoch = -(-len(x_train) // batch_size)
+    step_log: dict[str, list[float]] = {k: [] for k in STEP_KEYS}
+    epoch_log: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
+    start = time.perf_counter()
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"fit {policy.name}", delay=1.0, disable=not progress)
+    step = 0
+    for epoch in range(epochs):
+        for xb, yb in batches(x_train, y_train, batch_size=batch_size, seed=seed * 1000 + epoch):
+            scale = scaler.get_scale()
+            cast_weights(model, master, caster)
+            model.zero_grad()
+            logits = forward(model, xb, caster, training=True)
+            loss, grad_logits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing)
+            backward(model, grad_logits * np.float32(scale), caster)
+            grads = model.grads()
+            under, over = _cast_param_grads(grads, caster)
+            found_inf = bool(scaler.unscale(grads))
+            if clip_norm is not None:
+                norm = clip_grad_norm(grads, clip_norm)
+            else:
+                norm = _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
+            if clip_value is not None:
+                clip_grad_value(grads, clip_value)
+            rate = optimizer.learning_rate
+            lr = math.nan if rate is None else lr_at(rate, getattr(opt_state, "step", 0))
+            if not found_inf:
+                updates, opt_state = optimizer.update(grads, opt_state, master)
+                master = _store(policy, apply_updates(master, updates), (seed << 32) + ((step + 1) << 8))
+            scaler.update(found_inf)
+            for key, value in zip(STEP_KEYS, (loss, lr, scale, float(found_inf), norm, under, over), strict=True):
+                step_log[key].append(value)
+            step += 1
+            bar.update()
+        cast_weights(model, master, caster)
+        train_loss, train_acc = _evaluate(model, x_train, y_train, caster)
+        val_loss, val_acc = _evaluate(model, *val_data, caster) if val_data else (math.nan, math.nan)
+        for key, value in zip(EPOCH_KEYS, (epoch + 1, train_loss, train_acc, val_loss, val_acc), strict=True):
+            epoch_log[key].append(value)
+        bar.set_postfix(val_acc=f"{val_acc:.3f}", skipped=int(sum(step_log["skipped"])))
+    bar.close()
+    model.load_params(master)
+    return History(
+        policy,
+        {k: np.asarray(v, dtype=np.float64) for k, v in step_log.items()},
+        {k: np.asarray(v, dtype=np.float64) for k, v in epoch_log.items()},
+        time.perf_counter() - start,
+    )
