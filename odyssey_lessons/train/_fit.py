@@ -32,7 +32,6 @@ from odyssey_lessons.optim import GradientTransformation, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
 from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
-from odyssey_lessons.train._grads import gradient_stats
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy, is_fp32
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
@@ -50,9 +49,10 @@ class History:
         policy: The precision policy trained with.
         step: Arrays with one entry per optimizer step: ``loss`` (unscaled, float32 forward), ``lr``, ``scale`` (the
             loss scale used), ``skipped`` (1.0 when inf/NaN gradients skipped the update), ``grad_norm`` (global L2
-            norm of the unscaled gradients before clipping), ``underflow`` / ``overflow`` (share of the nonzero
-            parameter-gradient values, loss scale included, that become 0 / inf-NaN-or-saturated when cast to the
-            gradient format without a per-tensor scale; 0 for float32 gradients).
+            norm of the unscaled gradients before clipping), ``underflow`` / ``overflow`` (share of the nonzero finite
+            parameter-gradient values, loss scale included, that the cast to the gradient format turned into 0 /
+            into inf or NaN; the FP8 scaling recipes saturate instead of overflowing, so their overflow is 0; both
+            are 0 for float32 gradients).
         epoch: Arrays with one entry per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
             ``val_acc`` (evaluated after the epoch under the policy's forward casts; NaN without validation data).
         seconds: Wall-clock time of the whole run.
@@ -114,24 +114,18 @@ def backward(model: Layer, grad_logits: np.ndarray, caster: Caster) -> None:
 
 def _cast_param_grads(grads: dict[str, np.ndarray], caster: Caster) -> tuple[float, float]:
     """Cast every parameter gradient in place; return the underflow and overflow shares (see :class:`History`)."""
-    fmt = caster.policy.gradients
-    if is_fp32(fmt):
+    if is_fp32(caster.policy.gradients):
         return 0.0, 0.0
-    if caster.policy.scaling == "none":
-        nonzero = under = over = 0
-        for name, g in grads.items():
-            q = caster.gradients("p:" + name, g)
-            finite = np.isfinite(g)
-            live = finite & (g != 0)
-            nonzero += int(np.count_nonzero(live))
-            under += int(np.count_nonzero(live & (q == 0)))
-            over += int(np.count_nonzero(finite & ~np.isfinite(q)))
-            g[...] = q
-        return (under / nonzero, over / nonzero) if nonzero else (0.0, 0.0)
-    stats = gradient_stats(grads, fmt)
+    nonzero = under = over = 0
     for name, g in grads.items():
-        g[...] = caster.gradients("p:" + name, g)
-    return stats.underflow_fraction, stats.overflow_fraction
+        q = caster.gradients("p:" + name, g)
+        finite = np.isfinite(g)
+        live = finite & (g != 0)
+        nonzero += int(np.count_nonzero(live))
+        under += int(np.count_nonzero(live & (q == 0)))
+        over += int(np.count_nonzero(finite & ~np.isfinite(q)))
+        g[...] = q
+    return (under / nonzero, over / nonzero) if nonzero else (0.0, 0.0)
 
 
 def _store(policy: PrecisionPolicy, params: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
