@@ -10,6 +10,7 @@ from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential, he_uniform
 from odyssey_lessons.nn._loss import softmax_cross_entropy
+from odyssey_lessons.nn._models import digits_cnn, mlp
 from odyssey_lessons.nn._norm import BatchNorm
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "MaxPool2D",
     "ReLU",
     "Sequential",
+    "digits_cnn",
     "he_uniform",
+    "mlp",
     "softmax_cross_entropy",
 ]

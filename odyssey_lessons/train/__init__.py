@@ -13,18 +13,28 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
+from odyssey_lessons.train._sweep import (
+    LOG2_SCALE_RANGE,
+    LossScalePoint,
+    SweepSetup,
+    initial_gradients,
+    loss_scale_point,
+)
 
 __all__ = [
+    "LOG2_SCALE_RANGE",
     "POLICIES",
     "Caster",
     "DelayedScaling",
     "GradScaler",
     "GradStats",
     "History",
+    "LossScalePoint",
     "LossScaler",
     "NoScaler",
     "PrecisionPolicy",
     "StaticScaler",
+    "SweepSetup",
     "clip_grad_norm",
     "clip_grad_value",
     "current_scale",
@@ -33,7 +43,9 @@ __all__ = [
     "fit",
     "get_policy",
     "gradient_stats",
+    "initial_gradients",
     "is_fp32",
+    "loss_scale_point",
     "mx_block_dequantize",
     "mx_block_quantize",
     "mx_fake_quantize",

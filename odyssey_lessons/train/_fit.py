@@ -254,7 +254,9 @@ def fit(
     if not isinstance(scaler, LossScaler):
         raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got {type(scaler).__name__}")
     policy = get_policy(policy)
-    with serial_kernels():  # small roundings between small BLAS calls: see odyssey_lessons._threads
+    # Serial kernels: small roundings between small BLAS calls (see odyssey_lessons._threads). errstate: inf/NaN
+    # gradients are expected in low precision; the scaler detects them and the step is skipped, so no warnings.
+    with serial_kernels(), np.errstate(over="ignore", invalid="ignore"):
         return _fit(
             model,
             x_train,

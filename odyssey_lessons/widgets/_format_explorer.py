@@ -6,9 +6,7 @@ draws. The logic runs without a browser: set ``explorer.value.value = "465"`` in
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 
 import ipywidgets as widgets
@@ -26,6 +24,7 @@ from odyssey_lessons.formats import (
     representable_values,
     ulp,
 )
+from odyssey_lessons.widgets._png import show_png
 
 CUSTOM = "custom"
 FIELD_COLOURS: dict[str, str] = {"sign": "#d62728", "exponent": "#1f77b4", "mantissa": "#2ca02c"}
@@ -292,16 +291,7 @@ class FormatExplorer:
         self._rounded_artist.set_data([r] if show_rounded else [], [0] if show_rounded else [])
         ax.set_xlim(lo, hi)
         ax.set_title(title, fontsize=10)
-        buf = io.BytesIO()
-        self._fig.savefig(buf, format="png")
-        png = base64.b64encode(buf.getvalue()).decode("ascii")
-        self.plot.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {"image/png": png, "text/plain": f"<representable values of {fmt.name}>"},
-                "metadata": {},
-            },
-        )
+        show_png(self.plot, self._fig, f"<representable values of {fmt.name}>")
 
     @property
     def figure(self) -> Figure:
