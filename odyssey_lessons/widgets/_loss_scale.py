@@ -80,9 +80,9 @@ class LossScaleSweep:
         start = time.perf_counter()
         self._state = loss_scale_point(int(self.log2_scale.value), self.grad_format.value, self.setup)
         self.seconds = time.perf_counter() - start
-        self.readout.value = sweep_readout_html(self._state, self.seconds)
         if self._draw:
             self._redraw(self._state)
+        self.readout.value = sweep_readout_html(self._state, self.seconds)  # last: a new readout means all is drawn
 
     @property
     def state(self) -> LossScalePoint | None:
