@@ -300,7 +300,7 @@ def _fit(
     epoch_log: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
     start = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"fit {policy.name}", delay=1.0, disable=not progress)
-    step = 0
+    step = applied = 0  # steps taken / updates applied (a schedule advances with the updates, as the optimizer's)
     for epoch in range(epochs):
         for xb, yb in batches(x_train, y_train, batch_size=batch_size, seed=seed * 1000 + epoch):
             scale = scaler.get_scale()
@@ -319,9 +319,10 @@ def _fit(
             if clip_value is not None:
                 clip_grad_value(grads, clip_value)
             rate = optimizer.learning_rate
-            lr = math.nan if rate is None else lr_at(rate, getattr(opt_state, "step", 0))
+            lr = math.nan if rate is None else lr_at(rate, applied)
             if not found_inf:
                 updates, opt_state = optimizer.update(grads, opt_state, master)
+                applied += 1
                 master = _store(policy, apply_updates(master, updates), (seed << 32) + ((step + 1) << 8))
             scaler.update(found_inf)
             for key, value in zip(STEP_KEYS, (loss, lr, scale, float(found_inf), norm, under, over), strict=True):
