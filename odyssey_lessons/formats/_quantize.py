@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -176,7 +177,7 @@ def quantize(
 def _threads_for(size: int) -> Iterator[None]:
     """Run small arrays on the calling thread: waking numba's thread pool costs more than rounding a few thousand
     values (3x on a 2-element float64 call). ``numba.set_num_threads`` is local to the calling thread."""
-    if size >= _SMALL:
+    if size >= _SMALL or numba.get_num_threads() == 1:  # nothing to do (e.g. inside a training step's serial block)
         yield
         return
     with serial_kernels():

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
 from odyssey_lessons.optim import GradientTransformation, apply_updates
@@ -254,9 +254,9 @@ def fit(
     if not isinstance(scaler, LossScaler):
         raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got {type(scaler).__name__}")
     policy = get_policy(policy)
-    # Serial kernels: small roundings between small BLAS calls (see odyssey_lessons._threads). errstate: inf/NaN
+    # One thread: small roundings between small BLAS calls (see odyssey_lessons._threads). errstate: inf/NaN
     # gradients are expected in low precision; the scaler detects them and the step is skipped, so no warnings.
-    with serial_kernels(), np.errstate(over="ignore", invalid="ignore"):
+    with single_threaded(), np.errstate(over="ignore", invalid="ignore"):
         return _fit(
             model,
             x_train,

@@ -61,10 +61,12 @@ def current_scale(x: ArrayLike, fmt: str | FloatFormat, *, margin: int = 0) -> f
 
 
 def fake_quantize_scaled(x: ArrayLike, fmt: str | FloatFormat, scale: float) -> NDArray[np.float32]:
-    """``quantize(x * scale, fmt, saturate=True) / scale``: the values an FP8 tensor with this scale stands for.
+    """``quantize(x * scale, fmt, saturate=True) * (1 / scale)``: the values an FP8 tensor with this scale stands for.
 
-    The products are formed in float64, so the only roundings are to ``fmt`` and the final store to float32.
-    Overflow saturates to ``+-max(fmt)`` (as FP8 training recipes cast), NaN stays NaN.
+    The arithmetic is float32, as Transformer Engine's cast kernels do it: ``x`` (as float32) times
+    ``float32(scale)``, rounded to float32, then to ``fmt``; the dequantized value is the code times
+    ``float32(1 / scale)`` (TE's ``scale_inv``). Overflow saturates to ``+-max(fmt)`` (as FP8 training recipes cast),
+    NaN stays NaN.
 
     Raises:
         TypeError: ``x`` is not a floating array.
@@ -75,9 +77,11 @@ def fake_quantize_scaled(x: ArrayLike, fmt: str | FloatFormat, scale: float) -> 
         raise TypeError(f"scale must be a number, got {type(scale).__name__} {scale!r}")
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be positive and finite, got scale={scale!r}")
-    x64 = _float_array(x).astype(np.float64)
-    q = quantize(x64 * float(scale), f, saturate=True)
-    return (q.astype(np.float64) / float(scale)).astype(np.float32)
+    x32 = _float_array(x).astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # a product beyond float32 is inf, which saturates to max like any overflow
+        q = quantize(x32 * np.float32(scale), f, saturate=True)
+    q *= np.float32(1.0 / scale)
+    return q
 
 
 class DelayedScaling:
@@ -194,12 +198,14 @@ def mx_block_quantize(
     """
     f = get_format(fmt)
     arr = _float_array(x)
-    blocks, ax, _ = _block_view(arr.astype(np.float64), block_size, axis)
+    # float32 throughout: dividing by a power of two is exact (a quotient below float32's range is far below any
+    # element format's smallest value, so it rounds to 0 either way), and float32 takes quantize's fast kernels.
+    blocks, ax, _ = _block_view(arr.astype(np.float32, copy=False), block_size, axis)
     amax = np.max(np.abs(blocks), axis=-1)
-    _, e = np.frexp(np.where(np.isfinite(amax) & (amax > 0), amax, 1.0))  # amax = m * 2**e, m in [0.5, 1)
+    _, e = np.frexp(np.where(np.isfinite(amax) & (amax > 0), amax, np.float32(1.0)))  # amax = m * 2**e
     shared = np.clip(e - 1 - f.max_exponent, _E8M0_MIN_EXP, _E8M0_MAX_EXP)
-    scales = np.where(amax > 0, np.ldexp(1.0, shared), 1.0)
-    scales = np.where(np.isfinite(amax), scales, np.nan)
+    scales = np.where(amax > 0, np.ldexp(np.float32(1.0), shared), np.float32(1.0)).astype(np.float32)
+    scales = np.where(np.isfinite(amax), scales, np.float32(np.nan))
     q = quantize(blocks / scales[..., None], f, saturate=True)
     q = np.moveaxis(q.reshape(*q.shape[:-2], -1), -1, ax)
     return np.ascontiguousarray(q), np.ascontiguousarray(np.moveaxis(scales.astype(np.float32), -1, ax))

@@ -1,0 +1,345 @@
+"""Benchmark: training step time per precision policy, FP32 against PyTorch eager, and the loss-scale widget re-train.
+
+Timed step (the body of ``odyssey_lessons.train._fit._fit``, written out with its own pieces so that the per-epoch
+evaluation of ``fit`` stays out of the measurement): cast weights, zero grads, forward with activation casts,
+softmax cross-entropy, backward with gradient casts (loss scale 1), parameter-gradient casts, unscale, gradient norm,
+Adam update, store. One batch of 128 digits per step, run inside ``serial_kernels()`` and ``np.errstate`` as ``fit``
+runs it. Policies are timed in interleaved rounds (a block of steps per policy per round) so that all of them see the
+same machine load; the median is over every timed step, after warm-up steps that include numba's JIT compilation.
+
+PyTorch (when importable): the same architectures in ``torch.nn`` eager on CPU, default thread count, step =
+``zero_grad, forward, cross_entropy, backward, Adam.step``, as many steps as each policy gets, timed in a separate
+interpreter started by this one, so that torch's thread pools never share a process with numba's and OpenBLAS's.
+
+BLAS threads: on a 2-vCPU VM, OpenBLAS's default 2 threads made some processes bimodally slow (the MLP step at a flat
+~32 ms instead of ~0.7 ms, the widget re-train at ~288 ms instead of ~12 ms: multiples of a 4 ms scheduler tick),
+while ``OPENBLAS_NUM_THREADS=1`` was fast in every run. The header prints the thread variables in effect; set them in
+the environment (numpy reads them at import) to compare.
+
+Widget: a fresh MLP trained by ``fit`` with the fp16 policy and a ``StaticScaler`` for 2 epochs on 512 samples,
+batch 128 (8 steps plus two evaluations of the 512 training samples), as the loss-scale sweep widget will re-train.
+
+Prints a Markdown table and writes JSON (default ``benchmarks/results/bench_train.json``). Not a test: nothing here
+asserts a time; the targets from the issue are reported next to the measurements.
+
+    python benchmarks/bench_train.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons.data import digits_task
+from odyssey_lessons.nn import Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
+from odyssey_lessons.optim import adam, apply_updates
+from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.train import POLICIES, Caster, NoScaler, StaticScaler, fit
+from odyssey_lessons.train._clip import _vector_norm
+from odyssey_lessons.train._fit import _cast_param_grads, _store, backward, cast_weights, forward
+
+BATCH = 128
+STEP_TARGET_VS_FP32 = 1.5  # simulated low-precision step <= 1.5x the fp32 step, from the issue
+TORCH_TARGET = 1.0  # our fp32 MLP step at least as fast as PyTorch's (ours / torch <= 1)
+WIDGET_TARGET_S = 0.3
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
+WIDGET_SAMPLES, WIDGET_EPOCHS, WIDGET_SCALE = 512, 2, 2.0**10
+
+
+def build_model(kind: str, seed: int = 0) -> Sequential:
+    rng = np.random.default_rng(seed)
+    if kind == "mlp":
+        return Sequential(Linear(64, 128, rng=rng), ReLU(), Linear(128, 10, rng=rng))
+    return Sequential(
+        Conv2D(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2), Flatten(), Linear(8 * 4 * 4, 10, rng=rng)
+    )
+
+
+def fixed_batches(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Full batches of 128 from the digits training set (shuffled once), cycled through by the step."""
+    x, y = digits_task(kind).train
+    order = np.random.default_rng(0).permutation(len(x))
+    return [(x[order[i : i + BATCH]], y[order[i : i + BATCH]]) for i in range(0, len(x) - BATCH + 1, BATCH)]
+
+
+class OurStep:
+    """One training step of ``_fit`` for a model and policy (NoScaler as fit's default, no clipping, no label
+    smoothing; the per-step log appends are left out)."""
+
+    def __init__(self, kind: str, policy: str, data: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.model = build_model(kind)
+        self.policy = POLICIES[policy]
+        self.caster = Caster(self.policy)
+        self.scaler = NoScaler()
+        self.optimizer = adam(1e-3)
+        self.master = _store(self.policy, {k: v.copy() for k, v in self.model.params().items()}, 0)
+        self.opt_state = self.optimizer.init(self.master)
+        self.data = data
+        self.step = 0
+
+    def __call__(self) -> None:
+        model, caster, policy = self.model, self.caster, self.policy
+        xb, yb = self.data[self.step % len(self.data)]
+        scale = self.scaler.get_scale()
+        cast_weights(model, self.master, caster)
+        model.zero_grad()
+        logits = forward(model, xb, caster, training=True)
+        _, grad_logits = softmax_cross_entropy(logits, yb)
+        backward(model, grad_logits * np.float32(scale), caster)
+        grads = model.grads()
+        _cast_param_grads(grads, caster)
+        found_inf = bool(self.scaler.unscale(grads))
+        _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
+        lr_at(self.optimizer.learning_rate, self.opt_state.step)
+        if not found_inf:
+            updates, self.opt_state = self.optimizer.update(grads, self.opt_state, self.master)
+            self.master = _store(policy, apply_updates(self.master, updates), (self.step + 1) << 8)
+        self.scaler.update(found_inf)
+        self.step += 1
+
+
+class TorchStep:
+    def __init__(self, torch, kind: str, data: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        nn = torch.nn
+        torch.manual_seed(0)
+        if kind == "mlp":
+            self.model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+        else:
+            self.model = nn.Sequential(
+                nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)
+            )
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = nn.functional.cross_entropy
+        self.data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+        self.step = 0
+
+    def __call__(self) -> None:
+        xb, yb = self.data[self.step % len(self.data)]
+        self.opt.zero_grad()
+        self.loss(self.model(xb), yb).backward()
+        self.opt.step()
+        self.step += 1
+
+
+def time_steps(step, n: int, times: list[float]) -> None:
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+
+
+def run_steps(warmup: int, rounds: int, block: int) -> list[dict]:
+    rows = []
+    for kind in ("mlp", "cnn"):
+        data = fixed_batches(kind)
+        steps = {name: OurStep(kind, name, data) for name in POLICIES}
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        with serial_kernels(), np.errstate(over="ignore", invalid="ignore"):
+            for step in steps.values():  # warm-up: JIT compile, caches, allocator
+                time_steps(step, warmup, [])
+            for _ in range(rounds):
+                for name, step in steps.items():
+                    time_steps(step, block, times[name])
+        fp32 = statistics.median(times["fp32"])
+        for name in POLICIES:
+            med = statistics.median(times[name])
+            ratio = med / fp32
+            rows.append(
+                {
+                    "model": kind,
+                    "policy": name,
+                    "median_s": med,
+                    "min_s": min(times[name]),
+                    "steps_timed": len(times[name]),
+                    "vs_fp32": ratio,
+                    "target_vs_fp32": None if name == "fp32" else STEP_TARGET_VS_FP32,
+                    "target_met": None if name == "fp32" else ratio <= STEP_TARGET_VS_FP32,
+                }
+            )
+    return rows
+
+
+def torch_worker(warmup: int, steps: int) -> None:
+    """In a fresh interpreter: time PyTorch's steps and print ``{model: {"median_s", "min_s", "threads", ...}}``."""
+    import torch
+
+    out = {}
+    for kind in ("mlp", "cnn"):
+        step, times = TorchStep(torch, kind, fixed_batches(kind)), []
+        time_steps(step, warmup, [])
+        time_steps(step, steps, times)
+        out[kind] = {"median_s": statistics.median(times), "min_s": min(times), "steps_timed": steps}
+    out["threads"] = torch.get_num_threads()
+    out["version"] = torch.__version__
+    print(json.dumps(out))
+
+
+def run_torch(warmup: int, steps: int, ours: list[dict]) -> tuple[dict | None, list[dict]]:
+    """PyTorch's steps, timed in a separate interpreter: in this one, torch's OpenMP pool and numba's (both OpenMP)
+    slowed both sides by up to 2-10x when their steps were interleaved."""
+    if importlib.util.find_spec("torch") is None:
+        return None, []
+    cmd = [sys.executable, __file__, "--torch-worker", str(warmup), str(steps)]
+    res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    rows = []
+    for kind in ("mlp", "cnn"):
+        fp32 = next(r["median_s"] for r in ours if r["model"] == kind and r["policy"] == "fp32")
+        med = res[kind]["median_s"]
+        rows.append(
+            {
+                "model": kind,
+                "ours_fp32_median_s": fp32,
+                "torch_median_s": med,
+                "torch_min_s": res[kind]["min_s"],
+                "torch_steps_timed": res[kind]["steps_timed"],
+                "ours_vs_torch": fp32 / med,
+                "target_ours_vs_torch": TORCH_TARGET if kind == "mlp" else None,
+                "target_met": fp32 / med <= TORCH_TARGET if kind == "mlp" else None,
+            }
+        )
+    return {"version": res["version"], "threads": res["threads"]}, rows
+
+
+def run_widget(repeats: int) -> dict:
+    x, y = digits_task("mlp").train
+    train = (x[:WIDGET_SAMPLES], y[:WIDGET_SAMPLES])
+
+    def retrain() -> None:
+        fit(
+            build_model("mlp"),
+            train,
+            optimizer=adam(1e-3),
+            epochs=WIDGET_EPOCHS,
+            batch_size=BATCH,
+            policy="fp16",
+            scaler=StaticScaler(WIDGET_SCALE),
+            progress=False,
+        )
+
+    retrain()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        retrain()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return {
+        "label": (
+            f"loss-scale widget re-train (fresh MLP + fit fp16, StaticScaler 2**{int(math.log2(WIDGET_SCALE))}, "
+            f"{WIDGET_EPOCHS} epochs x {WIDGET_SAMPLES // BATCH} steps of {BATCH}, "
+            f"+ {WIDGET_EPOCHS} evals of {WIDGET_SAMPLES} samples)"
+        ),
+        "median_s": med,
+        "max_s": max(times),
+        "repeats": repeats,
+        "target_s": WIDGET_TARGET_S,
+        "target_met": med < WIDGET_TARGET_S,
+    }
+
+
+def run(quick: bool) -> dict:
+    warmup, rounds, block, widget_repeats = (3, 3, 10, 5) if quick else (10, 10, 20, 15)
+    rows = run_steps(warmup, rounds, block)
+    torch_info, torch_rows = run_torch(warmup, rounds * block, rows)
+    return {
+        "benchmark": "training step time per precision policy",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "numba_threads": numba.config.NUMBA_NUM_THREADS,
+            "torch_threads": None if torch_info is None else torch_info["threads"],
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "torch": None if torch_info is None else torch_info["version"],
+        },
+        "env": {k: os.environ.get(k) for k in THREAD_VARS},
+        "config": {"batch": BATCH, "warmup_steps": warmup, "rounds": rounds, "steps_per_block": block, "quick": quick},
+        "rows": rows,
+        "torch_rows": torch_rows,
+        "widget": run_widget(widget_repeats),
+    }
+
+
+def _met(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "**no**")
+
+
+def markdown(result: dict) -> str:
+    m, v, c = result["machine"], result["versions"], result["config"]
+    torch_v = "not installed" if v["torch"] is None else f"{v['torch']} ({m['torch_threads']} threads)"
+    lines = [
+        f"training step time, {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs, {result['date']}",
+        f"numpy {v['numpy']}, numba {v['numba']}, torch {torch_v}; "
+        + ", ".join(f"{k}={val or 'unset'}" for k, val in result["env"].items()),
+        f"step = cast weights, forward (+casts), loss, backward (+casts), grad casts, unscale, norm, Adam, store; "
+        f"batch {c['batch']}; median over {c['rounds']} x {c['steps_per_block']} steps per policy (interleaved "
+        f"rounds) after {c['warmup_steps']} warm-up steps; serial numba kernels as in fit",
+        "",
+        f"| model | policy | median ms/step | ratio vs fp32 | target met (≤ {STEP_TARGET_VS_FP32}× fp32) |",
+        "|---|---|---:|---:|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['model']} | {r['policy']} | {r['median_s'] * 1e3:.3f} | {r['vs_fp32']:.2f} "
+            f"| {_met(r['target_met'])} |"
+        )
+    lines.append("")
+    if not result["torch_rows"]:
+        lines.append("torch not installed: PyTorch comparison skipped")
+    else:
+        lines += [
+            "| model | ours fp32 ms/step | torch eager ms/step | ours / torch | target met (MLP: ours ≤ torch) |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for r in result["torch_rows"]:
+            ours, theirs = r["ours_fp32_median_s"] * 1e3, r["torch_median_s"] * 1e3
+            lines.append(
+                f"| {r['model']} | {ours:.3f} | {theirs:.3f} | {r['ours_vs_torch']:.3f} | {_met(r['target_met'])} |"
+            )
+    w = result["widget"]
+    lines += [
+        "",
+        f"{w['label']}: median {w['median_s'] * 1e3:.0f} ms, max {w['max_s'] * 1e3:.0f} ms over {w['repeats']} "
+        f"(target < {w['target_s'] * 1e3:.0f} ms: {_met(w['target_met'])})",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (well under a minute)")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_train.json")
+    parser.add_argument("--torch-worker", nargs=2, type=int, metavar=("WARMUP", "STEPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.torch_worker:
+        torch_worker(*args.torch_worker)
+        return 0
+    result = run(args.quick)
+    print(markdown(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
