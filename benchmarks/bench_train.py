@@ -3,7 +3,7 @@
 Timed step (the body of ``odyssey_lessons.train._fit._fit``, written out with its own pieces so that the per-epoch
 evaluation of ``fit`` stays out of the measurement): cast weights, zero grads, forward with activation casts,
 softmax cross-entropy, backward with gradient casts (loss scale 1), parameter-gradient casts, unscale, gradient norm,
-Adam update, store. One batch of 128 digits per step, run inside ``serial_kernels()`` and ``np.errstate`` as ``fit``
+Adam update, store. One batch of 128 digits per step, run inside ``single_threaded()`` and ``np.errstate`` as ``fit``
 runs it. Policies are timed in interleaved rounds (a block of steps per policy per round) so that all of them see the
 same machine load; the median is over every timed step, after warm-up steps that include numba's JIT compilation.
 
@@ -43,7 +43,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
 from odyssey_lessons.optim import adam, apply_updates
@@ -148,7 +148,7 @@ def run_steps(warmup: int, rounds: int, block: int) -> list[dict]:
         data = fixed_batches(kind)
         steps = {name: OurStep(kind, name, data) for name in POLICIES}
         times: dict[str, list[float]] = {name: [] for name in steps}
-        with serial_kernels(), np.errstate(over="ignore", invalid="ignore"):
+        with single_threaded(), np.errstate(over="ignore", invalid="ignore"):
             for step in steps.values():  # warm-up: JIT compile, caches, allocator
                 time_steps(step, warmup, [])
             for _ in range(rounds):
@@ -292,7 +292,7 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{k}={val or 'unset'}" for k, val in result["env"].items()),
         f"step = cast weights, forward (+casts), loss, backward (+casts), grad casts, unscale, norm, Adam, store; "
         f"batch {c['batch']}; median over {c['rounds']} x {c['steps_per_block']} steps per policy (interleaved "
-        f"rounds) after {c['warmup_steps']} warm-up steps; serial numba kernels as in fit",
+        f"rounds) after {c['warmup_steps']} warm-up steps; one thread (numba serial, BLAS limited) as in fit",
         "",
         f"| model | policy | median ms/step | ratio vs fp32 | target met (≤ {STEP_TARGET_VS_FP32}× fp32) |",
         "|---|---|---:|---:|---|",
