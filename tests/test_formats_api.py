@@ -27,6 +27,7 @@ from odyssey_lessons.formats import (
     matmul,
     quantize,
     representable_values,
+    rounder,
     stall_point,
     ulp,
 )
@@ -269,3 +270,24 @@ def test_quantize_into_out_buffer(rng):
         quantize(x, "e5m2", out=np.empty(12, np.float32))
     with pytest.raises(TypeError, match="float32"):
         quantize(x, "e5m2", out=np.empty((3, 4)))
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("saturate", [False, True])
+def test_rounder_equals_quantize(rng, name, saturate):
+    r = rounder(name, saturate=saturate)
+    x = (rng.standard_normal(3000) * 10.0 ** rng.uniform(-12, 12, 3000)).astype(np.float32)
+    x[:4] = [np.inf, -np.inf, np.nan, 0.0]
+    for arr in (x, x.reshape(60, 50)[:, ::2], x.astype(np.float64)):  # contiguous, strided, float64
+        got, want = r(arr), quantize(arr, name, saturate=saturate)
+        assert got.shape == want.shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_rounder_rejects_bad_arguments_and_keeps_fp32():
+    x = np.ones(3, np.float32)
+    assert rounder("fp32")(x) is x
+    with pytest.raises(ValueError, match="unknown format"):
+        rounder("fp7")
+    with pytest.raises(TypeError, match="saturate"):
+        rounder("fp16", saturate=1)

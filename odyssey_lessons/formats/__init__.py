@@ -14,6 +14,7 @@ from odyssey_lessons.formats._quantize import (
     encode,
     quantize,
     representable_values,
+    rounder,
     ulp,
     unit_roundoff,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "get_format",
     "matmul",
     "quantize",
+    "rounder",
     "relative_error",
     "representable_values",
     "stall_point",

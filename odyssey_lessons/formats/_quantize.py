@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -182,6 +182,42 @@ def _threads_for(size: int) -> Iterator[None]:
         return
     with serial_kernels():
         yield
+
+
+def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDArray], NDArray[np.float32]]:
+    """A function ``r(x)`` equal to ``quantize(x, fmt, saturate=saturate)`` (round to nearest, ties to even), with
+    the checks done once: for loops that round many small arrays (a training step rounds a dozen per step, and
+    ``quantize``'s per-call validation costs as much as rounding a few thousand values).
+
+    A C-contiguous float32 ``x`` goes straight to the kernel, on the calling thread; anything else goes through
+    :func:`quantize`. Nothing is rounded for fp32 itself (``r(x)`` returns ``x``).
+
+    Raises:
+        ValueError: Unknown format.
+        TypeError: ``saturate`` is not a bool.
+    """
+    f = get_format(fmt)
+    if not isinstance(saturate, bool | np.bool_):
+        raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
+    fast = fast_params(f, bool(saturate), "nearest")
+    identity = f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and f.exponent_bits == 8 and not saturate
+    kernel = _FAST_KERNELS["nearest"] if fast is not None and f.subnormals else None
+
+    def round_to_format(x: NDArray) -> NDArray[np.float32]:
+        if identity and isinstance(x, np.ndarray) and x.dtype == np.float32:
+            return x
+        if kernel is None or not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
+            return quantize(x, f, saturate=bool(saturate))
+        out = np.empty(x.shape, dtype=np.float32)
+        if numba.get_num_threads() == 1:
+            kernel(x.reshape(-1), out.reshape(-1).view(np.uint32), fast)
+        else:
+            with serial_kernels():
+                kernel(x.reshape(-1), out.reshape(-1).view(np.uint32), fast)
+        return out
+
+    round_to_format.__doc__ = f"Round to {f.name} (nearest even{', saturating' if saturate else ''})."
+    return round_to_format
 
 
 def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str, saturate: bool, seed: np.uint64):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.formats import FloatFormat, quantize
+from odyssey_lessons.formats import FloatFormat, rounder
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -53,6 +53,7 @@ class Caster:
     def __init__(self, policy: str | PrecisionPolicy) -> None:
         self.policy = get_policy(policy)
         self._delayed: dict[str, DelayedScaling] = {}
+        self._rounders: dict[str, object] = {}
 
     def cast(self, site: str, x: np.ndarray, fmt: FloatFormat, *, record: bool = True) -> np.ndarray:
         """``x`` rounded to ``fmt`` with the recipe; ``record=False`` leaves the delayed-scaling history untouched
@@ -61,7 +62,10 @@ class Caster:
             return x
         recipe = self.policy.scaling
         if recipe == "none":
-            return quantize(x, fmt)
+            r = self._rounders.get(fmt.name)
+            if r is None:
+                r = self._rounders[fmt.name] = rounder(fmt)
+            return r(x)
         if recipe == "current":
             return fake_quantize_scaled(x, fmt, current_scale(x, fmt))
         if recipe == "mx":
