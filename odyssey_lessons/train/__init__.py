@@ -11,8 +11,10 @@ from odyssey_lessons.train._fp8 import (
     mx_block_quantize,
 )
 from odyssey_lessons.train._grads import GradStats, gradient_stats
+from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
+from odyssey_lessons.train._schedule_run import ScheduleRun, schedule_run, steps_per_epoch
 from odyssey_lessons.train._sweep import (
     LOG2_SCALE_RANGE,
     LossScalePoint,
@@ -33,6 +35,8 @@ __all__ = [
     "LossScaler",
     "NoScaler",
     "PrecisionPolicy",
+    "RangeTest",
+    "ScheduleRun",
     "StaticScaler",
     "SweepSetup",
     "clip_grad_norm",
@@ -46,7 +50,11 @@ __all__ = [
     "initial_gradients",
     "is_fp32",
     "loss_scale_point",
+    "lr_range_test",
     "mx_block_dequantize",
     "mx_block_quantize",
     "mx_fake_quantize",
+    "schedule_run",
+    "smooth_losses",
+    "steps_per_epoch",
 ]
