@@ -1,11 +1,39 @@
-"""Optimizers against their documented update rules (re-implemented here in float64), and PyTorch when installed."""
+"""Optimizers against their documented update rules (re-implemented here in float64, and per coordinate in
+``tests/reference_optim.py``), against ``torch.optim`` when installed, and against chains of small transforms."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
 
-from odyssey_lessons.optim import adam, adamw, apply_updates, sgd, state_bytes
+from odyssey_lessons.optim import (
+    OPTIMIZERS,
+    adagrad,
+    adam,
+    adamw,
+    add_decayed_weights,
+    apply_updates,
+    chain,
+    clip_by_global_norm,
+    lion,
+    rmsprop,
+    scale,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_lion,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_schedule,
+    scale_by_sign,
+    sgd,
+    state_bytes,
+    state_bytes_per_param,
+    trace,
+)
+from odyssey_lessons.optim._base import PARALLEL_MIN_SIZE
+from tests.reference_optim import run_reference
 
 
 def _problem(rng):
@@ -138,3 +166,332 @@ def test_matches_torch_optim_when_installed(name, rng):
     ours, _ = _run(ours_opt, params, grads_seq)
     for t, k in zip(tp, params, strict=True):
         np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ----- every optimizer against the per-coordinate references (always) and torch.optim (when installed) ------------
+def _schedule(step):
+    return 0.02 * 0.9**step
+
+
+CASES = [
+    ("sgd", 0.05, {}),
+    ("sgd", 0.05, {"momentum": 0.9}),
+    ("sgd", 0.05, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    ("sgd", _schedule, {"momentum": 0.5}),
+    ("adam", 1e-2, {}),
+    ("adam", 1e-2, {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("adam", _schedule, {}),
+    ("adamw", 1e-2, {}),
+    ("adamw", _schedule, {"weight_decay": 0.1}),
+    ("adagrad", 0.05, {}),
+    ("adagrad", 0.05, {"lr_decay": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
+    ("adagrad", _schedule, {"eps": 1e-6}),
+    ("rmsprop", 1e-2, {}),
+    ("rmsprop", 1e-2, {"momentum": 0.9}),
+    ("rmsprop", 1e-2, {"centered": True, "alpha": 0.9}),
+    ("rmsprop", _schedule, {"centered": True, "momentum": 0.5, "weight_decay": 0.1}),
+    ("lion", 1e-2, {}),
+    ("lion", 1e-2, {"betas": (0.8, 0.95), "weight_decay": 0.1}),
+    ("lion", _schedule, {"weight_decay": 0.01}),
+]
+
+
+def _case_id(case):
+    name, lr, hyper = case
+    parts = [name, "schedule" if callable(lr) else f"lr={lr}"] + [f"{k}={v}" for k, v in hyper.items()]
+    return "-".join(parts)
+
+
+def _long_problem(rng, steps=20):
+    params = {
+        "w": rng.standard_normal((5, 3)).astype(np.float32),
+        "b": rng.standard_normal(3).astype(np.float32),
+        "s": np.array(rng.standard_normal(), np.float32),
+    }
+    grads_seq = [
+        {k: rng.standard_normal(np.shape(v)).astype(np.float32) for k, v in params.items()} for _ in range(steps)
+    ]
+    return params, grads_seq
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_optimizers_match_the_reference(case, rng):
+    name, lr, hyper = case
+    params, grads_seq = _long_problem(rng)
+    ours, _ = _run(OPTIMIZERS[name](lr, **hyper), params, grads_seq)
+    ref = run_reference(name, params, grads_seq, lr, **hyper)
+    for k in params:
+        assert ours[k].dtype == np.float32 and ours[k].shape == params[k].shape
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-5, atol=1e-5, err_msg=k)
+
+
+TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "Adagrad", "rmsprop": "RMSprop"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
+def test_optimizers_match_torch_optim_step_for_step(case, rng):
+    torch = pytest.importorskip("torch")
+    name, lr, hyper = case
+    params, grads_seq = _long_problem(rng)
+    tp = [torch.tensor(params[k], requires_grad=True) for k in params]
+    lr0 = lr(0) if callable(lr) else lr
+    topt = getattr(torch.optim, TORCH_OPTIMIZERS[name])(tp, lr=lr0, foreach=False, **hyper)
+    opt = OPTIMIZERS[name](lr, **hyper)
+    ours, state = params, opt.init(params)
+    for step, grads in enumerate(grads_seq):
+        for group in topt.param_groups:
+            group["lr"] = lr(step) if callable(lr) else lr
+        for t, k in zip(tp, params, strict=True):
+            t.grad = torch.tensor(grads[k])
+        topt.step()
+        updates, state = opt.update(grads, state, ours)
+        ours = apply_updates(ours, updates)
+        for t, k in zip(tp, params, strict=True):
+            np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{k} step {step}")
+
+
+def test_default_learning_rates_are_torchs():
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    for name, torch_name in TORCH_OPTIMIZERS.items():
+        torch_lr = inspect.signature(getattr(torch.optim, torch_name)).parameters["lr"].default
+        assert OPTIMIZERS[name]().learning_rate == torch_lr, name
+
+
+# ----- the chains of small transforms equal the fused optimizers --------------------------------------------------
+CHAINS = [
+    ("adamw", lambda: adamw(1e-2, weight_decay=0.1), lambda: chain(
+        scale_by_adam(), add_decayed_weights(0.1), scale_by_learning_rate(1e-2))),
+    ("adam_l2", lambda: adam(1e-2, weight_decay=0.1), lambda: chain(
+        add_decayed_weights(0.1), scale_by_adam(), scale_by_learning_rate(1e-2))),
+    ("sgd_nesterov", lambda: sgd(0.05, momentum=0.9, nesterov=True, weight_decay=0.01), lambda: chain(
+        add_decayed_weights(0.01), trace(0.9, nesterov=True), scale_by_learning_rate(0.05))),
+    ("lion", lambda: lion(1e-2, weight_decay=0.1), lambda: chain(
+        scale_by_lion(), add_decayed_weights(0.1), scale_by_learning_rate(1e-2))),
+    ("rmsprop", lambda: rmsprop(1e-2, momentum=0.9, centered=True), lambda: chain(
+        scale_by_rms(centered=True), trace(0.9), scale_by_learning_rate(1e-2))),
+    ("adagrad", lambda: adagrad(0.05, lr_decay=0.1), lambda: chain(
+        scale_by_rss(), scale_by_learning_rate(lambda t: 0.05 / (1 + t * 0.1)))),
+    ("sgd_schedule", lambda: sgd(_schedule), lambda: chain(scale_by_schedule(_schedule), scale(-1.0))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fused", "chained"), [c[1:] for c in CHAINS], ids=[c[0] for c in CHAINS])
+def test_chains_of_transforms_equal_the_fused_optimizers(fused, chained, rng):
+    params, grads_seq = _long_problem(rng)
+    a, _ = _run(fused(), params, grads_seq)
+    b, _ = _run(chained(), params, grads_seq)
+    for k in params:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_chain_reports_its_learning_rate():
+    assert chain(scale_by_adam(), scale_by_learning_rate(0.5)).learning_rate == 0.5
+    assert chain(scale_by_adam()).learning_rate is None
+
+
+def test_clip_by_global_norm_scales_all_arrays_together(rng):
+    grads = {"a": rng.standard_normal(10).astype(np.float32), "b": rng.standard_normal((3, 3)).astype(np.float32)}
+    norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values()))
+    clip = clip_by_global_norm(norm / 2)
+    out, _ = clip.update(grads, clip.init(grads))
+    for k in grads:
+        np.testing.assert_allclose(out[k], grads[k] / 2, rtol=1e-6)
+    loose = clip_by_global_norm(norm * 2)
+    out, _ = loose.update(grads, loose.init(grads))
+    assert all(out[k] is grads[k] for k in grads)
+
+
+def test_scale_by_sign_is_sign_sgd(rng):
+    params, grads_seq = _long_problem(rng, steps=3)
+    ours, _ = _run(chain(scale_by_sign(), scale_by_learning_rate(0.1)), params, grads_seq)
+    expected = {k: params[k] - 0.1 * sum(np.sign(g[k]) for g in grads_seq) for k in params}
+    for k in params:
+        np.testing.assert_allclose(ours[k], expected[k], rtol=1e-6, atol=1e-6)
+
+
+# ----- purity, state, registry --------------------------------------------------------------------------------------
+FULL_STATE = {
+    "sgd": {"momentum": 0.9},
+    "adam": {},
+    "adamw": {},
+    "adagrad": {},
+    "rmsprop": {"momentum": 0.9, "centered": True},
+    "lion": {},
+}
+BYTES_PER_PARAM = {"sgd": 4, "adam": 8, "adamw": 8, "adagrad": 4, "rmsprop": 12, "lion": 4}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_does_not_modify_its_inputs(name, rng):
+    params, grads_seq = _long_problem(rng, steps=3)
+    opt = OPTIMIZERS[name](**FULL_STATE[name])
+    _, state = _run(opt, params, grads_seq[:2])  # a state with non-zero arrays
+    frozen = copy.deepcopy((params, grads_seq[2], state))
+    u1, s1 = opt.update(grads_seq[2], state, params)
+    u2, s2 = opt.update(grads_seq[2], state, params)  # the same state again gives the same step
+    for a, b in zip(_leaves((params, grads_seq[2], state)), _leaves(frozen), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_leaves((u1, s1)), _leaves((u2, s2)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert s1.step == state.step + 1
+
+
+def _leaves(tree):
+    """The arrays and numbers of a nested tuple/dict, in order."""
+    if isinstance(tree, dict):
+        return [x for k in sorted(tree) for x in _leaves(tree[k])]
+    if isinstance(tree, tuple | list):
+        return [x for v in tree for x in _leaves(v)]
+    return [np.asarray(tree)]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_state_memory_is_measured_from_the_arrays(name, rng):
+    params, grads_seq = _long_problem(rng, steps=1)
+    opt = OPTIMIZERS[name](**FULL_STATE[name])
+    state = opt.init(params)
+    n = sum(v.size for v in params.values())
+    assert state_bytes(state) == BYTES_PER_PARAM[name] * n
+    _, state = _run(opt, params, grads_seq)
+    assert state_bytes_per_param(state, params) == BYTES_PER_PARAM[name]
+
+
+def test_lighter_configurations_keep_less_state(rng):
+    params, _ = _long_problem(rng, steps=0)
+    assert state_bytes_per_param(rmsprop().init(params), params) == 4
+    assert state_bytes_per_param(rmsprop(centered=True).init(params), params) == 8
+    assert state_bytes_per_param(sgd().init(params), params) == 0
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_learning_rate_is_recorded(name):
+    assert OPTIMIZERS[name](0.125).learning_rate == 0.125
+    assert OPTIMIZERS[name](_schedule).learning_rate is _schedule
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_large_arrays_take_the_parallel_path(name, rng):
+    n = 3 * PARALLEL_MIN_SIZE // 2
+    params = {"w": rng.standard_normal(n).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
+    grads_seq = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(3)]
+    hyper = {"weight_decay": 0.01, **FULL_STATE[name]}
+    big, _ = _run(OPTIMIZERS[name](1e-2, **hyper), params, grads_seq)
+    small = {"w": params["w"][:5], "b": params["b"]}
+    small_seq = [{"w": g["w"][:5], "b": g["b"]} for g in grads_seq]
+    ref, _ = _run(OPTIMIZERS[name](1e-2, **hyper), small, small_seq)
+    for k in small:
+        np.testing.assert_array_equal(big[k][:5], ref[k])
+
+
+def test_float64_gradients_give_float32_updates(rng):
+    params, grads_seq = _long_problem(rng, steps=1)
+    opt = adam(1e-2)
+    updates, _ = opt.update({k: v.astype(np.float64) for k, v in grads_seq[0].items()}, opt.init(params), params)
+    assert all(u.dtype == np.float32 for u in updates.values())
+
+
+# ----- bad arguments ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("factory", "error", "match"),
+    [
+        (lambda: adagrad(0.0), ValueError, "lr"),
+        (lambda: adagrad(float("nan")), ValueError, "lr"),
+        (lambda: adagrad(lr_decay=-0.1), ValueError, "lr_decay"),
+        (lambda: adagrad(initial_accumulator_value=-1.0), ValueError, "initial_accumulator_value"),
+        (lambda: adagrad(eps=0.0), ValueError, "eps"),
+        (lambda: adagrad(weight_decay=-0.1), ValueError, "weight_decay=-0.1"),
+        (lambda: rmsprop(alpha=1.0), ValueError, "alpha=1.0"),
+        (lambda: rmsprop(eps=-1e-8), ValueError, "eps"),
+        (lambda: rmsprop(momentum=-0.5), ValueError, "momentum"),
+        (lambda: rmsprop(centered=1), TypeError, "centered"),
+        (lambda: lion(betas=(0.9, 1.5)), ValueError, "betas"),
+        (lambda: lion(betas=(0.9,)), ValueError, "betas"),
+        (lambda: lion(weight_decay=-1.0), ValueError, "weight_decay"),
+        (lambda: lion(-1e-4), ValueError, "lr=-0.0001"),
+        (lambda: sgd(0.1, nesterov="yes"), TypeError, "nesterov"),
+        (lambda: sgd(0.1, momentum=float("inf")), ValueError, "momentum"),
+        (lambda: adam(decoupled=1), TypeError, "decoupled"),
+        (lambda: adam(betas=(0.9, -0.1)), ValueError, "betas"),
+        (lambda: chain(scale_by_adam(), "sgd"), TypeError, "position 1"),
+        (lambda: clip_by_global_norm(0.0), ValueError, "max_norm"),
+        (lambda: scale_by_schedule(0.1), TypeError, "schedule"),
+        (lambda: scale_by_adam(eps=0.0), ValueError, "eps"),
+        (lambda: trace(1.0), ValueError, "momentum"),
+        (lambda: scale_by_learning_rate(0), ValueError, "lr"),
+        (lambda: add_decayed_weights(-0.1), ValueError, "weight_decay"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_argument(factory, error, match):
+    with pytest.raises(error, match=match):
+        factory()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_mismatched_trees_raise(name, rng):
+    params, grads_seq = _long_problem(rng, steps=1)
+    opt = OPTIMIZERS[name](**FULL_STATE[name])
+    state = opt.init(params)
+    grads = grads_seq[0]
+    with pytest.raises(ValueError, match="keys"):
+        opt.update({**grads, "extra": np.zeros(2, np.float32)}, state, params)
+    with pytest.raises(ValueError, match="shape"):
+        opt.update({**grads, "b": np.zeros(4, np.float32)}, state, params)
+    with pytest.raises(ValueError, match="params"):
+        opt.update(grads, state, {**params, "w": np.zeros((3, 5), np.float32)})
+    with pytest.raises(TypeError, match="grads"):
+        opt.update([grads["w"]], state, params)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_weight_decay_needs_params(name, rng):
+    params, grads_seq = _long_problem(rng, steps=1)
+    opt = OPTIMIZERS[name](weight_decay=0.1)
+    with pytest.raises(ValueError, match="params"):
+        opt.update(grads_seq[0], opt.init(params))
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_states_the_caller_keeps_are_never_overwritten(name, rng):
+    """Update outputs reuse the memory of earlier outputs only once the caller has dropped them."""
+    params, grads_seq = _long_problem(rng, steps=8)
+    opt = OPTIMIZERS[name](**FULL_STATE[name])
+    state, kept, snapshots = opt.init(params), [], []
+    for i, grads in enumerate(grads_seq):
+        updates, state = opt.update(grads, state, params)
+        if i % 2 == 0:  # keep every other step, drop the rest
+            kept.append((updates, state))
+            snapshots.append(copy.deepcopy((updates, state)))
+    for a, b in zip(_leaves(kept), _leaves(snapshots), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dropped_states_are_recycled(rng):
+    params = {"w": rng.standard_normal(1000).astype(np.float32)}
+    opt = adam()
+    state = opt.init(params)
+    seen = set()
+    for _ in range(6):
+        updates, state = opt.update(params, state, params)
+        seen.add(state.mu["w"].__array_interface__["data"][0])
+    assert len(seen) <= 3  # memory of dropped states is reused, not freshly allocated every step
+
+
+def test_apply_updates_never_overwrites_kept_results(rng):
+    params = {"w": rng.standard_normal((40, 50)).astype(np.float32), "b": np.array(0.25, np.float32)}
+    updates = {k: np.full(np.shape(v), 0.5, np.float32) for k, v in params.items()}
+    history = [params]
+    for _ in range(5):
+        history.append(apply_updates(history[-1], updates))
+        apply_updates(history[-1], updates)  # a dropped result, whose memory may be reused
+    for i, p in enumerate(history):
+        np.testing.assert_allclose(p["w"], params["w"] + 0.5 * i, rtol=1e-6)
+        assert p["b"].shape == ()
+
+
+def test_apply_updates_casts_other_dtypes_to_float32(rng):
+    params = {"w": rng.standard_normal(5)}  # float64
+    out = apply_updates(params, {"w": np.ones(5, np.float32)})
+    assert out["w"].dtype == np.float32
+    np.testing.assert_allclose(out["w"], params["w"] + 1, rtol=1e-6)

@@ -1,6 +1,78 @@
-"""Optimizers as pure ``init``/``update`` pairs (optax style) with PyTorch's update rules."""
+"""Optimizers as pure ``init``/``update`` pairs (optax style) with PyTorch's update rules.
 
-from odyssey_lessons.optim._base import GradientTransformation, apply_updates, state_bytes
-from odyssey_lessons.optim._optimizers import AdamState, SgdState, adam, adamw, sgd
+``opt = adamw(lr=1e-3, weight_decay=1e-2)``; ``state = opt.init(params)``;
+``updates, state = opt.update(grads, state, params)``; ``params = apply_updates(params, updates)``.
 
-__all__ = ["AdamState", "GradientTransformation", "SgdState", "adam", "adamw", "apply_updates", "sgd", "state_bytes"]
+The named optimizers (:data:`OPTIMIZERS`) run fused numba kernels; the same rules can be built from small composable
+transforms (``chain(scale_by_adam(), add_decayed_weights(wd), scale_by_learning_rate(lr))`` is AdamW).
+"""
+
+from odyssey_lessons.optim._base import (
+    GradientTransformation,
+    apply_updates,
+    check_lr,
+    lr_at,
+    state_bytes,
+    state_bytes_per_param,
+)
+from odyssey_lessons.optim._optimizers import (
+    OPTIMIZERS,
+    AdagradState,
+    AdamState,
+    LionState,
+    RmspropState,
+    SgdState,
+    adagrad,
+    adam,
+    adamw,
+    lion,
+    rmsprop,
+    sgd,
+)
+from odyssey_lessons.optim._transforms import (
+    add_decayed_weights,
+    chain,
+    clip_by_global_norm,
+    scale,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_lion,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_schedule,
+    scale_by_sign,
+    trace,
+)
+
+__all__ = [
+    "OPTIMIZERS",
+    "AdagradState",
+    "AdamState",
+    "GradientTransformation",
+    "LionState",
+    "RmspropState",
+    "SgdState",
+    "adagrad",
+    "adam",
+    "adamw",
+    "add_decayed_weights",
+    "apply_updates",
+    "chain",
+    "check_lr",
+    "clip_by_global_norm",
+    "lion",
+    "lr_at",
+    "rmsprop",
+    "scale",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_lion",
+    "scale_by_rms",
+    "scale_by_rss",
+    "scale_by_schedule",
+    "scale_by_sign",
+    "sgd",
+    "state_bytes",
+    "state_bytes_per_param",
+    "trace",
+]

@@ -1,66 +1,132 @@
-"""SGD (with momentum and Nesterov) and Adam, with PyTorch's update rules.
+"""The optimizers of ``torch.optim`` (and Lion) as pure ``init``/``update`` pairs backed by fused numba kernels.
 
-A minimal set for the training loop; the optimizers lesson adds the rest as composable transforms.
+Each ``update`` validates its inputs, computes the step's scalars (learning rate, bias corrections) once, and then
+runs one kernel per parameter array that reads ``p``, ``g`` and the old state and writes new state arrays and the
+update. The state passed in is never modified: every update returns new state arrays (state in, new state out), so
+an old state can be kept, inspected or replayed. "New" arrays reuse the memory of earlier outputs that nobody
+references any more (:class:`~odyssey_lessons.optim._base.Recycler`): fresh memory would cost a page fault per
+4 KiB page written, more than the update itself.
+
+The same rules, written as chains of small transforms, are in :mod:`odyssey_lessons.optim._transforms`; the tests
+check that both agree with each other, with slow reference implementations and with ``torch.optim``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from odyssey_lessons.optim._base import GradientTransformation, Params, Schedule, check_lr, lr_at
+from odyssey_lessons.optim import _kernels as K
+from odyssey_lessons.optim._base import (
+    GradientTransformation,
+    Params,
+    Recycler,
+    Schedule,
+    check_betas,
+    check_lr,
+    check_nonnegative,
+    check_positive,
+    check_tree,
+    check_unit,
+    kernel_threads,
+    lr_at,
+)
+
+_EMPTY = np.empty(0, np.float32)  # stands for a state array a configuration does not use
 
 
-def _zeros_like(params: Params) -> Params:
-    return {k: np.zeros_like(v, dtype=np.float32) for k, v in params.items()}
+def _zeros_like(params: Params, value: float = 0.0) -> Params:
+    return {k: np.full(np.shape(v), value, dtype=np.float32) for k, v in params.items()}
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    """A flat, C-contiguous float32 view of ``x`` (a copy only when ``x`` is not already one)."""
+    return np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+
+
+def _prepare(
+    grads: Params, params: Params | None, state_arrays: Params | None, needs_params: bool
+) -> tuple[Params, Params]:
+    """Check ``grads`` (and ``params``) against the state's keys and shapes; return ``(grads, params)`` where a
+    missing ``params`` is replaced by the gradients (the kernels then never read them)."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict name -> array, got {type(grads).__name__}")
+    if state_arrays:
+        check_tree(grads, state_arrays, "grads", "the optimizer state")
+    if params is None:
+        if needs_params:
+            raise ValueError("weight_decay needs params in update(grads, state, params)")
+        return grads, grads
+    check_tree(params, grads, "params", "grads")
+    return grads, params
+
+
+def _f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+# ----- SGD --------------------------------------------------------------------------------------------------------
 class SgdState(NamedTuple):
     step: int
     momentum: Params  # the momentum buffers b (empty when momentum == 0)
 
 
 def sgd(
-    lr: float | Schedule, *, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+    lr: float | Schedule = 1e-3, *, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
 ) -> GradientTransformation:
-    """Stochastic gradient descent as ``torch.optim.SGD``.
+    """Stochastic gradient descent as ``torch.optim.SGD`` (dampening 0).
 
     ``g = grad + weight_decay * p``; with momentum ``b = momentum * b + g`` (``b = g`` on the first step);
     update ``-lr * b`` (Nesterov: ``-lr * (g + momentum * b)``); without momentum ``-lr * g``.
 
+    Args:
+        lr: Learning rate, or a schedule ``step -> lr`` (step 0 is the first update).
+        momentum: Momentum factor in [0, 1).
+        nesterov: Nesterov momentum (needs ``momentum > 0``).
+        weight_decay: L2 penalty added to the gradient.
+
     Raises:
         ValueError: ``lr <= 0``, ``momentum`` outside [0, 1), ``weight_decay < 0``, or Nesterov without momentum.
+        TypeError: ``nesterov`` is not a bool.
     """
     check_lr(lr)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got weight_decay={weight_decay!r}")
+    check_unit("momentum", momentum)
+    check_nonnegative("weight_decay", weight_decay)
+    if not isinstance(nesterov, bool):
+        raise TypeError(f"nesterov must be a bool, got nesterov={nesterov!r}")
     if nesterov and momentum == 0:
-        raise ValueError("nesterov=True needs momentum > 0")
+        raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
 
     def init(params: Params) -> SgdState:
         return SgdState(0, _zeros_like(params) if momentum else {})
 
+    out = Recycler()
+
     def update(grads: Params, state: SgdState, params: Params | None = None) -> tuple[Params, SgdState]:
-        rate = np.float32(lr_at(lr, state.step))
+        out.resize((2 if momentum else 1) * len(grads))
+        grads, params = _prepare(grads, params, state.momentum, weight_decay != 0)
+        rate, wd, mu = _f32(lr_at(lr, state.step)), _f32(weight_decay), _f32(momentum)
         updates, buffers = {}, {}
         for name, g in grads.items():
-            if weight_decay:
-                if params is None:
-                    raise ValueError("weight_decay needs params in update(grads, state, params)")
-                g = g + np.float32(weight_decay) * params[name]
-            if momentum:
-                b = g.copy() if state.step == 0 else np.float32(momentum) * state.momentum[name] + g
-                buffers[name] = b.astype(np.float32)
-                g = g + np.float32(momentum) * b if nesterov else b
-            updates[name] = (-rate * g).astype(np.float32)
+            g, p = _flat(g), _flat(params[name])
+            u = out.empty(g.size)
+            with kernel_threads(g.size):
+                if momentum:
+                    b = out.empty(g.size)
+                    K.sgd_momentum_kernel(p, g, _flat(state.momentum[name]), b, u, rate, wd, mu, nesterov)
+                    buffers[name] = b.reshape(np.shape(grads[name]))
+                else:
+                    K.sgd_kernel(p, g, u, rate, wd)
+            updates[name] = u.reshape(np.shape(grads[name]))
         return updates, SgdState(state.step + 1, buffers)
 
     return GradientTransformation(init, update, lr)
 
 
+# ----- Adam / AdamW -----------------------------------------------------------------------------------------------
 class AdamState(NamedTuple):
     step: int
     mu: Params  # first moment m
@@ -78,47 +144,234 @@ def adam(
     """Adam as ``torch.optim.Adam`` (``decoupled=True``: AdamW, ``torch.optim.AdamW``).
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g**2``, update ``-lr * m_hat / (sqrt(v_hat) + eps)`` with
-    ``m_hat = m / (1 - b1**t)``, ``v_hat = v / (1 - b2**t)``. ``weight_decay`` adds ``wd * p`` to the gradient
-    (L2, Adam) or, decoupled, subtracts ``lr * wd * p`` from the parameter (AdamW).
+    ``m_hat = m / (1 - b1**t)``, ``v_hat = v / (1 - b2**t)`` (computed as torch does: ``-(lr / (1 - b1**t)) * m /
+    (sqrt(v) / sqrt(1 - b2**t) + eps)``). ``weight_decay`` adds ``wd * p`` to the gradient (L2, Adam) or, decoupled,
+    subtracts ``lr * wd * p`` from the parameter (AdamW).
 
     Raises:
         ValueError: ``lr <= 0``, betas outside [0, 1), ``eps <= 0`` or ``weight_decay < 0``.
+        TypeError: ``decoupled`` is not a bool.
     """
     check_lr(lr)
-    b1, b2 = betas
-    if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-        raise ValueError(f"betas must be in [0, 1), got betas={betas!r}")
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got eps={eps!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got weight_decay={weight_decay!r}")
+    b1, b2 = check_betas(betas)
+    check_positive("eps", eps)
+    check_nonnegative("weight_decay", weight_decay)
+    if not isinstance(decoupled, bool):
+        raise TypeError(f"decoupled must be a bool, got decoupled={decoupled!r}")
 
     def init(params: Params) -> AdamState:
         return AdamState(0, _zeros_like(params), _zeros_like(params))
 
+    out = Recycler()
+
     def update(grads: Params, state: AdamState, params: Params | None = None) -> tuple[Params, AdamState]:
-        if weight_decay and params is None:
-            raise ValueError("weight_decay needs params in update(grads, state, params)")
+        out.resize(3 * len(grads))
+        grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
         t = state.step + 1
         rate = lr_at(lr, state.step)
-        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
+        step_size, bc2_sqrt = _f32(rate / (1.0 - b1**t)), _f32(math.sqrt(1.0 - b2**t))
+        l2 = _f32(0.0 if decoupled else weight_decay)
+        dwd = _f32(rate * weight_decay if decoupled else 0.0)
         updates, mu, nu = {}, {}, {}
         for name, g in grads.items():
-            if weight_decay and not decoupled:
-                g = g + np.float32(weight_decay) * params[name]
-            mu[name] = (np.float32(b1) * state.mu[name] + np.float32(1 - b1) * g).astype(np.float32)
-            nu[name] = (np.float32(b2) * state.nu[name] + np.float32(1 - b2) * g * g).astype(np.float32)
-            step = rate * (mu[name] / c1) / (np.sqrt(nu[name] / c2) + eps)
-            if weight_decay and decoupled:
-                step = step + rate * weight_decay * params[name]
-            updates[name] = (-step).astype(np.float32)
+            shape = np.shape(g)
+            g, p = _flat(g), _flat(params[name])
+            m, v, u = out.empty(g.size), out.empty(g.size), out.empty(g.size)
+            with kernel_threads(g.size):
+                K.adam_kernel(
+                    p, g, _flat(state.mu[name]), _flat(state.nu[name]), m, v, u,
+                    _f32(b1), _f32(b2), step_size, bc2_sqrt, _f32(eps), l2, dwd,
+                )  # fmt: skip
+            updates[name], mu[name], nu[name] = u.reshape(shape), m.reshape(shape), v.reshape(shape)
         return updates, AdamState(t, mu, nu)
 
     return GradientTransformation(init, update, lr)
 
 
 def adamw(
-    lr: float | Schedule = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay=1e-2
+    lr: float | Schedule = 1e-3,
+    *,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
 ) -> GradientTransformation:
-    """AdamW: Adam with decoupled weight decay (PyTorch's default ``weight_decay=1e-2``)."""
+    """AdamW: Adam with decoupled weight decay, as ``torch.optim.AdamW`` (default ``weight_decay=1e-2``).
+
+    Update ``-lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p)``.
+    """
     return adam(lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled=True)
+
+
+# ----- Adagrad ----------------------------------------------------------------------------------------------------
+class AdagradState(NamedTuple):
+    step: int
+    sum: Params  # running sum of squared gradients s
+
+
+def adagrad(
+    lr: float | Schedule = 1e-2,
+    *,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+) -> GradientTransformation:
+    """Adagrad as ``torch.optim.Adagrad``.
+
+    ``g = grad + weight_decay * p``, ``s = s + g**2``, update ``-clr * g / (sqrt(s) + eps)`` with
+    ``clr = lr / (1 + (t - 1) * lr_decay)`` at update ``t = 1, 2, ...``; ``s`` starts at
+    ``initial_accumulator_value``.
+
+    Raises:
+        ValueError: ``lr <= 0``, ``eps <= 0`` or a negative ``lr_decay``, ``weight_decay`` or
+            ``initial_accumulator_value``.
+    """
+    check_lr(lr)
+    check_nonnegative("lr_decay", lr_decay)
+    check_nonnegative("weight_decay", weight_decay)
+    check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+    check_positive("eps", eps)
+
+    def init(params: Params) -> AdagradState:
+        return AdagradState(0, _zeros_like(params, initial_accumulator_value))
+
+    out = Recycler()
+
+    def update(grads: Params, state: AdagradState, params: Params | None = None) -> tuple[Params, AdagradState]:
+        out.resize(2 * len(grads))
+        grads, params = _prepare(grads, params, state.sum, weight_decay != 0)
+        clr = _f32(lr_at(lr, state.step) / (1.0 + state.step * lr_decay))
+        updates, sums = {}, {}
+        for name, g in grads.items():
+            shape = np.shape(g)
+            g, p = _flat(g), _flat(params[name])
+            s, u = out.empty(g.size), out.empty(g.size)
+            with kernel_threads(g.size):
+                K.adagrad_kernel(p, g, _flat(state.sum[name]), s, u, clr, _f32(weight_decay), _f32(eps))
+            updates[name], sums[name] = u.reshape(shape), s.reshape(shape)
+        return updates, AdagradState(state.step + 1, sums)
+
+    return GradientTransformation(init, update, lr)
+
+
+# ----- RMSprop ----------------------------------------------------------------------------------------------------
+class RmspropState(NamedTuple):
+    step: int
+    square_avg: Params  # running average of g**2
+    grad_avg: Params  # running average of g (empty unless centered)
+    momentum: Params  # momentum buffers (empty unless momentum > 0)
+
+
+def rmsprop(
+    lr: float | Schedule = 1e-2,
+    *,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> GradientTransformation:
+    """RMSprop as ``torch.optim.RMSprop``.
+
+    ``g = grad + weight_decay * p``, ``sq = alpha sq + (1 - alpha) g**2``; ``avg = sqrt(sq) + eps`` (eps added after
+    the square root), or centered ``ga = alpha ga + (1 - alpha) g`` and ``avg = sqrt(sq - ga**2) + eps``. Update
+    ``-lr * g / avg``, or with momentum ``b = momentum b + g / avg`` and update ``-lr * b``.
+
+    Raises:
+        ValueError: ``lr <= 0``, ``alpha`` or ``momentum`` outside [0, 1), ``eps <= 0`` or ``weight_decay < 0``.
+        TypeError: ``centered`` is not a bool.
+    """
+    check_lr(lr)
+    check_unit("alpha", alpha)
+    check_positive("eps", eps)
+    check_nonnegative("weight_decay", weight_decay)
+    check_unit("momentum", momentum)
+    if not isinstance(centered, bool):
+        raise TypeError(f"centered must be a bool, got centered={centered!r}")
+
+    def init(params: Params) -> RmspropState:
+        return RmspropState(
+            0, _zeros_like(params), _zeros_like(params) if centered else {}, _zeros_like(params) if momentum else {}
+        )
+
+    out = Recycler()
+
+    def update(grads: Params, state: RmspropState, params: Params | None = None) -> tuple[Params, RmspropState]:
+        out.resize((2 + bool(centered) + bool(momentum)) * len(grads))
+        grads, params = _prepare(grads, params, state.square_avg, weight_decay != 0)
+        rate = _f32(lr_at(lr, state.step))
+        updates, sq_avgs, g_avgs, bufs = {}, {}, {}, {}
+        for name, g in grads.items():
+            shape = np.shape(g)
+            g, p = _flat(g), _flat(params[name])
+            sq, u = out.empty(g.size), out.empty(g.size)
+            ga_old, ga = (_flat(state.grad_avg[name]), out.empty(g.size)) if centered else (_EMPTY, _EMPTY)
+            b_old, b = (_flat(state.momentum[name]), out.empty(g.size)) if momentum else (_EMPTY, _EMPTY)
+            with kernel_threads(g.size):
+                K.rmsprop_kernel(
+                    p, g, _flat(state.square_avg[name]), ga_old, b_old, sq, ga, b, u,
+                    rate, _f32(alpha), _f32(eps), _f32(weight_decay), _f32(momentum), centered,
+                )  # fmt: skip
+            updates[name], sq_avgs[name] = u.reshape(shape), sq.reshape(shape)
+            if centered:
+                g_avgs[name] = ga.reshape(shape)
+            if momentum:
+                bufs[name] = b.reshape(shape)
+        return updates, RmspropState(state.step + 1, sq_avgs, g_avgs, bufs)
+
+    return GradientTransformation(init, update, lr)
+
+
+# ----- Lion -------------------------------------------------------------------------------------------------------
+class LionState(NamedTuple):
+    step: int
+    mu: Params  # momentum m
+
+
+def lion(
+    lr: float | Schedule = 1e-4, *, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0
+) -> GradientTransformation:
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"); torch.optim has no Lion.
+
+    ``c = b1 m + (1 - b1) g``, update ``-lr * (sign(c) + weight_decay * p)`` (decoupled weight decay),
+    then ``m = b2 m + (1 - b2) g``. Every coordinate moves by exactly ``lr`` (plus decay), so Lion wants a learning
+    rate 3-10x smaller than AdamW's, and keeps one state array instead of two.
+
+    Raises:
+        ValueError: ``lr <= 0``, betas outside [0, 1) or ``weight_decay < 0``.
+    """
+    check_lr(lr)
+    b1, b2 = check_betas(betas)
+    check_nonnegative("weight_decay", weight_decay)
+
+    def init(params: Params) -> LionState:
+        return LionState(0, _zeros_like(params))
+
+    out = Recycler()
+
+    def update(grads: Params, state: LionState, params: Params | None = None) -> tuple[Params, LionState]:
+        out.resize(2 * len(grads))
+        grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
+        rate = _f32(lr_at(lr, state.step))
+        updates, mu = {}, {}
+        for name, g in grads.items():
+            shape = np.shape(g)
+            g, p = _flat(g), _flat(params[name])
+            m, u = out.empty(g.size), out.empty(g.size)
+            with kernel_threads(g.size):
+                K.lion_kernel(p, g, _flat(state.mu[name]), m, u, rate, _f32(b1), _f32(b2), _f32(weight_decay))
+            updates[name], mu[name] = u.reshape(shape), m.reshape(shape)
+        return updates, LionState(state.step + 1, mu)
+
+    return GradientTransformation(init, update, lr)
+
+
+OPTIMIZERS: dict[str, Callable[..., GradientTransformation]] = {
+    "sgd": sgd,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "adam": adam,
+    "adamw": adamw,
+    "lion": lion,
+}
+"""Every optimizer by name (its factory, called with keyword hyperparameters; each has torch's default ``lr``)."""

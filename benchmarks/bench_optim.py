@@ -1,0 +1,217 @@
+"""Benchmark: optimizer step throughput (parameters/s) of the fused numba optimizers, against baselines in the same run.
+
+One step is ``opt.update`` + ``apply_updates`` (the pure API: new state and parameter arrays every step, written into
+memory recycled from the arrays of two steps before, which the loop has dropped). Baselines,
+timed alternately with ours so that they see the same machine load:
+
+- a plain numpy implementation of the same rule (written below, updating its state and parameters in place, as numpy
+  code would);
+- ``torch.optim`` with ``foreach=True`` on CPU (in place), when torch is installed.
+
+"ours 1 thread" runs the same kernels with numba limited to the calling thread (as inside a training step), to show
+what the parallel kernels buy. Parameters are split into 4 equal float32 arrays. Not a test: nothing asserts a time;
+the issue's target (at least as fast as torch on CPU) is reported next to the measurements.
+
+    python benchmarks/bench_optim.py [--quick] [--repeats 5] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons.optim import OPTIMIZERS, apply_updates
+
+# name -> (our factory's keyword arguments; torch.optim class name and its keyword arguments)
+CONFIGS = {
+    "sgd (momentum 0.9)": ("sgd", {"lr": 1e-2, "momentum": 0.9}, "SGD"),
+    "adam": ("adam", {"lr": 1e-3}, "Adam"),
+    "adamw": ("adamw", {"lr": 1e-3, "weight_decay": 1e-2}, "AdamW"),
+    "adagrad": ("adagrad", {"lr": 1e-2}, "Adagrad"),
+    "rmsprop": ("rmsprop", {"lr": 1e-2}, "RMSprop"),
+    "lion": ("lion", {"lr": 1e-4, "weight_decay": 1e-2}, None),
+}
+N_ARRAYS = 4
+
+
+# ----- plain numpy baselines (in place) -----------------------------------------------------------------------------
+def numpy_optimizer(name: str, hyper: dict, params: dict, grads: dict):
+    """A ``step()`` closure updating a copy of ``params`` in place with plain numpy expressions."""
+    params = {k: p.copy() for k, p in params.items()}
+    lr = hyper["lr"]
+    state = {k: [np.zeros_like(p), np.zeros_like(p)] for k, p in params.items()}
+    t = [0]
+
+    def step():
+        t[0] += 1
+        for k, p in params.items():
+            g, (a, b) = grads[k], state[k]
+            if name == "sgd":
+                a *= hyper["momentum"]
+                a += g
+                p -= lr * a
+            elif name in ("adam", "adamw"):
+                b1, b2, eps = 0.9, 0.999, 1e-8
+                if name == "adamw":
+                    p *= 1 - lr * hyper["weight_decay"]
+                a *= b1
+                a += (1 - b1) * g
+                b *= b2
+                b += (1 - b2) * g * g
+                p -= (lr / (1 - b1 ** t[0])) * a / (np.sqrt(b) / math.sqrt(1 - b2 ** t[0]) + eps)
+            elif name == "adagrad":
+                a += g * g
+                p -= lr * g / (np.sqrt(a) + 1e-10)
+            elif name == "rmsprop":
+                a *= 0.99
+                a += 0.01 * g * g
+                p -= lr * g / (np.sqrt(a) + 1e-8)
+            elif name == "lion":
+                c = np.sign(0.9 * a + 0.1 * g)
+                p -= lr * (c + hyper["weight_decay"] * p)
+                a *= 0.99
+                a += 0.01 * g
+
+    return step
+
+
+def torch_optimizer(torch_name: str, hyper: dict, params: dict, grads: dict):
+    import torch
+
+    tensors = [torch.from_numpy(p.copy()) for p in params.values()]
+    for t, g in zip(tensors, grads.values(), strict=True):
+        t.grad = torch.from_numpy(g)
+    opt = getattr(torch.optim, torch_name)(tensors, foreach=True, **hyper)
+    return opt.step
+
+
+def ours_optimizer(name: str, hyper: dict, params: dict, grads: dict, serial: bool = False):
+    """A ``step()`` closure: ``update`` + ``apply_updates``, keeping the new parameters and state."""
+    opt = OPTIMIZERS[name](**hyper)
+    box = [params, opt.init(params)]
+
+    def step():
+        updates, box[1] = opt.update(grads, box[1], box[0])
+        box[0] = apply_updates(box[0], updates)
+
+    def serial_step():
+        with serial_kernels():
+            step()
+
+    return serial_step if serial else step
+
+
+def timed(fns: dict, repeats: int) -> dict:
+    """Min wall time of each function, calling them in turn ``repeats`` times after one warm-up call each."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
+
+
+def run(sizes: list[int], repeats: int) -> dict:
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in sizes:
+        chunk = size // N_ARRAYS
+        params = {f"w{i}": rng.standard_normal(chunk).astype(np.float32) for i in range(N_ARRAYS)}
+        grads = {k: (rng.standard_normal(chunk) * 1e-2).astype(np.float32) for k in params}
+        n = chunk * N_ARRAYS
+        for label, (name, hyper, torch_name) in CONFIGS.items():
+            fns = {
+                "ours": ours_optimizer(name, hyper, params, grads),
+                "ours_1_thread": ours_optimizer(name, hyper, params, grads, serial=True),
+                "numpy": numpy_optimizer(name, hyper, params, grads),
+            }
+            if torch is not None and torch_name is not None:
+                fns["torch"] = torch_optimizer(torch_name, hyper, params, grads)
+            t = timed(fns, repeats)
+            row = {"optimizer": label, "params": n, **{f"{k}_params_per_s": n / v for k, v in t.items()}}
+            row["vs_numpy"] = t["numpy"] / t["ours"]
+            row["vs_torch"] = t["torch"] / t["ours"] if "torch" in t else None
+            rows.append(row)
+            print(f"  {label:20s} {n:>11,d}: " + ", ".join(f"{k} {n / v / 1e6:7.1f} M/s" for k, v in t.items()))
+    return {
+        "benchmark": "optimizer step throughput",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "numba_threads": numba.config.NUMBA_NUM_THREADS,
+            "torch_threads": None if torch is None else torch.get_num_threads(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "torch": None if torch is None else torch.__version__,
+        },
+        "step": "update + apply_updates (ours, pure); in-place step (numpy, torch foreach=True)",
+        "n_arrays": N_ARRAYS,
+        "repeats": repeats,
+        "rows": rows,
+    }
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"optimizer step throughput, {m['processor']}, {m['cpu_count']} CPUs, {m['numba_threads']} numba threads, "
+        f"{m['torch_threads']} torch threads, torch {result['versions']['torch']}, {result['date']}",
+        f"one step = {result['step']}; parameters in {result['n_arrays']} float32 arrays; min of {result['repeats']}",
+        "",
+        "| optimizer | params | ours M/s | ours 1 thread M/s | numpy M/s | torch M/s | × numpy | × torch (target ≥ 1) "
+        "|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def mps(r, key):
+        v = r.get(f"{key}_params_per_s")
+        return "" if v is None else f"{v / 1e6:.0f}"
+
+    for r in result["rows"]:
+        vs_torch = "" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}"
+        lines.append(
+            f"| {r['optimizer']} | {r['params'] / 1e6:.0f}M | {mps(r, 'ours')} | {mps(r, 'ours_1_thread')} | "
+            f"{mps(r, 'numpy')} | {mps(r, 'torch')} | {r['vs_numpy']:.2f} | {vs_torch} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1M parameters only, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_optim.json")
+    args = parser.parse_args(argv)
+    sizes = [1_000_000] if args.quick else [1_000_000, 10_000_000]
+    result = run(sizes, 3 if args.quick else args.repeats)
+    print(markdown(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

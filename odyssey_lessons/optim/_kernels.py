@@ -1,0 +1,134 @@
+"""Fused numba kernels of the optimizers: one pass over a flat float32 parameter array per update.
+
+Each kernel reads the parameters ``p``, the gradients ``g`` and the old state, and writes the new state and the update
+``u`` (what :func:`~odyssey_lessons.optim.apply_updates` adds to ``p``) into separate output arrays, so the caller's
+state is never modified. Arithmetic is float32 throughout: every scalar arrives as ``np.float32`` and constants are
+written ``np.float32(...)`` (a Python float would silently promote the loop to float64 and halve its SIMD width).
+Scalars that depend only on the step (bias corrections, decayed learning rates) are computed by the caller, once.
+
+``g_i`` below is the gradient after L2 weight decay, ``g + wd * p`` (only when ``wd != 0``, as PyTorch does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+
+
+@njit(cache=True, parallel=True)
+def add_kernel(p, u, out):
+    """``out = p + u`` (apply_updates)."""
+    for i in prange(p.size):
+        out[i] = p[i] + u[i]
+
+
+@njit(cache=True, parallel=True)
+def sgd_kernel(p, g, u, lr, wd):
+    """Plain SGD: ``u = -lr * (g + wd p)``."""
+    for i in prange(p.size):
+        gi = g[i]
+        if wd != _ZERO:
+            gi += wd * p[i]
+        u[i] = -lr * gi
+
+
+@njit(cache=True, parallel=True)
+def sgd_momentum_kernel(p, g, b, b_new, u, lr, wd, momentum, nesterov):
+    """SGD with momentum (``torch.optim.SGD``, dampening 0): ``b' = momentum b + g`` (``b = 0`` before the first
+    step, so ``b' = g`` then); ``u = -lr b'``, or with Nesterov ``u = -lr (g + momentum b')``."""
+    for i in prange(p.size):
+        gi = g[i]
+        if wd != _ZERO:
+            gi += wd * p[i]
+        bi = momentum * b[i] + gi
+        b_new[i] = bi
+        if nesterov:
+            u[i] = -lr * (gi + momentum * bi)
+        else:
+            u[i] = -lr * bi
+
+
+@njit(cache=True, parallel=True)
+def adam_kernel(p, g, m, v, m_new, v_new, u, b1, b2, step_size, bc2_sqrt, eps, wd, decoupled_wd):
+    """Adam/AdamW (``torch.optim.Adam``/``AdamW``, single-tensor path).
+
+    ``m' = m + (1 - b1)(g - m)`` (torch's lerp), ``v' = b2 v + (1 - b2) g^2``,
+    ``u = -step_size m' / (sqrt(v') / bc2_sqrt + eps) - decoupled_wd p`` with ``step_size = lr / (1 - b1^t)``,
+    ``bc2_sqrt = sqrt(1 - b2^t)`` and ``decoupled_wd = lr * weight_decay`` for AdamW (0 for Adam, whose weight decay
+    is the L2 ``wd``).
+    """
+    c1 = _ONE - b1
+    c2 = _ONE - b2
+    for i in prange(p.size):
+        gi = g[i]
+        if wd != _ZERO:
+            gi += wd * p[i]
+        mi = m[i] + c1 * (gi - m[i])
+        vi = b2 * v[i] + c2 * gi * gi
+        m_new[i] = mi
+        v_new[i] = vi
+        ui = -step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps)
+        if decoupled_wd != _ZERO:
+            ui -= decoupled_wd * p[i]
+        u[i] = ui
+
+
+@njit(cache=True, parallel=True)
+def adagrad_kernel(p, g, s, s_new, u, clr, wd, eps):
+    """Adagrad (``torch.optim.Adagrad``): ``s' = s + g^2``, ``u = -clr g / (sqrt(s') + eps)`` with the decayed rate
+    ``clr = lr / (1 + (t - 1) lr_decay)``."""
+    for i in prange(p.size):
+        gi = g[i]
+        if wd != _ZERO:
+            gi += wd * p[i]
+        si = s[i] + gi * gi
+        s_new[i] = si
+        u[i] = -clr * gi / (np.sqrt(si) + eps)
+
+
+@njit(cache=True, parallel=True)
+def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, eps, wd, momentum, centered):
+    """RMSprop (``torch.optim.RMSprop``): ``sq' = alpha sq + (1 - alpha) g^2``; centered: ``ga' = ga + (1 - alpha)
+    (g - ga)`` and ``avg = sqrt(sq' - ga'^2) + eps``, else ``avg = sqrt(sq') + eps``; with momentum
+    ``b' = momentum b + g / avg`` and ``u = -lr b'``, else ``u = -lr g / avg``.
+
+    ``ga``/``ga_new`` (not centered) and ``b``/``b_new`` (no momentum) may be empty: they are then never touched.
+    """
+    c = _ONE - alpha
+    for i in prange(p.size):
+        gi = g[i]
+        if wd != _ZERO:
+            gi += wd * p[i]
+        sqi = alpha * sq[i] + c * gi * gi
+        sq_new[i] = sqi
+        if centered:
+            gai = ga[i] + c * (gi - ga[i])
+            ga_new[i] = gai
+            avg = np.sqrt(sqi - gai * gai) + eps
+        else:
+            avg = np.sqrt(sqi) + eps
+        if momentum != _ZERO:
+            bi = momentum * b[i] + gi / avg
+            b_new[i] = bi
+            u[i] = -lr * bi
+        else:
+            u[i] = -lr * gi / avg
+
+
+@njit(cache=True, parallel=True)
+def lion_kernel(p, g, m, m_new, u, lr, b1, b2, wd):
+    """Lion (Chen et al. 2023): ``c = b1 m + (1 - b1) g``, ``u = -lr (sign(c) + wd p)``,
+    ``m' = b2 m + (1 - b2) g``. ``sign(0) = 0``."""
+    c1 = _ONE - b1
+    c2 = _ONE - b2
+    for i in prange(p.size):
+        gi = g[i]
+        c = b1 * m[i] + c1 * gi
+        s = _ONE if c > _ZERO else (-_ONE if c < _ZERO else c)  # c itself for 0 and NaN
+        m_new[i] = b2 * m[i] + c2 * gi
+        if wd != _ZERO:
+            s += wd * p[i]
+        u[i] = -lr * s
