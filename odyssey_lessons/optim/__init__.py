@@ -15,6 +15,7 @@ from odyssey_lessons.optim._base import (
     state_bytes,
     state_bytes_per_param,
 )
+from odyssey_lessons.optim._landscapes import LANDSCAPES, Landscape, Trajectory, trajectory
 from odyssey_lessons.optim._optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -45,13 +46,16 @@ from odyssey_lessons.optim._transforms import (
 )
 
 __all__ = [
+    "LANDSCAPES",
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
     "GradientTransformation",
+    "Landscape",
     "LionState",
     "RmspropState",
     "SgdState",
+    "Trajectory",
     "adagrad",
     "adam",
     "adamw",
@@ -75,4 +79,5 @@ __all__ = [
     "state_bytes",
     "state_bytes_per_param",
     "trace",
+    "trajectory",
 ]

@@ -1,0 +1,197 @@
+"""The optimizer explorer: pick a 2-D landscape, an optimizer, its learning rate and its main hyperparameter; see the
+path it takes over the contour plot and its loss per step.
+
+Every point comes from :func:`odyssey_lessons.optim.trajectory` (the package's optimizers, run in float32); this
+module only wires controls to it and draws. Headless use: set ``explorer.optimizer.value = "adam"`` and read
+``explorer.state``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from odyssey_lessons.optim import (
+    LANDSCAPES,
+    GradientTransformation,
+    Trajectory,
+    adagrad,
+    adam,
+    adamw,
+    lion,
+    rmsprop,
+    sgd,
+    trajectory,
+)
+from odyssey_lessons.widgets._png import show_png
+
+# name -> (factory of (lr, knob), knob label, knob range, default knob, default lr)
+CHOICES: dict[str, tuple] = {
+    "sgd": (lambda lr, k: sgd(lr), "(none)", (0.0, 0.0), 0.0, 0.03),
+    "sgd + momentum": (lambda lr, k: sgd(lr, momentum=k), "momentum", (0.0, 0.99), 0.9, 0.01),
+    "sgd + nesterov": (lambda lr, k: sgd(lr, momentum=max(k, 0.01), nesterov=True), "momentum", (0.0, 0.99), 0.9, 0.01),
+    "adagrad": (lambda lr, k: adagrad(lr, initial_accumulator_value=k), "initial accumulator", (0.0, 1.0), 0.0, 0.5),
+    "rmsprop": (lambda lr, k: rmsprop(lr, alpha=k), "alpha", (0.5, 0.999), 0.99, 0.01),
+    "adam": (lambda lr, k: adam(lr, betas=(k, 0.999)), "beta1", (0.0, 0.99), 0.9, 0.1),
+    "adamw": (lambda lr, k: adamw(lr, betas=(k, 0.999)), "beta1", (0.0, 0.99), 0.9, 0.1),
+    "lion": (lambda lr, k: lion(lr, betas=(k, 0.99)), "beta1", (0.0, 0.99), 0.9, 0.03),
+}
+"""The optimizers the explorer offers, with the hyperparameter its second slider sets."""
+
+
+def make_optimizer(name: str, lr: float, knob: float) -> GradientTransformation:
+    """The optimizer ``name`` of :data:`CHOICES` with learning rate ``lr`` and its main hyperparameter ``knob``.
+
+    Raises:
+        ValueError: Unknown name, or a hyperparameter the optimizer rejects.
+    """
+    if name not in CHOICES:
+        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(CHOICES)}")
+    return CHOICES[name][0](lr, knob)
+
+
+def explorer_readout_html(name: str, traj: Trajectory, seconds: float) -> str:
+    """The numbers of one trajectory as a small HTML block."""
+    end = traj.points[-1]
+    gap = traj.final_gap
+    rows = [
+        ("optimizer", html.escape(name)),
+        ("steps", str(len(traj.points) - 1)),
+        ("final point", f"({end[0]:.4g}, {end[1]:.4g})"),
+        ("final loss − minimum", f"{gap:.3g}" if math.isfinite(gap) else "diverged"),
+        ("computed in", f"{seconds * 1000:.0f} ms"),
+    ]
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
+    return f"<table class='odyssey-optimizer-table'>{body}</table>"
+
+
+class OptimizerExplorer:
+    """A landscape, an optimizer, its learning rate and main hyperparameter -> its path and loss.
+
+    Args:
+        landscape: A key of :data:`~odyssey_lessons.optim.LANDSCAPES`.
+        optimizer: A key of :data:`CHOICES`.
+        steps: Updates per run.
+        draw: Draw the figure (switch off in tests that only check numbers).
+    """
+
+    def __init__(
+        self, landscape: str = "ill_conditioned", optimizer: str = "sgd + momentum", *, steps: int = 150,
+        draw: bool = True,
+    ) -> None:  # fmt: skip
+        if landscape not in LANDSCAPES:
+            raise ValueError(f"unknown landscape {landscape!r}; known: {', '.join(LANDSCAPES)}")
+        if optimizer not in CHOICES:
+            raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(CHOICES)}")
+        self.steps = steps
+        self._draw = draw
+        self._state: Trajectory | None = None
+        self._error: str | None = None
+        self.seconds = 0.0
+        _, label, (lo, hi), knob, lr = CHOICES[optimizer]
+        self.landscape = widgets.Dropdown(options=list(LANDSCAPES), value=landscape, description="Landscape")
+        self.optimizer = widgets.Dropdown(options=list(CHOICES), value=optimizer, description="Optimizer")
+        self.lr = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=0.5, step=0.05, description="lr",
+                                         continuous_update=False)  # fmt: skip
+        self.knob = widgets.FloatSlider(value=knob, min=lo, max=hi, step=0.01, description=label,
+                                        continuous_update=False, style={"description_width": "initial"})  # fmt: skip
+        self.readout = widgets.HTML()
+        self.readout.add_class("odyssey-optimizer-readout")
+        self.plot = widgets.Output()
+        self._fig = Figure(figsize=(10, 3.6), dpi=72)
+        self._fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
+        self._ax_path, self._ax_loss = self._fig.subplots(1, 2)
+        self._syncing = False
+        self.optimizer.observe(self._on_optimizer, names="value")
+        for control in (self.landscape, self.lr, self.knob):
+            control.observe(lambda _change: self.update(), names="value")
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.landscape, self.optimizer]), widgets.HBox([self.lr, self.knob]), self.readout,
+             self.plot]
+        )  # fmt: skip
+        self.update()
+
+    def _on_optimizer(self, change: dict) -> None:
+        """A new optimizer brings its own hyperparameter slider range and default learning rate."""
+        _, label, (lo, hi), knob, lr = CHOICES[change["new"]]
+        self._syncing = True
+        try:
+            self.knob.description = label
+            if lo > self.knob.max:  # traitlets keeps min <= max at every assignment: order them
+                self.knob.max, self.knob.min = hi, lo
+            else:
+                self.knob.min, self.knob.max = lo, hi
+            self.knob.disabled = lo == hi
+            self.knob.value = knob
+            self.lr.value = lr
+        finally:
+            self._syncing = False
+        self.update()
+
+    def update(self) -> None:
+        """Run the chosen optimizer on the chosen landscape and redraw (skipped while controls are being synced)."""
+        if self._syncing:
+            return
+        start = time.perf_counter()
+        try:
+            opt = make_optimizer(self.optimizer.value, float(self.lr.value), float(self.knob.value))
+        except ValueError as exc:  # e.g. a hyperparameter at the edge the optimizer rejects
+            self._state, self._error = None, str(exc)
+            self.readout.value = f"<span style='color:#d62728'>{html.escape(self._error)}</span>"
+            return
+        self._state, self._error = trajectory(opt, self.landscape.value, steps=self.steps), None
+        self.seconds = time.perf_counter() - start
+        if self._draw:
+            self._redraw(self._state)
+        self.readout.value = explorer_readout_html(self.optimizer.value, self._state, self.seconds)
+
+    @property
+    def state(self) -> Trajectory | None:
+        """The current :class:`~odyssey_lessons.optim.Trajectory` (``None`` after a rejected hyperparameter)."""
+        return self._state
+
+    @property
+    def error(self) -> str | None:
+        """Why the current controls give no run, or ``None``."""
+        return self._error
+
+    def _redraw(self, traj: Trajectory) -> None:
+        land = LANDSCAPES[traj.landscape]
+        x0, x1, y0, y1 = land.bounds
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
+        z = land.loss(gx, gy) - min(float(land.loss(gx, gy).min()), land.min_value()) + 1e-3
+        ax = self._ax_path
+        ax.clear()
+        ax.contour(gx, gy, z, levels=np.geomspace(z.min(), z.max(), 18), norm=LogNorm(), cmap="Greys", linewidths=0.7)
+        pts = traj.points[np.all(np.isfinite(traj.points), axis=1)]
+        ax.plot(pts[:, 0], pts[:, 1], ".-", color="#d62728", ms=3, lw=1)
+        ax.plot(*land.start, "o", color="#1f77b4", label="start")
+        ax.plot(*land.minimum, "*", color="#2ca02c", ms=12, label="minimum")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_title(f"{self.optimizer.value} on {traj.landscape}", fontsize=10)
+        ax.legend(fontsize=8, loc="lower right")
+        ax = self._ax_loss
+        ax.clear()
+        gap = traj.losses - land.min_value()
+        ax.semilogy(np.arange(len(gap)), np.maximum(gap, 1e-16), color="#d62728")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss − minimum (log)")
+        ax.set_title("loss per step", fontsize=10)
+        show_png(self.plot, self._fig, f"<{self.optimizer.value} on {traj.landscape}>")
+
+    @property
+    def figure(self) -> Figure:
+        """The matplotlib figure (reused across updates)."""
+        return self._fig
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
