@@ -60,18 +60,11 @@ from odyssey_lessons.formats import (
     unit_roundoff,
 )
 from odyssey_lessons.measured import gpu_matmul_throughput
-from odyssey_lessons.widgets import FIELD_COLOURS, FormatExplorer
+from odyssey_lessons.widgets import FIELD_COLOURS, FormatExplorer, html_table
 
 rng = np.random.default_rng(20240601)  # every random draw in this notebook comes from this generator
 measured: dict[str, object] = {}  # key results, collected for the summary at the end
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
-
-
-def html_table(headers: list[str], rows: list[list[object]]) -> HTML:
-    """A small HTML table (pandas is not a dependency of this course)."""
-    head = "".join(f"<th style='text-align:right'>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td style='text-align:right'>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def pow2(x: float | None) -> str:

@@ -38,7 +38,7 @@ import platform
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import HTML, display
+from IPython.display import display
 
 from odyssey_lessons import __version__, nn, optim
 from odyssey_lessons.data import digits_task
@@ -56,18 +56,11 @@ from odyssey_lessons.train import (
     gradient_stats,
     initial_gradients,
 )
-from odyssey_lessons.widgets import LossScaleSweep
+from odyssey_lessons.widgets import LossScaleSweep, html_table
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 print(f"odyssey_lessons {__version__}, numpy {np.__version__}, {platform.machine()}, {datetime.date.today()}")
-
-
-def html_table(headers: list[str], rows: list[list[object]]) -> HTML:
-    """A small HTML table (pandas is not a dependency of this course)."""
-    head = "".join(f"<th style='text-align:right'>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td style='text-align:right'>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def mean_spread(values: list[float]) -> str:

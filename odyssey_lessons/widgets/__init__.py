@@ -1,9 +1,11 @@
-"""ipywidgets dashboards used by the lessons; each is testable headless through its public controls."""
+"""ipywidgets dashboards used by the lessons (each testable headless through its public controls), and the small
+HTML tables the lessons print."""
 
 from odyssey_lessons.widgets._format_explorer import FIELD_COLOURS, FormatExplorer, parse_value
 from odyssey_lessons.widgets._loss_scale import GRAD_FORMATS, LossScaleSweep
 from odyssey_lessons.widgets._optimizer_explorer import CHOICES, OptimizerExplorer, make_optimizer
 from odyssey_lessons.widgets._schedule_explorer import ScheduleExplorer
+from odyssey_lessons.widgets._tables import html_table
 
 __all__ = [
     "CHOICES",
@@ -13,6 +15,7 @@ __all__ = [
     "LossScaleSweep",
     "OptimizerExplorer",
     "ScheduleExplorer",
+    "html_table",
     "make_optimizer",
     "parse_value",
 ]
