@@ -13,6 +13,7 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, l2_penalty, max_norm_
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
 from odyssey_lessons.train._schedule_run import ScheduleRun, schedule_run, steps_per_epoch
 from odyssey_lessons.train._sweep import (
@@ -28,6 +29,7 @@ __all__ = [
     "POLICIES",
     "Caster",
     "DelayedScaling",
+    "EarlyStopping",
     "GradScaler",
     "GradStats",
     "History",
@@ -39,6 +41,7 @@ __all__ = [
     "ScheduleRun",
     "StaticScaler",
     "SweepSetup",
+    "add_l2_gradient",
     "clip_grad_norm",
     "clip_grad_value",
     "current_scale",
@@ -49,8 +52,10 @@ __all__ = [
     "gradient_stats",
     "initial_gradients",
     "is_fp32",
+    "l2_penalty",
     "loss_scale_point",
     "lr_range_test",
+    "max_norm_",
     "mx_block_dequantize",
     "mx_block_quantize",
     "mx_fake_quantize",

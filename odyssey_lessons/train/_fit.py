@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
 from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
 _EXACT_FORWARD = (ReLU, Flatten, MaxPool2D)
@@ -56,12 +58,16 @@ class History:
         epoch: Arrays with one entry per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
             ``val_acc`` (evaluated after the epoch under the policy's forward casts; NaN without validation data).
         seconds: Wall-clock time of the whole run.
+        best_epoch, stopped_epoch: With early stopping, the epoch whose weights the model holds (when restored) and
+            the epoch after which training stopped (``None`` when it ran to the end); ``None`` without.
     """
 
     policy: PrecisionPolicy
     step: dict[str, np.ndarray] = field(default_factory=dict)
     epoch: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
 
     @property
     def skipped_steps(self) -> int:
@@ -205,6 +211,10 @@ def fit(
     clip_norm: float | None = None,
     clip_value: float | None = None,
     label_smoothing: float = 0.0,
+    l2: float = 0.0,
+    max_norm: float | None = None,
+    early_stopping: EarlyStopping | None = None,
+    augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> History:
@@ -229,6 +239,13 @@ def fit(
         clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling).
         clip_value: Clamp every unscaled gradient value to ``[-clip_value, clip_value]``.
         label_smoothing: Label smoothing of the cross-entropy, in [0, 1].
+        l2: Coupled L2 regularization: ``(l2 / 2) ||W||^2`` over the weights (not biases) is added to the objective,
+            so ``l2 * W`` to their gradients after unscaling and before clipping. The recorded loss is the data loss.
+        max_norm: After every update, rescale each unit's incoming weight vector to norm at most ``max_norm``.
+        early_stopping: An :class:`EarlyStopping`; it is reset at the start, consulted after every epoch, and with
+            ``restore_best`` the model ends with the best epoch's weights.
+        augment: ``augment(x_batch, seed) -> x_batch``, applied to every training batch (a new seed per step), e.g. a
+            :class:`~odyssey_lessons.data.DigitAugmenter`. Labels are untouched; evaluation sees clean data.
         seed: Seed of the batch order (epoch ``e`` shuffles with ``seed * 1000 + e``) and of stochastic rounding.
         progress: Show a progress bar (it appears only when the run takes longer than a second).
 
@@ -248,6 +265,15 @@ def fit(
     batch_size = _check_positive_int("batch_size", batch_size)
     clip_norm = _check_clip("clip_norm", clip_norm)
     clip_value = _check_clip("clip_value", clip_value)
+    max_norm = _check_clip("max_norm", max_norm)
+    if isinstance(l2, bool) or not isinstance(l2, int | float) or not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got l2={l2!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping must be an EarlyStopping, got {type(early_stopping).__name__}")
+    if early_stopping is not None and early_stopping.monitor.startswith("val") and val is None:
+        raise ValueError(f"early_stopping monitors {early_stopping.monitor!r} but no val data was given")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function (x_batch, seed) -> x_batch, got {type(augment).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
     scaler = NoScaler() if scaler is None else scaler
@@ -256,75 +282,85 @@ def fit(
     policy = get_policy(policy)
     # One thread: small roundings between small BLAS calls (see odyssey_lessons._threads). errstate: inf/NaN
     # gradients are expected in low precision; the scaler detects them and the step is skipped, so no warnings.
+    run = _Run(optimizer, epochs, batch_size, policy, scaler, clip_norm, clip_value, label_smoothing, float(l2),
+               max_norm, early_stopping, augment, seed, progress)  # fmt: skip
     with single_threaded(), np.errstate(over="ignore", invalid="ignore"):
-        return _fit(
-            model,
-            x_train,
-            y_train,
-            val_data,
-            optimizer,
-            epochs,
-            batch_size,
-            policy,
-            scaler,
-            clip_norm,
-            clip_value,
-            label_smoothing,
-            seed,
-            progress,
+        return _fit(model, x_train, y_train, val_data, run)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The validated settings of one :func:`fit` call."""
+
+    optimizer: GradientTransformation
+    epochs: int
+    batch_size: int
+    policy: PrecisionPolicy
+    scaler: LossScaler
+    clip_norm: float | None
+    clip_value: float | None
+    label_smoothing: float
+    l2: float
+    max_norm: float | None
+    early_stopping: EarlyStopping | None
+    augment: Callable[[np.ndarray, int], np.ndarray] | None
+    seed: int
+    progress: bool
+
+
+def _augmented(augment: Callable[[np.ndarray, int], np.ndarray], xb: np.ndarray, seed: int) -> np.ndarray:
+    out = augment(xb, seed)
+    if not isinstance(out, np.ndarray) or out.shape != xb.shape:
+        raise ValueError(
+            f"augment must return an array of the batch's shape {xb.shape}, got {getattr(out, 'shape', out)}"
         )
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _fit(
-    model,
-    x_train,
-    y_train,
-    val_data,
-    optimizer,
-    epochs,
-    batch_size,
-    policy,
-    scaler,  # noqa: PLR0913
-    clip_norm,
-    clip_value,
-    label_smoothing,
-    seed,
-    progress,
-) -> History:
-    caster = Caster(policy)
+def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: _Run) -> History:
+    caster = Caster(run.policy)
 
-    master = _store(policy, {k: v.copy() for k, v in model.params().items()}, seed)
-    opt_state = optimizer.init(master)
-    steps_per_epoch = -(-len(x_train) // batch_size)
+    master = _store(run.policy, {k: v.copy() for k, v in model.params().items()}, run.seed)
+    opt_state = run.optimizer.init(master)
+    steps_per_epoch = -(-len(x_train) // run.batch_size)
     step_log: dict[str, list[float]] = {k: [] for k in STEP_KEYS}
     epoch_log: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
     start = time.perf_counter()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=f"fit {policy.name}", delay=1.0, disable=not progress)
+    bar = tqdm(total=run.epochs * steps_per_epoch, desc=f"fit {run.policy.name}", delay=1.0, disable=not run.progress)
     step = applied = 0  # steps taken / updates applied (a schedule advances with the updates, as the optimizer's)
-    for epoch in range(epochs):
-        for xb, yb in batches(x_train, y_train, batch_size=batch_size, seed=seed * 1000 + epoch):
-            scale = scaler.get_scale()
+    if run.early_stopping is not None:
+        run.early_stopping.reset()
+    for epoch in range(run.epochs):
+        for xb, yb in batches(x_train, y_train, batch_size=run.batch_size, seed=run.seed * 1000 + epoch):
+            if run.augment is not None:
+                xb = _augmented(run.augment, xb, run.seed * 1_000_003 + step)
+            scale = run.scaler.get_scale()
             cast_weights(model, master, caster)
             model.zero_grad()
             logits = forward(model, xb, caster, training=True)
-            loss, grad_logits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing)
+            loss, grad_logits = softmax_cross_entropy(logits, yb, label_smoothing=run.label_smoothing)
             backward(model, grad_logits * np.float32(scale), caster)
             grads = model.grads()
             under, over = _cast_param_grads(grads, caster)
-            found_inf = bool(scaler.unscale(grads))
-            if clip_norm is not None:
-                norm = clip_grad_norm(grads, clip_norm)
+            found_inf = bool(run.scaler.unscale(grads))
+            if run.l2:
+                add_l2_gradient(grads, master, run.l2)
+            if run.clip_norm is not None:
+                norm = clip_grad_norm(grads, run.clip_norm)
             else:
                 norm = _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
-            if clip_value is not None:
-                clip_grad_value(grads, clip_value)
-            rate = optimizer.learning_rate
+            if run.clip_value is not None:
+                clip_grad_value(grads, run.clip_value)
+            rate = run.optimizer.learning_rate
             lr = math.nan if rate is None else lr_at(rate, applied)
             if not found_inf:
-                updates, opt_state = optimizer.update(grads, opt_state, master)
+                updates, opt_state = run.optimizer.update(grads, opt_state, master)
                 applied += 1
-                master = _store(policy, apply_updates(master, updates), (seed << 32) + ((step + 1) << 8))
-            scaler.update(found_inf)
+                master = apply_updates(master, updates)
+                if run.max_norm is not None:
+                    master = max_norm_(master, run.max_norm)
+                master = _store(run.policy, master, (run.seed << 32) + ((step + 1) << 8))
+            run.scaler.update(found_inf)
             for key, value in zip(STEP_KEYS, (loss, lr, scale, float(found_inf), norm, under, over), strict=True):
                 step_log[key].append(value)
             step += 1
@@ -335,11 +371,20 @@ def _fit(
         for key, value in zip(EPOCH_KEYS, (epoch + 1, train_loss, train_acc, val_loss, val_acc), strict=True):
             epoch_log[key].append(value)
         bar.set_postfix(val_acc=f"{val_acc:.3f}", skipped=int(sum(step_log["skipped"])))
+        es = run.early_stopping
+        metrics = {"val_loss": val_loss, "val_acc": val_acc, "train_loss": train_loss}
+        if es is not None and es.step(epoch + 1, metrics, master):
+            break
     bar.close()
+    es = run.early_stopping
+    if es is not None and es.restore_best and es.best_params is not None:
+        master = es.best_params
     model.load_params(master)
     return History(
-        policy,
+        run.policy,
         {k: np.asarray(v, dtype=np.float64) for k, v in step_log.items()},
         {k: np.asarray(v, dtype=np.float64) for k, v in epoch_log.items()},
         time.perf_counter() - start,
+        best_epoch=None if es is None else es.best_epoch,
+        stopped_epoch=None if es is None else es.stopped_epoch,
     )

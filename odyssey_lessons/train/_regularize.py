@@ -1,0 +1,121 @@
+"""Regularizers the training loop applies: an L2 penalty coupled to the gradient, a max-norm constraint on weights,
+and early stopping with best-weight restore. (Dropout is a layer, label smoothing is in the loss, decoupled weight
+decay is in the optimizers, augmentation is a function of the batch.)"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def is_weight(name: str) -> bool:
+    """Parameters that regularizers act on: weight matrices and filters (``"...weight"``), not biases or BatchNorm's
+    scale and shift (``"...gamma"``/``"...beta"``), as is customary."""
+    return name.endswith("weight")
+
+
+def l2_penalty(params: dict[str, np.ndarray], l2: float) -> float:
+    """``(l2 / 2) * sum ||W||^2`` over the weights (float64 sum); its gradient is ``l2 * W``."""
+    return 0.5 * l2 * sum(float(np.sum(np.square(w, dtype=np.float64))) for n, w in params.items() if is_weight(n))
+
+
+def add_l2_gradient(grads: dict[str, np.ndarray], params: dict[str, np.ndarray], l2: float) -> None:
+    """``g += l2 * W`` in place for every weight: the gradient of :func:`l2_penalty` (coupled L2 regularization)."""
+    for name, g in grads.items():
+        if is_weight(name):
+            g += np.float32(l2) * params[name]
+
+
+def max_norm_(params: dict[str, np.ndarray], max_norm: float) -> dict[str, np.ndarray]:
+    """Rescale every unit's incoming weight vector to L2 norm at most ``max_norm`` (Srebro et al. 2005; used with
+    dropout by Srivastava et al. 2014): rows of a Linear weight ``(out, in)``, filters of a Conv2D weight
+    ``(out, in, kh, kw)``. Returns new arrays for the weights it changes; others are passed through.
+    """
+    out = {}
+    for name, w in params.items():
+        if not is_weight(name) or w.ndim < 2:
+            out[name] = w
+            continue
+        rows = w.reshape(w.shape[0], -1).astype(np.float64)
+        norms = np.sqrt(np.sum(rows * rows, axis=1, keepdims=True))
+        factor = np.minimum(1.0, max_norm / np.maximum(norms, 1e-12))
+        out[name] = (rows * factor).astype(np.float32).reshape(w.shape) if np.any(factor < 1) else w
+    return out
+
+
+MONITORS = ("val_loss", "val_acc", "train_loss")
+
+
+class EarlyStopping:
+    """Stop when the monitored metric has not improved for ``patience`` epochs; optionally restore the best weights.
+
+    An epoch *improves* when ``val_loss`` (or ``train_loss``) falls below ``best - min_delta``, or ``val_acc`` rises
+    above ``best + min_delta`` (Keras's rule). After ``patience`` epochs without improvement training stops; with
+    ``restore_best=True`` :func:`~odyssey_lessons.train.fit` puts back the weights of the best epoch.
+
+    Args:
+        patience: Epochs without improvement before stopping, >= 1.
+        min_delta: The smallest change that counts as an improvement, >= 0.
+        monitor: ``"val_loss"``, ``"val_acc"`` or ``"train_loss"``.
+        restore_best: Restore the weights of the best epoch when training ends (stopped or not).
+
+    Raises:
+        ValueError: A bad argument (named in the message).
+    """
+
+    def __init__(
+        self, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be an int >= 1, got patience={patience!r}")
+        if (
+            isinstance(min_delta, bool)
+            or not isinstance(min_delta, int | float)
+            or not (math.isfinite(min_delta) and min_delta >= 0)
+        ):
+            raise ValueError(f"min_delta must be a finite number >= 0, got min_delta={min_delta!r}")
+        if monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, got monitor={monitor!r}")
+        self.patience, self.min_delta, self.monitor = patience, float(min_delta), monitor
+        self.restore_best = bool(restore_best)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen (``fit`` calls this at the start of a run)."""
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
+        self.bad_epochs = 0
+        self.stopped_epoch: int | None = None
+
+    def step(self, epoch: int, metrics: dict[str, float], params: dict[str, np.ndarray]) -> bool:
+        """Record epoch ``epoch`` (1-based) with its ``metrics``; keep a copy of ``params`` when it is the best so far.
+        Returns True when training should stop.
+
+        Raises:
+            ValueError: ``metrics`` lacks the monitored value (e.g. ``val_loss`` without validation data).
+        """
+        if self.monitor not in metrics or math.isnan(metrics[self.monitor]):
+            raise ValueError(
+                f"early stopping monitors {self.monitor!r}, which this run does not measure (validation data missing?)"
+            )
+        value = metrics[self.monitor]
+        better = self.best is None or (
+            value > self.best + self.min_delta if self.monitor == "val_acc" else value < self.best - self.min_delta
+        )
+        if better:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            self.best_params = {k: v.copy() for k, v in params.items()}
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def __repr__(self) -> str:
+        return (
+            f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r}, "
+            f"restore_best={self.restore_best})"
+        )
