@@ -1,0 +1,140 @@
+"""Regularizers in the training loop: L2 against finite differences and a hand-written loop, max-norm against its
+definition, early stopping on scripted metrics and on a real overfitting run (best weights restored)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from odyssey_lessons import nn, optim
+from odyssey_lessons.data import batches, digits_task
+from odyssey_lessons.train import EarlyStopping, add_l2_gradient, evaluate, fit, l2_penalty, max_norm_
+
+
+@pytest.fixture(scope="module")
+def small():
+    task = digits_task("mlp")
+    (x, y), (xv, yv) = task.train, task.val
+    return (x[:128], y[:128]), (xv[:64], yv[:64])
+
+
+def test_l2_gradient_is_the_penalty_derivative(rng):
+    params = {"0.weight": rng.standard_normal((3, 4)), "0.bias": rng.standard_normal(3)}
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    add_l2_gradient(grads, params, 0.3)
+    h = 1e-6
+    for name, p in params.items():
+        for idx in np.ndindex(p.shape):
+            plus = {k: v.copy() for k, v in params.items()}
+            minus = {k: v.copy() for k, v in params.items()}
+            plus[name][idx] += h
+            minus[name][idx] -= h
+            fd = (l2_penalty(plus, 0.3) - l2_penalty(minus, 0.3)) / (2 * h)
+            assert grads[name][idx] == pytest.approx(fd, abs=1e-6)
+    assert np.all(grads["0.bias"] == 0), "biases are not regularized"
+
+
+def test_fit_with_l2_equals_a_hand_written_loop(small):
+    train, _ = small
+    lr, l2 = 0.05, 0.01
+    model = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
+    fit(model, train, optimizer=optim.sgd(lr), epochs=2, batch_size=32, l2=l2, seed=4, progress=False)
+    ref = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
+    for epoch in range(2):
+        for xb, yb in batches(*train, batch_size=32, seed=4 * 1000 + epoch):
+            ref.zero_grad()
+            _, g = nn.softmax_cross_entropy(ref.forward(xb, True), yb)
+            ref.backward(g)
+            params, grads = ref.params(), ref.grads()
+            ref.load_params({k: p - np.float32(lr) * (grads[k] + (np.float32(l2) * p if k.endswith("weight") else 0))
+                             for k, p in params.items()})  # fmt: skip
+    for k, v in model.params().items():
+        np.testing.assert_allclose(v, ref.params()[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_max_norm_caps_each_units_incoming_weights(rng):
+    w = rng.standard_normal((6, 5)).astype(np.float32) * np.array([[0.1], [1], [3], [0.2], [5], [1]], np.float32)
+    conv = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    out = max_norm_({"0.weight": w, "0.bias": np.ones(6, np.float32) * 9, "1.weight": conv}, 1.5)
+    for name, original in [("0.weight", w), ("1.weight", conv)]:
+        rows, before = out[name].reshape(len(original), -1), original.reshape(len(original), -1)
+        norms, old = np.linalg.norm(rows, axis=1), np.linalg.norm(before, axis=1)
+        np.testing.assert_allclose(norms, np.minimum(old, 1.5), rtol=1e-6)
+        for r in range(len(rows)):  # direction kept
+            np.testing.assert_allclose(rows[r] / norms[r], before[r] / old[r], rtol=1e-5)
+    assert np.all(out["0.bias"] == 9), "biases are not constrained"
+
+
+def test_fit_with_max_norm_keeps_every_row_within_the_bound(small):
+    train, _ = small
+    model = nn.mlp((64, 16, 10), rng=np.random.default_rng(1))
+    fit(model, train, optimizer=optim.sgd(0.5), epochs=2, batch_size=32, max_norm=0.8, progress=False)
+    for name, w in model.params().items():
+        if name.endswith("weight"):
+            assert np.linalg.norm(w.reshape(len(w), -1), axis=1).max() <= 0.8 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "values", "patience", "min_delta", "stop_at", "best_at"),
+    [
+        ("val_loss", [1.0, 0.9, 0.95, 0.92, 0.91, 0.5], 3, 0.0, 5, 2),
+        ("val_loss", [1.0, 0.99, 0.985, 0.98], 2, 0.02, 3, 1),
+        ("val_acc", [0.5, 0.6, 0.6, 0.61, 0.59], 2, 0.0, None, 4),
+        ("train_loss", [3.0, 2.0, 1.0], 1, 0.0, None, 3),
+    ],
+)
+def test_early_stopping_rule(monitor, values, patience, min_delta, stop_at, best_at):
+    es = EarlyStopping(patience=patience, min_delta=min_delta, monitor=monitor)
+    stopped = None
+    for epoch, v in enumerate(values, start=1):
+        if es.step(epoch, {monitor: v}, {"w": np.array([float(epoch)])}):
+            stopped = epoch
+            break
+    assert stopped == stop_at and es.best_epoch == best_at and es.best_params["w"][0] == best_at
+
+
+def test_fit_early_stopping_restores_the_best_epoch(small):
+    train, val = small
+    model = nn.mlp((64, 64, 10), rng=np.random.default_rng(2))
+    es = EarlyStopping(patience=2, monitor="val_loss")
+    h = fit(model, train, val=val, optimizer=optim.adam(0.02), epochs=40, batch_size=16, early_stopping=es,
+            progress=False)  # fmt: skip
+    assert h.stopped_epoch is not None and h.stopped_epoch < 40, "a small training set should overfit and stop"
+    assert len(h.epoch["epoch"]) == h.stopped_epoch
+    assert h.best_epoch == int(np.argmin(h.epoch["val_loss"])) + 1
+    loss, _ = evaluate(model, *val)
+    assert loss == pytest.approx(h.epoch["val_loss"][h.best_epoch - 1], rel=1e-6)
+
+
+def test_augment_is_applied_to_training_batches_only(small):
+    train, val = small
+    seen = []
+
+    def augment(xb, seed):
+        seen.append(seed)
+        return xb * np.float32(0)  # a destructive "augmentation": training sees only zeros
+
+    model = nn.mlp((64, 16, 10), rng=np.random.default_rng(3))
+    h = fit(model, train, val=val, optimizer=optim.sgd(0.1), epochs=1, batch_size=32, augment=augment, seed=5,
+            progress=False)  # fmt: skip
+    assert len(seen) == 4 and len(set(seen)) == 4, "a new seed for every step"
+    assert np.all(model.params()["0.weight"] == nn.mlp((64, 16, 10), rng=np.random.default_rng(3)).params()["0.weight"])
+    assert np.isfinite(h.epoch["val_loss"]).all()
+
+
+def test_bad_regularizer_arguments_raise(small):
+    train, val = small
+    model = nn.mlp((64, 8, 10), rng=np.random.default_rng(0))
+    for kwargs, match in [({"l2": -1.0}, "l2"), ({"max_norm": 0.0}, "max_norm"), ({"early_stopping": 3}, "early"),
+                          ({"augment": 3}, "augment"), ({"early_stopping": EarlyStopping()}, "val")]:  # fmt: skip
+        with pytest.raises((ValueError, TypeError), match=match):
+            fit(model, train, optimizer=optim.sgd(0.1), epochs=1, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="shape"):
+        fit(model, train, optimizer=optim.sgd(0.1), epochs=1, augment=lambda x, s: x[:1], progress=False)
+    for kwargs, match in [
+        ({"patience": 0}, "patience"),
+        ({"min_delta": -1}, "min_delta"),
+        ({"monitor": "acc"}, "monitor"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            EarlyStopping(**kwargs)
