@@ -7,6 +7,8 @@
 - :func:`digits_task` -- all of the above in one call: ``(x, y)`` for train / val / test, MLP or CNN shaped.
 - :func:`batches` -- seeded mini-batches, one epoch per call.
 - :func:`make_classification_blobs` -- Gaussian blobs with a knob for the input magnitude.
+- :func:`augment_digits`, :func:`warp_digits`, :func:`random_warps`, :class:`DigitAugmenter` -- seeded random
+  rotations and shifts of the images (numba). Loaded on first use, so importing this package does not import numba.
 """
 
 from odyssey_lessons.data._batches import batches
@@ -26,6 +28,26 @@ from odyssey_lessons.data._split import DigitsSplit, split_digits, stratified_in
 from odyssey_lessons.data._synthetic import make_classification_blobs
 from odyssey_lessons.data._task import DigitsTask, digits_task
 
+_LAZY = {  # name -> private module; these need numba, which ``import odyssey_lessons.data`` must not pull in
+    "DigitAugmenter": "_augment",
+    "augment_digits": "_augment",
+    "random_warps": "_augment",
+    "warp_digits": "_augment",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "DIGITS_SHA256",
     "IMAGE_SHAPE",
@@ -34,9 +56,11 @@ __all__ = [
     "PIXEL_MAX",
     "Digits",
     "DigitsSplit",
+    "DigitAugmenter",
     "DigitsTask",
     "FeatureStats",
     "as_cnn_input",
+    "augment_digits",
     "as_mlp_input",
     "batches",
     "digits_path",
@@ -44,7 +68,9 @@ __all__ = [
     "license_path",
     "load_digits",
     "make_classification_blobs",
+    "random_warps",
     "split_digits",
     "standardize",
     "stratified_indices",
+    "warp_digits",
 ]
