@@ -52,16 +52,15 @@ def sgd_momentum_kernel(p, g, b, b_new, u, lr, wd, momentum, nesterov):
 
 
 @njit(cache=True, parallel=True)
-def adam_kernel(p, g, m, v, m_new, v_new, u, b1, b2, step_size, bc2_sqrt, eps, wd, decoupled_wd):
+def adam_kernel(p, g, m, v, m_new, v_new, u, c1, b2, c2, step_size, bc2_sqrt, eps, wd, decoupled_wd):
     """Adam/AdamW (``torch.optim.Adam``/``AdamW``, single-tensor path).
 
     ``m' = m + (1 - b1)(g - m)`` (torch's lerp), ``v' = b2 v + (1 - b2) g^2``,
     ``u = -step_size m' / (sqrt(v') / bc2_sqrt + eps) - decoupled_wd p`` with ``step_size = lr / (1 - b1^t)``,
     ``bc2_sqrt = sqrt(1 - b2^t)`` and ``decoupled_wd = lr * weight_decay`` for AdamW (0 for Adam, whose weight decay
-    is the L2 ``wd``).
+    is the L2 ``wd``). ``c1 = 1 - b1`` and ``c2 = 1 - b2`` come in precomputed: PyTorch forms them in double precision
+    from the Python betas, and ``1 - float32(0.999)`` would differ from its ``float32(1 - 0.999)`` by 1.3e-5.
     """
-    c1 = _ONE - b1
-    c2 = _ONE - b2
     for i in prange(p.size):
         gi = g[i]
         if wd != _ZERO:
@@ -90,14 +89,14 @@ def adagrad_kernel(p, g, s, s_new, u, clr, wd, eps):
 
 
 @njit(cache=True, parallel=True)
-def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, eps, wd, momentum, centered):
+def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, c, eps, wd, momentum, centered):
     """RMSprop (``torch.optim.RMSprop``): ``sq' = alpha sq + (1 - alpha) g^2``; centered: ``ga' = ga + (1 - alpha)
     (g - ga)`` and ``avg = sqrt(sq' - ga'^2) + eps``, else ``avg = sqrt(sq') + eps``; with momentum
     ``b' = momentum b + g / avg`` and ``u = -lr b'``, else ``u = -lr g / avg``.
 
     ``ga``/``ga_new`` (not centered) and ``b``/``b_new`` (no momentum) may be empty: they are then never touched.
+    ``c = 1 - alpha`` comes in precomputed in double precision, as PyTorch forms it.
     """
-    c = _ONE - alpha
     for i in prange(p.size):
         gi = g[i]
         if wd != _ZERO:

@@ -180,7 +180,7 @@ def adam(
             with kernel_threads(g.size):
                 K.adam_kernel(
                     p, g, _flat(state.mu[name]), _flat(state.nu[name]), m, v, u,
-                    _f32(b1), _f32(b2), step_size, bc2_sqrt, _f32(eps), l2, dwd,
+                    _f32(1.0 - b1), _f32(b2), _f32(1.0 - b2), step_size, bc2_sqrt, _f32(eps), l2, dwd,
                 )  # fmt: skip
             updates[name], mu[name], nu[name] = u.reshape(shape), m.reshape(shape), v.reshape(shape)
         return updates, AdamState(t, mu, nu)
@@ -310,7 +310,7 @@ def rmsprop(
             with kernel_threads(g.size):
                 K.rmsprop_kernel(
                     p, g, _flat(state.square_avg[name]), ga_old, b_old, sq, ga, b, u,
-                    rate, _f32(alpha), _f32(eps), _f32(weight_decay), _f32(momentum), centered,
+                    rate, _f32(alpha), _f32(1.0 - alpha), _f32(eps), _f32(weight_decay), _f32(momentum), centered,
                 )  # fmt: skip
             updates[name], sq_avgs[name] = u.reshape(shape), sq.reshape(shape)
             if centered:
