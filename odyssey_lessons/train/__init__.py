@@ -13,6 +13,7 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._reg_study import REGULARIZERS, RegRun, RegSetup, regularization_run
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, l2_penalty, max_norm_
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
 from odyssey_lessons.train._schedule_run import ScheduleRun, schedule_run, steps_per_epoch
@@ -27,6 +28,7 @@ from odyssey_lessons.train._sweep import (
 __all__ = [
     "LOG2_SCALE_RANGE",
     "POLICIES",
+    "REGULARIZERS",
     "Caster",
     "DelayedScaling",
     "EarlyStopping",
@@ -38,6 +40,8 @@ __all__ = [
     "NoScaler",
     "PrecisionPolicy",
     "RangeTest",
+    "RegRun",
+    "RegSetup",
     "ScheduleRun",
     "StaticScaler",
     "SweepSetup",
@@ -59,6 +63,7 @@ __all__ = [
     "mx_block_dequantize",
     "mx_block_quantize",
     "mx_fake_quantize",
+    "regularization_run",
     "schedule_run",
     "smooth_losses",
     "steps_per_epoch",

@@ -4,6 +4,7 @@ HTML tables the lessons print."""
 from odyssey_lessons.widgets._format_explorer import FIELD_COLOURS, FormatExplorer, parse_value
 from odyssey_lessons.widgets._loss_scale import GRAD_FORMATS, LossScaleSweep
 from odyssey_lessons.widgets._optimizer_explorer import CHOICES, OptimizerExplorer, make_optimizer
+from odyssey_lessons.widgets._regularization import RegularizationExplorer
 from odyssey_lessons.widgets._schedule_explorer import ScheduleExplorer
 from odyssey_lessons.widgets._tables import html_table
 
@@ -14,6 +15,7 @@ __all__ = [
     "FormatExplorer",
     "LossScaleSweep",
     "OptimizerExplorer",
+    "RegularizationExplorer",
     "ScheduleExplorer",
     "html_table",
     "make_optimizer",

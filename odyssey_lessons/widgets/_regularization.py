@@ -1,0 +1,143 @@
+"""The regularization-strength widget: choose a regularizer and drag its strength; the train/validation curves and
+the generalisation gap update from a real training run of the overfitting setting.
+
+All numbers come from :func:`odyssey_lessons.train.regularization_run` (a real run per setting, cached, so moving
+back is instant); this module only wires controls to it and draws. Headless use: set
+``widget.regularizer.value = "dropout"`` and read ``widget.state``.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as widgets
+from matplotlib.figure import Figure
+
+from odyssey_lessons.train import REGULARIZERS, RegRun, RegSetup, regularization_run
+from odyssey_lessons.widgets._png import show_png
+
+
+def regularization_readout_html(run: RegRun, baseline: RegRun, seconds: float) -> str:
+    """The numbers of one run next to the unregularized baseline, as a small HTML block."""
+    h = run.history
+    rows = [
+        ("regularizer", f"{html.escape(run.regularizer)} = {run.strength:g}"),
+        ("train / validation accuracy", f"{100 * h.epoch['train_acc'][-1]:.1f}% / {100 * h.final_val_acc:.1f}%"),
+        ("generalisation gap (train − val)", f"{100 * run.gap:.1f} points (none: {100 * baseline.gap:.1f})"),
+        ("test accuracy", f"{100 * run.test_acc:.1f}% (none: {100 * baseline.test_acc:.1f}%)"),
+        (
+            "epochs trained",
+            f"{len(h.epoch['epoch'])}" + (f", stopped early (best {h.best_epoch})" if h.stopped_epoch else ""),
+        ),  # fmt: skip
+        ("recomputed in", f"{seconds * 1000:.0f} ms"),
+    ]
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
+    return f"<table class='odyssey-regularization-table'>{body}</table>"
+
+
+class RegularizationExplorer:
+    """A regularizer and its strength -> train/validation curves, the gap, and the test accuracy.
+
+    Args:
+        regularizer: A key of :data:`~odyssey_lessons.train.REGULARIZERS`.
+        strength: Initial strength (defaults to the regularizer's typical value).
+        seed: Seed of the model and batch order.
+        setup: The overfitting setting.
+        draw: Draw the figure (switch off in tests that only check numbers).
+    """
+
+    def __init__(
+        self, regularizer: str = "dropout", strength: float | None = None, *, seed: int = 0,
+        setup: RegSetup | None = None, draw: bool = True,
+    ) -> None:  # fmt: skip
+        if regularizer not in REGULARIZERS:
+            raise ValueError(f"unknown regularizer {regularizer!r}; known: {', '.join(REGULARIZERS)}")
+        self.seed = seed
+        self.setup = setup or RegSetup()
+        self._draw = draw
+        self._state: RegRun | None = None
+        self.seconds = 0.0
+        self._syncing = False
+        label, (lo, hi), typical = REGULARIZERS[regularizer]
+        self.regularizer = widgets.Dropdown(options=list(REGULARIZERS), value=regularizer, description="Regularizer",
+                                            style={"description_width": "initial"})  # fmt: skip
+        self.strength = widgets.FloatSlider(
+            value=typical if strength is None else strength, min=lo, max=hi, step=(hi - lo) / 20 if hi > lo else 0.1,
+            description="strength", continuous_update=False, disabled=hi == lo, readout_format=".3g",
+        )  # fmt: skip
+        self.meaning = widgets.HTML(f"<i>{html.escape(label)}</i>")
+        self.readout = widgets.HTML()
+        self.readout.add_class("odyssey-regularization-readout")
+        self.plot = widgets.Output()
+        self._fig = Figure(figsize=(10, 3.4), dpi=72)
+        self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
+        self._ax_loss, self._ax_acc = self._fig.subplots(1, 2)
+        self.regularizer.observe(self._on_regularizer, names="value")
+        self.strength.observe(lambda _change: self.update(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.regularizer, self.strength]), self.meaning, self.readout,
+                                    self.plot])  # fmt: skip
+        self.update()
+
+    def _on_regularizer(self, change: dict) -> None:
+        label, (lo, hi), typical = REGULARIZERS[change["new"]]
+        self._syncing = True
+        try:
+            if lo > self.strength.max:  # traitlets keeps min <= max at every assignment: order them
+                self.strength.max, self.strength.min = hi, lo
+            else:
+                self.strength.min, self.strength.max = lo, hi
+            self.strength.step = (hi - lo) / 20 if hi > lo else 0.1
+            self.strength.disabled = hi == lo
+            self.strength.value = typical
+            self.meaning.value = f"<i>{html.escape(label)}</i>"
+        finally:
+            self._syncing = False
+        self.update()
+
+    def update(self) -> None:
+        """Train (or fetch from the cache) the run for the current controls, then redraw."""
+        if self._syncing:
+            return
+        start = time.perf_counter()
+        name = self.regularizer.value
+        strength = float(self.strength.value) if name != "none" else 0.0
+        self._state = regularization_run(name, strength, seed=self.seed, setup=self.setup)
+        self._baseline = regularization_run("none", 0.0, seed=self.seed, setup=self.setup)
+        self.seconds = time.perf_counter() - start
+        if self._draw:
+            self._redraw(self._state, self._baseline)
+        self.readout.value = regularization_readout_html(self._state, self._baseline, self.seconds)
+
+    @property
+    def state(self) -> RegRun | None:
+        """The current :class:`~odyssey_lessons.train.RegRun`."""
+        return self._state
+
+    def _redraw(self, run: RegRun, baseline: RegRun) -> None:
+        for ax, metric, label in [(self._ax_loss, "loss", "loss"), (self._ax_acc, "acc", "accuracy")]:
+            ax.clear()
+            for r, style, who in [(baseline, ":", "none"), (run, "-", f"{run.regularizer} {run.strength:g}")]:
+                e = r.history.epoch
+                ax.plot(e["epoch"], e[f"train_{metric}"], style, color="#1f77b4", label=f"train ({who})")
+                ax.plot(e["epoch"], e[f"val_{metric}"], style, color="#d62728", label=f"validation ({who})")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.set_title(f"{label}: dotted = no regularization", fontsize=10)
+        self._ax_loss.set_yscale("log")
+        self._ax_acc.set_ylim(0.5, 1.01)
+        self._ax_acc.legend(fontsize=7, loc="lower right")
+        if run.history.best_epoch is not None and run.history.stopped_epoch is not None:
+            for ax in (self._ax_loss, self._ax_acc):
+                ax.axvline(run.history.best_epoch, color="0.5", lw=1)
+        show_png(self.plot, self._fig, f"<{run.regularizer} {run.strength:g}>")
+
+    @property
+    def figure(self) -> Figure:
+        """The matplotlib figure (reused across updates)."""
+        return self._fig
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
