@@ -1,8 +1,10 @@
 """Benchmark: how long the lesson widgets take to update after one control change (the wait a learner feels).
 
-Measured headless (the Python side: recompute + redraw into the Output widget), median and max over repeats, for
-each format the explorer shows. Prints a Markdown table and writes JSON (default ``benchmarks/results/widgets.json``).
-Not a test: the 100 ms target is reported, not asserted.
+Measured headless (the Python side: recompute + redraw into the Output widget), median and max over repeats: the
+format explorer for each format (target 100 ms), and the training widgets of lessons 2-5 on settings they have not
+seen yet, so each update is a real re-train (targets: loss-scale sweep 300 ms, regularization 500 ms). Prints
+Markdown tables and writes JSON (default ``benchmarks/results/widgets.json``). Not a test: targets are reported,
+not asserted.
 
     python benchmarks/bench_widgets.py [--repeats 20] [--json PATH]
 """
@@ -18,9 +20,48 @@ import time
 from pathlib import Path
 
 from odyssey_lessons.formats import FORMATS
-from odyssey_lessons.widgets import FormatExplorer
+from odyssey_lessons.widgets import (
+    FormatExplorer,
+    LossScaleSweep,
+    OptimizerExplorer,
+    RegularizationExplorer,
+    ScheduleExplorer,
+)
 
 TARGET_S = 0.1
+TRAINING_TARGETS_S = {"LossScaleSweep": 0.3, "ScheduleExplorer": 0.5, "OptimizerExplorer": 0.5,
+                      "RegularizationExplorer": 0.5}  # fmt: skip
+
+
+def _timed(change) -> float:
+    t0 = time.perf_counter()
+    change()
+    return time.perf_counter() - t0
+
+
+def run_training_widgets() -> list[dict]:
+    """One row per training widget: every update is on a setting not trained before (no cache hit)."""
+    sweep = LossScaleSweep(log2_scale=0, grad_format="e5m2")
+    schedule = ScheduleExplorer(schedule="cosine", peak_lr=0.1, epochs=5)
+    optimizer = OptimizerExplorer()
+    regularization = RegularizationExplorer(regularizer="l2")
+    changes = {
+        "LossScaleSweep": [lambda k=k: setattr(sweep.log2_scale, "value", k) for k in (3, 7, 11, 15, 19)],
+        "ScheduleExplorer": [
+            lambda n=n: setattr(schedule.schedule, "value", n)
+            for n in ("one_cycle", "wsd", "sgdr", "linear", "exponential")
+        ],  # fmt: skip
+        "OptimizerExplorer": [lambda v=v: setattr(optimizer.lr, "value", v) for v in (0.002, 0.005, 0.02, 0.05, 0.2)],
+        "RegularizationExplorer": [
+            lambda v=v: setattr(regularization.strength, "value", v) for v in (0.0025, 0.0075, 0.0125, 0.0175, 0.0225)
+        ],  # fmt: skip
+    }
+    rows = []
+    for name, fns in changes.items():
+        times = [_timed(fn) for fn in fns]
+        rows.append({"widget": name, "median_s": statistics.median(times), "max_s": max(times),
+                     "target_s": TRAINING_TARGETS_S[name]})  # fmt: skip
+    return rows
 
 
 def run(repeats: int) -> dict:
@@ -42,6 +83,7 @@ def run(repeats: int) -> dict:
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
         "target_s": TARGET_S,
         "rows": rows,
+        "training_widgets": run_training_widgets(),
     }
 
 
@@ -56,6 +98,12 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {r['format']} | {r['first_s'] * 1e3:.0f} | {r['median_s'] * 1e3:.0f} | {r['max_s'] * 1e3:.0f} |"
         )
+    lines += ["", "training widgets, each update a new real run:", "",
+              "| widget | median ms | max ms | target ms | met |", "|---|---:|---:|---:|---|"]  # fmt: skip
+    for r in result["training_widgets"]:
+        met = "yes" if r["median_s"] <= r["target_s"] else "**no**"
+        lines.append(f"| {r['widget']} | {r['median_s'] * 1e3:.0f} | {r['max_s'] * 1e3:.0f} | "
+                     f"{r['target_s'] * 1e3:.0f} | {met} |")  # fmt: skip
     return "\n".join(lines)
 
 
