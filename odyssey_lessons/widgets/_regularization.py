@@ -114,22 +114,40 @@ class RegularizationExplorer:
         """The current :class:`~odyssey_lessons.train.RegRun`."""
         return self._state
 
-    def _redraw(self, run: RegRun, baseline: RegRun) -> None:
+    def _setup_artists(self) -> None:
+        """Create the lines once; updates only move their data (a redraw without re-layout is about twice as fast)."""
+        self._lines = {}
         for ax, metric, label in [(self._ax_loss, "loss", "loss"), (self._ax_acc, "acc", "accuracy")]:
-            ax.clear()
-            for r, style, who in [(baseline, ":", "none"), (run, "-", f"{run.regularizer} {run.strength:g}")]:
-                e = r.history.epoch
-                ax.plot(e["epoch"], e[f"train_{metric}"], style, color="#1f77b4", label=f"train ({who})")
-                ax.plot(e["epoch"], e[f"val_{metric}"], style, color="#d62728", label=f"validation ({who})")
+            for who, style in [("none", ":"), ("run", "-")]:
+                for split, colour in [("train", "#1f77b4"), ("val", "#d62728")]:
+                    name = f"{'validation' if split == 'val' else 'train'} ({'none' if who == 'none' else 'chosen'})"
+                    (self._lines[(metric, who, split)],) = ax.plot([], [], style, color=colour, label=name)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
-            ax.set_title(f"{label}: dotted = no regularization", fontsize=10)
         self._ax_loss.set_yscale("log")
         self._ax_acc.set_ylim(0.5, 1.01)
         self._ax_acc.legend(fontsize=7, loc="lower right")
-        if run.history.best_epoch is not None and run.history.stopped_epoch is not None:
-            for ax in (self._ax_loss, self._ax_acc):
-                ax.axvline(run.history.best_epoch, color="0.5", lw=1)
+        self._best_lines = [ax.axvline(1, color="0.5", lw=1, visible=False) for ax in (self._ax_loss, self._ax_acc)]
+
+    def _redraw(self, run: RegRun, baseline: RegRun) -> None:
+        if not hasattr(self, "_lines"):
+            self._setup_artists()
+        for who, r in [("none", baseline), ("run", run)]:
+            e = r.history.epoch
+            for metric in ("loss", "acc"):
+                for split in ("train", "val"):
+                    self._lines[(metric, who, split)].set_data(e["epoch"], e[f"{split}_{metric}"])
+        title = f"{run.regularizer} {run.strength:g} (solid) vs none (dotted)"
+        self._ax_loss.set_title(f"loss: {title}", fontsize=10)
+        self._ax_acc.set_title(f"accuracy: {title}", fontsize=10)
+        for ax in (self._ax_loss, self._ax_acc):
+            ax.relim()
+            ax.autoscale_view(scalex=True, scaley=ax is self._ax_loss)
+        stopped = run.history.best_epoch is not None and run.history.stopped_epoch is not None
+        for line in self._best_lines:
+            line.set_visible(stopped)
+            if stopped:
+                line.set_xdata([run.history.best_epoch, run.history.best_epoch])
         show_png(self.plot, self._fig, f"<{run.regularizer} {run.strength:g}>")
 
     @property
