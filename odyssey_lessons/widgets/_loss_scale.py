@@ -91,51 +91,66 @@ class LossScaleSweep:
 
     # ----- drawing ------------------------------------------------------------------------------------------------
     def _setup_figure(self) -> None:
+        """Create the figure and its artists once; updates only move their data (no clear, no re-layout)."""
+        from odyssey_lessons.train._sweep import HIST_EDGES
+
         self._fig = Figure(figsize=(10, 3.2), dpi=72)
         self._fig.subplots_adjust(left=0.06, right=0.94, bottom=0.17, top=0.86, wspace=0.25)
         self._ax_hist, self._ax_curve = self._fig.subplots(1, 2)
         self._ax_acc = self._ax_curve.twinx()
+        ax = self._ax_hist
+        lo, hi = float(HIST_EDGES[0]), float(HIST_EDGES[-1])
+        self._spans = [
+            ax.axvspan(lo, lo, color="#d62728", alpha=0.15, label="underflow to 0"),
+            ax.axvspan(lo, lo, color="#ff7f0e", alpha=0.12, label="subnormal"),
+            ax.axvspan(hi, hi, color="#d62728", alpha=0.3, label="overflow"),
+        ]
+        self._hist = ax.stairs(np.zeros(len(HIST_EDGES) - 1), HIST_EDGES, fill=True, color="#1f77b4")
+        ax.set_xlim(lo, hi)
+        ax.set_ylabel("share of gradient values")
+        ax.legend(fontsize=8, loc="upper left")
+        ax = self._ax_curve
+        (self._loss_line,) = ax.plot([], [], color="#1f77b4", lw=1, label="training loss (per step)")
+        (self._skip_marks,) = ax.plot([], [], "x", color="#d62728", ms=5, label="skipped step")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.legend(fontsize=8, loc="lower left")
+        (self._acc_line,) = self._ax_acc.plot([], [], "o-", color="#2ca02c", label="val accuracy")
+        self._ax_acc.set_ylim(0, 1)
+        self._ax_acc.set_ylabel("validation accuracy")
+
+    @staticmethod
+    def _span(rect, x0: float, x1: float) -> None:
+        rect.set_x(x0)
+        rect.set_width(max(x1 - x0, 0.0))
 
     def _redraw(self, point: LossScalePoint) -> None:
         ax = self._ax_hist
-        ax.clear()
         sub, normal, top = point.log2_range
-        centres = (point.hist_edges[:-1] + point.hist_edges[1:]) / 2
+        lo, hi = float(point.hist_edges[0]), float(point.hist_edges[-1])
         total = max(int(point.hist_counts.sum()), 1)
-        ax.bar(centres, point.hist_counts / total, width=1.0, color="#1f77b4")
-        ax.axvspan(point.hist_edges[0], sub - 1, color="#d62728", alpha=0.15, label="underflow to 0")
-        ax.axvspan(sub - 1, normal, color="#ff7f0e", alpha=0.12, label="subnormal")
-        ax.axvspan(top + 1, point.hist_edges[-1], color="#d62728", alpha=0.3, label="overflow")
-        ax.set_xlim(point.hist_edges[0], point.hist_edges[-1])
+        shares = point.hist_counts / total
+        self._hist.set_data(shares, point.hist_edges)
+        self._span(self._spans[0], lo, sub - 1)
+        self._span(self._spans[1], sub - 1, normal)
+        self._span(self._spans[2], top + 1, hi)
+        ax.set_ylim(0, max(float(shares.max()) * 1.1, 0.01))
         ax.set_xlabel(f"log2 |loss scale x gradient|   ({point.grad_format} range shaded)")
-        ax.set_ylabel("share of gradient values")
         ax.set_title(
             f"under {100 * point.underflow:.1f}%, over {100 * point.overflow:.1f}% at scale 2^{point.log2_scale}",
             fontsize=10,
         )
-        ax.legend(fontsize=8, loc="upper left")
-
-        ax = self._ax_curve
-        ax.clear()
         h = point.history
         steps = np.arange(1, len(h.step["loss"]) + 1)
-        ax.plot(steps, h.step["loss"], color="#1f77b4", lw=1, label="training loss (per step)")
         skipped = h.step["skipped"] > 0
-        ax.plot(steps[skipped], h.step["loss"][skipped], "x", color="#d62728", ms=5, label="skipped step")
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
+        self._loss_line.set_data(steps, h.step["loss"])
+        self._skip_marks.set_data(steps[skipped], h.step["loss"][skipped])
         finite = h.step["loss"][np.isfinite(h.step["loss"])]
-        ax.set_ylim(0, max(2.6, float(finite.max()) * 1.05 if finite.size else 0.0))
-        ax2 = self._ax_acc
-        ax2.clear()
-        ax2.yaxis.tick_right()  # clear() resets a twin axis to the left side
-        ax2.yaxis.set_label_position("right")
+        self._ax_curve.set_xlim(0, len(steps) + 1)
+        self._ax_curve.set_ylim(0, max(2.6, float(finite.max()) * 1.05 if finite.size else 0.0))
         per_epoch = len(steps) // max(len(h.epoch["epoch"]), 1)
-        ax2.plot(h.epoch["epoch"] * per_epoch, h.epoch["val_acc"], "o-", color="#2ca02c", label="val accuracy")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("validation accuracy")
-        ax.set_title(f"training: bf16 forward, {point.grad_format} gradients, static scale", fontsize=10)
-        ax.legend(fontsize=8, loc="lower left")
+        self._acc_line.set_data(h.epoch["epoch"] * per_epoch, h.epoch["val_acc"])
+        self._ax_curve.set_title(f"training: bf16 forward, {point.grad_format} gradients, static scale", fontsize=10)
         show_png(self.plot, self._fig, f"<loss scale 2^{point.log2_scale}, {point.grad_format}>")
 
     @property
