@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
+from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.optim import GradientTransformation, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
@@ -152,14 +153,6 @@ def _check_data(name: str, data: object) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {name}={value!r}")
-    return int(value)
-
-
 def _check_clip(name: str, value: object) -> float | None:
     if value is None:
         return None
@@ -261,8 +254,8 @@ def fit(
         raise TypeError(f"model must be an odyssey_lessons.nn Layer, got {type(model).__name__}")
     if not isinstance(optimizer, GradientTransformation):
         raise TypeError(f"optimizer must come from odyssey_lessons.optim, got {type(optimizer).__name__}")
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
     clip_norm = _check_clip("clip_norm", clip_norm)
     clip_value = _check_clip("clip_value", clip_value)
     max_norm = _check_clip("max_norm", max_norm)

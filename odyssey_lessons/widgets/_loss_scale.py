@@ -7,7 +7,6 @@ only wires controls to it and draws. Headless use: set ``sweep.log2_scale.value 
 
 from __future__ import annotations
 
-import html
 import time
 
 import ipywidgets as widgets
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.train import LOG2_SCALE_RANGE, LossScalePoint, SweepSetup, loss_scale_point
 from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._tables import readout_table
 
 GRAD_FORMATS = ("fp16", "bf16", "e5m2", "e4m3fn")
 
@@ -33,8 +33,7 @@ def sweep_readout_html(point: LossScalePoint, seconds: float) -> str:
         ("validation accuracy after training", f"{100 * h.final_val_acc:.1f}%"),
         ("recomputed in", f"{seconds * 1000:.0f} ms"),
     ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'><b>{v}</b></td></tr>" for k, v in rows)
-    return f"<table class='odyssey-sweep-table'>{body}</table>"
+    return readout_table(rows)
 
 
 class LossScaleSweep:

@@ -30,6 +30,7 @@ from odyssey_lessons.optim import (
     trajectory,
 )
 from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._tables import readout_table
 
 # name -> (factory of (lr, knob), knob label, knob range, default knob, default lr)
 CHOICES: dict[str, tuple] = {
@@ -67,8 +68,7 @@ def explorer_readout_html(name: str, traj: Trajectory, seconds: float) -> str:
         ("final loss − minimum", f"{gap:.3g}" if math.isfinite(gap) else "diverged"),
         ("computed in", f"{seconds * 1000:.0f} ms"),
     ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
-    return f"<table class='odyssey-optimizer-table'>{body}</table>"
+    return readout_table(rows)
 
 
 class OptimizerExplorer:

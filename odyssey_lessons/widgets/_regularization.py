@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from odyssey_lessons.train import REGULARIZERS, RegRun, RegSetup, regularization_run
 from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._tables import readout_table
 
 
 def regularization_readout_html(run: RegRun, baseline: RegRun, seconds: float) -> str:
@@ -32,8 +33,7 @@ def regularization_readout_html(run: RegRun, baseline: RegRun, seconds: float) -
         ),  # fmt: skip
         ("recomputed in", f"{seconds * 1000:.0f} ms"),
     ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
-    return f"<table class='odyssey-regularization-table'>{body}</table>"
+    return readout_table(rows)
 
 
 class RegularizationExplorer:

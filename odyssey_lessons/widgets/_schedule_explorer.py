@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from odyssey_lessons.schedules import SCHEDULES
 from odyssey_lessons.train import ScheduleRun, schedule_run
 from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._tables import readout_table
 
 
 def schedule_readout_html(run: ScheduleRun, seconds: float) -> str:
@@ -29,8 +30,7 @@ def schedule_readout_html(run: ScheduleRun, seconds: float) -> str:
         ("final validation accuracy", f"{100 * h.final_val_acc:.1f}%"),
         ("recomputed in", f"{seconds * 1000:.0f} ms"),
     ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
-    return f"<table class='odyssey-schedule-table'>{body}</table>"
+    return readout_table(rows)
 
 
 class ScheduleExplorer:

@@ -15,3 +15,9 @@ def html_table(headers: list[str], rows: list[list[object]]) -> HTML:
         for row in rows
     )
     return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def readout_table(rows: list[tuple[str, str]]) -> str:
+    """A widget's readout: one row per ``(label, value)``, the label escaped, the value (trusted HTML) in bold."""
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{v}</b></td></tr>" for k, v in rows)
+    return f"<table class='odyssey-readout-table'>{body}</table>"
