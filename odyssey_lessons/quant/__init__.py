@@ -1,0 +1,70 @@
+"""Quantization: affine integer quantization (2..8 bits), low-precision float formats and NF4, calibration
+observers, sub-byte bit packing, and fake quantization with a straight-through estimator for QAT.
+
+``qp = choose_qparams(w, bits=4, granularity="channel", axis=0)``; ``q = quantize(w, qp)``;
+``w_hat = dequantize(q, qp)``; ``pack_int(q, 4)`` stores two codes per byte; ``prepare_qat(model)`` returns a copy
+of a float model ready for quantization-aware training with :func:`odyssey_lessons.train.fit`.
+"""
+
+from odyssey_lessons.quant._affine import (
+    GRANULARITIES,
+    QParams,
+    calc_qparams,
+    choose_qparams,
+    dequantize,
+    fake_quantize,
+    qrange,
+    quantization_error,
+    quantize,
+)
+from odyssey_lessons.quant._fake import FakeQuant, QATConv2D, QATLinear, prepare_qat, ste_mask
+from odyssey_lessons.quant._floatq import (
+    FLOAT_FORMATS,
+    NF4_CODEBOOK,
+    nf4_decode,
+    nf4_encode,
+    quantize_float,
+    quantize_nf4,
+)
+from odyssey_lessons.quant._observers import (
+    OBSERVERS,
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+    MSEObserver,
+    Observer,
+    PercentileObserver,
+)
+from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
+
+__all__ = [
+    "FLOAT_FORMATS",
+    "GRANULARITIES",
+    "NF4_CODEBOOK",
+    "OBSERVERS",
+    "FakeQuant",
+    "MSEObserver",
+    "MinMaxObserver",
+    "MovingAverageMinMaxObserver",
+    "Observer",
+    "PercentileObserver",
+    "QATConv2D",
+    "QATLinear",
+    "QParams",
+    "calc_qparams",
+    "choose_qparams",
+    "dequantize",
+    "fake_quantize",
+    "nf4_decode",
+    "nf4_encode",
+    "pack_int",
+    "packed_nbytes",
+    "prepare_qat",
+    "qrange",
+    "quantization_error",
+    "quantize",
+    "quantize_float",
+    "quantize_nf4",
+    "size_report",
+    "ste_mask",
+    "unpack_int",
+]
