@@ -4,6 +4,10 @@ observers, sub-byte bit packing, and fake quantization with a straight-through e
 ``qp = choose_qparams(w, bits=4, granularity="channel", axis=0)``; ``q = quantize(w, qp)``;
 ``w_hat = dequantize(q, qp)``; ``pack_int(q, 4)`` stores two codes per byte; ``prepare_qat(model)`` returns a copy
 of a float model ready for quantization-aware training with :func:`odyssey_lessons.train.fit`.
+
+Integer-only inference: ``int8_matmul`` / ``int8_conv2d`` accumulate int8 products in int32; ``quantize_multiplier``
+and ``requantize`` rescale with a fixed-point multiplier and shift (gemmlowp); ``QuantizedModel.from_float(model,
+calibration_x)`` builds an integer pipeline from a trained float model and reports its real size in bytes.
 """
 
 from odyssey_lessons.quant._affine import (
@@ -26,6 +30,7 @@ from odyssey_lessons.quant._floatq import (
     quantize_float,
     quantize_nf4,
 )
+from odyssey_lessons.quant._intkernels import int8_conv2d, int8_matmul
 from odyssey_lessons.quant._observers import (
     OBSERVERS,
     MinMaxObserver,
@@ -35,8 +40,15 @@ from odyssey_lessons.quant._observers import (
     PercentileObserver,
 )
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
+from odyssey_lessons.quant._qmodel import QuantizedModel
+from odyssey_lessons.quant._requant import quantize_multiplier, requantize
 
 __all__ = [
+    "QuantizedModel",
+    "int8_conv2d",
+    "int8_matmul",
+    "quantize_multiplier",
+    "requantize",
     "FLOAT_FORMATS",
     "GRANULARITIES",
     "NF4_CODEBOOK",

@@ -1,0 +1,207 @@
+"""Benchmark: integer inference -- int8 GEMM throughput against float32 numpy BLAS, and the latency and size of
+quantized digits models against their float models, all single-threaded (numba and BLAS on one thread) in one run.
+
+GEMM rows time ``y = x @ W`` for the digits MLP's layer shapes and a 1024 x 1024 layer at batch 1 and 256:
+
+- ``int8 kernel``: the int8 x int8 -> int32 kernel on weights stored transposed (N, K), as ``QuantizedModel`` keeps
+  them (no zero points);
+- ``int8_matmul``: the public function, which also transposes ``b`` on every call;
+- ``float32``: ``numpy.matmul`` (BLAS) on the same shapes.
+
+Model rows time ``QuantizedModel.predict_logits`` (quantize the input, integer layers, dequantize the logits; int4
+weights are unpacked on every call) against ``model.forward(x, training=False)``. Not a test: nothing asserts a time;
+the issue's targets (int8 >= 0.5x float32 BLAS at batch 256 and >= 1x at batch 1) are reported next to the numbers.
+
+    python benchmarks/bench_quant.py [--quick] [--repeats 20] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from odyssey_lessons._threads import single_threaded
+from odyssey_lessons.data import digits_task
+from odyssey_lessons.nn import digits_cnn, mlp
+from odyssey_lessons.optim import adam
+from odyssey_lessons.quant._intkernels import int8_matmul, matmul_s8t
+from odyssey_lessons.quant._qmodel import QuantizedModel
+from odyssey_lessons.train import fit
+
+# (label, K, N): y (batch, N) = x (batch, K) @ W (K, N)
+GEMM_SHAPES = [("mlp layer 1 (64->128)", 64, 128), ("mlp layer 2 (128->10)", 128, 10), ("1024->1024", 1024, 1024)]
+BATCHES = (1, 256)
+
+
+def timed(fns: dict, repeats: int) -> dict:
+    """Min wall time of each function, calling them in turn ``repeats`` times after one warm-up call each; each timed
+    sample repeats the call until it lasts at least 1 ms (small calls are otherwise below the timer's resolution)."""
+    loops = {}
+    for k, fn in fns.items():
+        fn()
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < 1e-3:
+            fn()
+            n += 1
+        loops[k] = max(n, 1)
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(loops[k]):
+                fn()
+            times[k].append((time.perf_counter() - t0) / loops[k])
+    return {k: min(v) for k, v in times.items()}
+
+
+def gemm_rows(repeats: int, rng: np.random.Generator) -> list[dict]:
+    rows = []
+    for label, k, n in GEMM_SHAPES:
+        w = rng.integers(-127, 128, size=(k, n), dtype=np.int8)
+        wt = np.ascontiguousarray(w.T)
+        wf = w.astype(np.float32)
+        for batch in BATCHES:
+            x = rng.integers(-128, 128, size=(batch, k), dtype=np.int8)
+            xf = x.astype(np.float32)
+            t = timed(
+                {
+                    "int8_kernel": lambda x=x, wt=wt: matmul_s8t(x, wt, 0, 0),
+                    "int8_matmul": lambda x=x, w=w: int8_matmul(x, w),
+                    "float32": lambda xf=xf, wf=wf: np.matmul(xf, wf),
+                },
+                repeats,
+            )
+            ops = 2 * batch * k * n
+            row = {"shape": label, "batch": batch, "M": batch, "K": k, "N": n}
+            row.update({f"{key}_gops": ops / v / 1e9 for key, v in t.items()})
+            row["kernel_vs_float32"] = t["float32"] / t["int8_kernel"]
+            row["matmul_vs_float32"] = t["float32"] / t["int8_matmul"]
+            row["target"] = 1.0 if batch == 1 else 0.5
+            rows.append(row)
+            print(
+                f"  {label:24s} batch {batch:3d}: int8 kernel {row['int8_kernel_gops']:6.1f}, int8_matmul "
+                f"{row['int8_matmul_gops']:6.1f}, float32 {row['float32_gops']:6.1f} Gop/s"
+            )
+    return rows
+
+
+def model_rows(repeats: int) -> list[dict]:
+    rows = []
+    for layout in ("mlp", "cnn"):
+        task = digits_task(layout, seed=0)
+        rng = np.random.default_rng(0)
+        model = mlp((64, 128, 10), rng=rng) if layout == "mlp" else digits_cnn(rng=rng)
+        fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0, progress=False)
+        x_test, y_test = task.test
+        float_acc = float(np.mean(model.forward(x_test, training=False).argmax(axis=1) == y_test))
+        for bits in (8, 4):
+            qmodel = QuantizedModel.from_float(model, task.train[0][:512], weight_bits=bits)
+            int_acc = float(np.mean(qmodel.predict(x_test) == y_test))
+            size = qmodel.size_report()
+            for batch in BATCHES:
+                x = np.ascontiguousarray(x_test[:batch])
+                t = timed(
+                    {
+                        "quantized": lambda q=qmodel, x=x: q.predict_logits(x),
+                        "float": lambda m=model, x=x: m.forward(x, training=False),
+                    },
+                    repeats,
+                )
+                rows.append(
+                    {
+                        "model": f"digits {layout}",
+                        "weight_bits": bits,
+                        "batch": batch,
+                        "quantized_s": t["quantized"],
+                        "float_s": t["float"],
+                        "speedup": t["float"] / t["quantized"],
+                        "float_accuracy": float_acc,
+                        "int_accuracy": int_acc,
+                        **size,
+                    }
+                )
+                print(
+                    f"  {layout} w{bits} batch {batch:3d}: quantized {t['quantized'] * 1e6:8.1f} us, float "
+                    f"{t['float'] * 1e6:8.1f} us; accuracy {int_acc:.4f} vs {float_acc:.4f}; "
+                    f"{size['nbytes']} B vs {size['float_nbytes']} B"
+                )
+    return rows
+
+
+def run(repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    with single_threaded():
+        gemm = gemm_rows(repeats, rng)
+        models = model_rows(repeats)
+    return {
+        "benchmark": "integer inference (int8 GEMM and quantized models)",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "numba_threads": 1,
+            "blas_threads": 1,
+        },
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        "threads": "single_threaded(): numba and BLAS limited to the calling thread",
+        "repeats": repeats,
+        "gemm": gemm,
+        "models": models,
+    }
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"integer inference, {m['processor']}, {m['cpu_count']} CPUs, single-threaded, "
+        f"numpy {result['versions']['numpy']}, numba {result['versions']['numba']}, {result['date']}; "
+        f"min of {result['repeats']}",
+        "",
+        "| GEMM | batch | int8 kernel Gop/s | int8_matmul Gop/s | float32 BLAS Gop/s | kernel × float32 | target |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["gemm"]:
+        lines.append(
+            f"| {r['shape']} | {r['batch']} | {r['int8_kernel_gops']:.1f} | {r['int8_matmul_gops']:.1f} | "
+            f"{r['float32_gops']:.1f} | {r['kernel_vs_float32']:.2f} | ≥ {r['target']} |"
+        )
+    lines += [
+        "",
+        "| model | weights | batch | quantized µs | float µs | × float | int acc | float acc | bytes | float bytes "
+        "| weight ratio | overhead B |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["models"]:
+        lines.append(
+            f"| {r['model']} | int{r['weight_bits']} | {r['batch']} | {r['quantized_s'] * 1e6:.1f} | "
+            f"{r['float_s'] * 1e6:.1f} | {r['speedup']:.2f} | {r['int_accuracy']:.4f} | {r['float_accuracy']:.4f} | "
+            f"{r['nbytes']} | {r['float_nbytes']} | {r['weight_ratio']:.2f} | {r['overhead_bytes']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 repeats")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_quant.json")
+    args = parser.parse_args(argv)
+    result = run(5 if args.quick else args.repeats)
+    print(markdown(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
