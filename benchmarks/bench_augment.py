@@ -18,16 +18,10 @@ Prints a Markdown table and writes JSON (default ``benchmarks/results/bench_augm
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
-import time
-from pathlib import Path
 
-import numba
 import numpy as np
+from _common import header_line, main_for, provenance, ratio_row
+from odyssey_lessons.perf import measure
 
 from odyssey_lessons.data import augment_digits, load_digits, random_warps, warp_digits
 
@@ -84,18 +78,9 @@ def scipy_warp(images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray, f
     return out
 
 
-def best_time(fn, repeats: int) -> tuple[float, float]:
-    """(min, median) wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
-
-
-def run(batch_sizes: list[int], repeats: int) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 25)
+    batch_sizes = [len(load_digits().images), 64]
     digits = load_digits().images
     rows = []
     for size in batch_sizes:
@@ -120,7 +105,8 @@ def run(batch_sizes: list[int], repeats: int) -> dict:
             contenders["scipy.ndimage.affine_transform (per image)"] = lambda x=x, a=angles, s=shifts: scipy_warp(
                 x, a, s
             )
-        timings = {name: best_time(fn, repeats) for name, fn in contenders.items()}
+        measured = {name: measure(fn, repeats=repeats, number=1) for name, fn in contenders.items()}
+        timings = {name: (t.min_s, t.median_s) for name, t in measured.items()}
         t_numpy = timings["numpy (vectorised)"][0]
         for name, (t_min, t_med) in timings.items():
             rows.append(
@@ -135,14 +121,7 @@ def run(batch_sizes: list[int], repeats: int) -> dict:
             )
     return {
         "benchmark": "digit augmentation throughput",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        },
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        **provenance(),
         "max_shift": MAX_SHIFT,
         "max_rotation_deg": MAX_ROTATION_DEG,
         "repeats": repeats,
@@ -152,11 +131,9 @@ def run(batch_sizes: list[int], repeats: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     lines = [
         f"digit augmentation throughput (8x8, rotation <= {result['max_rotation_deg']:g} deg, shift <= "
-        f"{result['max_shift']:g} px, bilinear), {m['processor']}, {m['cpu_count']} CPUs, {m['numba_threads']} numba "
-        f"threads, numpy {result['versions']['numpy']}, numba {result['versions']['numba']}, {result['date']}",
+        f"{result['max_shift']:g} px, bilinear), {header_line(result)}",
         f"best of {result['repeats']}; x numpy = numpy time / method time, measured in the same run"
         + ("" if result["scipy"] else "; scipy not installed, its row skipped"),
         "",
@@ -171,20 +148,24 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+def summary(result: dict) -> list[dict]:
+    """Per batch and method: images/s × the vectorised numpy warp."""
+    return [
+        ratio_row(
+            "augment",
+            f"{r['method']}, batch {r['batch']}",
+            r["vs_numpy"],
+            baseline="numpy (vectorised)",
+            detail=f"{r['images_per_s']:,.0f} images/s",
+        )
+        for r in result["rows"]
+        if not r["method"].startswith("numpy")
+    ]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 25, quick 3)")
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_augment.json")
-    args = parser.parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 25)
-    result = run([len(load_digits().images), 64], repeats)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "bench_augment.json", add_arguments=_add_arguments))

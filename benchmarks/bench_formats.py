@@ -3,30 +3,22 @@
 Baselines: ``np.copyto`` of the same float32 array (memory bandwidth: a rounding pass reads and writes the same bytes),
 timed alternately with each quantize measurement,
 and ml_dtypes' round trip ``x.astype(fmt).astype(float32)`` where ml_dtypes has the format. Throughput counts bytes
-read plus bytes written. Also measured: a cold ``import odyssey_lessons.formats`` plus the first ``quantize`` in a
-fresh interpreter, with numba's cache warm.
+read plus bytes written. (Import and JIT-compile times are ``bench_startup.py``'s.)
 
 Prints a Markdown table and writes JSON (default ``benchmarks/results/formats.json``). Not a test: nothing here asserts
 a time; the targets are reported next to the measurements.
 
-    python benchmarks/bench_formats.py [--size 2**24] [--repeats 7] [--json PATH]
+    python benchmarks/bench_formats.py [--quick] [--size 2**24] [--repeats 7] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import statistics
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import numba
 import numpy as np
+from _common import header_line, interleaved, main_for, provenance, ratio_row
+from odyssey_lessons.perf import measure
 
 from odyssey_lessons.formats import FORMATS, ROUNDING_MODES, quantize
 
@@ -46,32 +38,11 @@ ML_DTYPES_NAMES = {
 }
 
 
-def best_time(fn, repeats: int) -> tuple[float, float]:
-    """(min, median) wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
-
-
 def paired_times(fn, baseline, repeats: int) -> tuple[float, float, float]:
-    """(min of fn, median of fn, min of baseline), timing the two alternately so that both see the same machine load
+    """(min of fn, median of fn, min of baseline), the two timed in turn so that both see the same machine load
     (this matters on shared 2-core machines, where bandwidth drifts between runs)."""
-    fn()
-    baseline()
-    times, base = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        baseline()
-        t1 = time.perf_counter()
-        fn()
-        t2 = time.perf_counter()
-        base.append(t1 - t0)
-        times.append(t2 - t1)
-    return min(times), statistics.median(times), min(base)
+    times = interleaved({"fn": fn, "baseline": baseline}, repeats)
+    return min(times["fn"]), statistics.median(times["fn"]), min(times["baseline"])
 
 
 def ml_dtypes_type(name: str):
@@ -85,24 +56,13 @@ def ml_dtypes_type(name: str):
     return np.float16 if attr == "float16" else getattr(ml_dtypes, attr, None)
 
 
-def cold_import_seconds() -> float:
-    """Seconds for a fresh interpreter to import the package and run the first quantize (numba cache warm)."""
-    code = (
-        "import time; t0 = time.perf_counter(); import numpy as np; from odyssey_lessons.formats import quantize; "
-        "quantize(np.ones(8, np.float32), 'e4m3fn'); print(time.perf_counter() - t0)"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fills the cache if cold
-    runs = [float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)]
-    runs += [float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)]
-    return min(runs)
-
-
-def run(size: int, repeats: int) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    size, repeats = args.size, (3 if args.quick else args.repeats)
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(size) * np.exp2(rng.uniform(-20, 20, size))).astype(np.float32)
     out = np.empty_like(x)
     nbytes = 2 * x.nbytes  # read + write
-    copy_min, _ = best_time(lambda: np.copyto(out, x), repeats)
+    copy_min = measure(np.copyto, out, x, repeats=repeats, number=1).min_s
     copy_gbs = nbytes / copy_min / 1e9
     rows = []
     for name in FORMATS:
@@ -110,7 +70,8 @@ def run(size: int, repeats: int) -> dict:
         ml_gbs = None
         if ml_type is not None:
             with np.errstate(over="ignore", invalid="ignore"):
-                t_ml, _ = best_time(lambda t=ml_type: x.astype(t).astype(np.float32), max(2, repeats // 3))
+                round_trip = lambda t=ml_type: x.astype(t).astype(np.float32)  # noqa: E731
+                t_ml = measure(round_trip, repeats=max(2, repeats // 3), number=1).min_s
             ml_gbs = nbytes / t_ml / 1e9
         for rounding in ROUNDING_MODES:
             t_min, t_med, t_copy = paired_times(
@@ -134,25 +95,16 @@ def run(size: int, repeats: int) -> dict:
             )
     return {
         "benchmark": "quantize throughput",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        },
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        **provenance(),
         "size_elements": size,
         "copy_gb_per_s": copy_gbs,
-        "cold_import_and_first_quantize_s": cold_import_seconds(),
         "rows": rows,
     }
 
 
 def markdown(result: dict) -> str:
     lines = [
-        f"quantize throughput, {result['size_elements']:,} float32 values, {result['machine']['processor']}, "
-        f"{result['machine']['numba_threads']} numba threads, {result['date']}",
+        f"quantize throughput, {result['size_elements']:,} float32 values, {header_line(result)}",
         f"np.copyto baseline: {result['copy_gb_per_s']:.2f} GB/s (read + write); each row's × copy uses a copy timed "
         "alternately with it",
         "",
@@ -164,9 +116,27 @@ def markdown(result: dict) -> str:
         ml = "" if r["vs_ml_dtypes"] is None else f"{r['vs_ml_dtypes']:.1f}"
         speed = f"{r['gb_per_s']:.2f} | {r['vs_copy']:.2f}"
         lines.append(f"| {r['format']} | {r['rounding']} | {speed} | {target} | {ml} |")
-    lines.append("")
-    lines.append(f"cold import + first quantize (warm numba cache): {result['cold_import_and_first_quantize_s']:.2f} s")
     return "\n".join(lines)
+
+
+def summary(result: dict) -> list[dict]:
+    """Per format and rounding: bandwidth as a share of memcpy's (target from the issue), and × ml_dtypes."""
+    rows = []
+    for r in result["rows"]:
+        case = f"quantize {r['format']} ({r['rounding']})"
+        rows.append(
+            ratio_row(
+                "formats",
+                case,
+                r["vs_copy"],
+                baseline="memcpy",
+                target=r["target_vs_copy"],
+                detail=f"{r['gb_per_s']:.1f} GB/s",
+            )
+        )
+        if r["vs_ml_dtypes"] is not None:
+            rows.append(ratio_row("formats", case, r["vs_ml_dtypes"], baseline="ml_dtypes astype round trip"))
+    return rows
 
 
 def _int_or_power(text: str) -> int:
@@ -174,19 +144,10 @@ def _int_or_power(text: str) -> int:
     return int(base) ** int(exponent) if exponent else int(base)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=_int_or_power, default=2**24, help="elements, e.g. 16777216 or 2**24")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "formats.json")
-    args = parser.parse_args(argv)
-    result = run(args.size, args.repeats)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per measurement (--quick: 3)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "formats.json", add_arguments=_add_arguments))

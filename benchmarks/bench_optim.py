@@ -18,16 +18,10 @@ the issue's target (at least as fast as torch on CPU) is reported next to the me
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import math
-import os
-import platform
-import time
-from pathlib import Path
 
-import numba
 import numpy as np
+from _common import header_line, interleaved, main_for, provenance, ratio_row
 
 from odyssey_lessons._threads import serial_kernels
 from odyssey_lessons.optim import OPTIMIZERS, apply_updates
@@ -111,20 +105,9 @@ def ours_optimizer(name: str, hyper: dict, params: dict, grads: dict, serial: bo
     return serial_step if serial else step
 
 
-def timed(fns: dict, repeats: int) -> dict:
-    """Min wall time of each function, calling them in turn ``repeats`` times after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
-
-
-def run(sizes: list[int], repeats: int) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    sizes = [1_000_000] if args.quick else [1_000_000, 10_000_000]
+    repeats = 3 if args.quick else args.repeats
     try:
         import torch
     except ImportError:
@@ -144,7 +127,7 @@ def run(sizes: list[int], repeats: int) -> dict:
             }
             if torch is not None and torch_name is not None:
                 fns["torch"] = torch_optimizer(torch_name, hyper, params, grads)
-            t = timed(fns, repeats)
+            t = {k: min(v) for k, v in interleaved(fns, repeats).items()}
             row = {"optimizer": label, "params": n, **{f"{k}_params_per_s": n / v for k, v in t.items()}}
             row["vs_numpy"] = t["numpy"] / t["ours"]
             row["vs_torch"] = t["torch"] / t["ours"] if "torch" in t else None
@@ -152,20 +135,8 @@ def run(sizes: list[int], repeats: int) -> dict:
             print(f"  {label:20s} {n:>11,d}: " + ", ".join(f"{k} {n / v / 1e6:7.1f} M/s" for k, v in t.items()))
     return {
         "benchmark": "optimizer step throughput",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "numba_threads": numba.config.NUMBA_NUM_THREADS,
-            "torch_threads": None if torch is None else torch.get_num_threads(),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "torch": None if torch is None else torch.__version__,
-        },
+        **provenance(),
+        "torch_threads": None if torch is None else torch.get_num_threads(),
         "step": "update + apply_updates (ours, pure); in-place step (numpy, torch foreach=True)",
         "n_arrays": N_ARRAYS,
         "repeats": repeats,
@@ -174,10 +145,8 @@ def run(sizes: list[int], repeats: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     lines = [
-        f"optimizer step throughput, {m['processor']}, {m['cpu_count']} CPUs, {m['numba_threads']} numba threads, "
-        f"{m['torch_threads']} torch threads, torch {result['versions']['torch']}, {result['date']}",
+        f"optimizer step throughput, {header_line(result)}, {result['torch_threads']} torch threads",
         f"one step = {result['step']}; parameters in {result['n_arrays']} float32 arrays; min of {result['repeats']}",
         "",
         "| optimizer | params | ours M/s | ours 1 thread M/s | numpy M/s | torch M/s | × numpy | × torch (target ≥ 1) "
@@ -198,20 +167,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1M parameters only, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_optim.json")
-    args = parser.parse_args(argv)
-    sizes = [1_000_000] if args.quick else [1_000_000, 10_000_000]
-    result = run(sizes, 3 if args.quick else args.repeats)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
+def summary(result: dict) -> list[dict]:
+    """Per optimizer and size: throughput × plain numpy, and × torch.optim foreach (target ≥ 1, from the issue)."""
+    rows = []
+    for r in result["rows"]:
+        case = f"{r['optimizer']} step, {r['params'] / 1e6:.0f}M params"
+        detail = f"{r['ours_params_per_s'] / 1e6:.0f} M params/s"
+        rows.append(ratio_row("optim", case, r["vs_numpy"], baseline="numpy (in place)", detail=detail))
+        if r["vs_torch"] is not None:
+            rows.append(ratio_row("optim", case, r["vs_torch"], baseline="torch.optim foreach", target=1.0))
+    return rows
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (--quick: 3, 1M parameters only)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "bench_optim.json", add_arguments=_add_arguments))

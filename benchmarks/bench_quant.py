@@ -18,15 +18,9 @@ the issue's targets (int8 >= 0.5x float32 BLAS at batch 256 and >= 1x at batch 1
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import time
-from pathlib import Path
 
-import numba
 import numpy as np
+from _common import header_line, interleaved, main_for, provenance, ratio_row
 
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
@@ -42,24 +36,8 @@ BATCHES = (1, 256)
 
 
 def timed(fns: dict, repeats: int) -> dict:
-    """Min wall time of each function, calling them in turn ``repeats`` times after one warm-up call each; each timed
-    sample repeats the call until it lasts at least 1 ms (small calls are otherwise below the timer's resolution)."""
-    loops = {}
-    for k, fn in fns.items():
-        fn()
-        t0, n = time.perf_counter(), 0
-        while time.perf_counter() - t0 < 1e-3:
-            fn()
-            n += 1
-        loops[k] = max(n, 1)
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(loops[k]):
-                fn()
-            times[k].append((time.perf_counter() - t0) / loops[k])
-    return {k: min(v) for k, v in times.items()}
+    """Min time per call of each function, timed in turn; each sample lasts at least 1 ms."""
+    return {k: min(v) for k, v in interleaved(fns, repeats, min_time=1e-3).items()}
 
 
 def gemm_rows(repeats: int, rng: np.random.Generator) -> list[dict]:
@@ -136,22 +114,15 @@ def model_rows(repeats: int) -> list[dict]:
     return rows
 
 
-def run(repeats: int) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    repeats = 5 if args.quick else args.repeats
     rng = np.random.default_rng(0)
     with single_threaded():
         gemm = gemm_rows(repeats, rng)
         models = model_rows(repeats)
     return {
         "benchmark": "integer inference (int8 GEMM and quantized models)",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "numba_threads": 1,
-            "blas_threads": 1,
-        },
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        **provenance(),
         "threads": "single_threaded(): numba and BLAS limited to the calling thread",
         "repeats": repeats,
         "gemm": gemm,
@@ -160,11 +131,8 @@ def run(repeats: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     lines = [
-        f"integer inference, {m['processor']}, {m['cpu_count']} CPUs, single-threaded, "
-        f"numpy {result['versions']['numpy']}, numba {result['versions']['numba']}, {result['date']}; "
-        f"min of {result['repeats']}",
+        f"integer inference, single-threaded, {header_line(result)}; min of {result['repeats']}",
         "",
         "| GEMM | batch | int8 kernel Gop/s | int8_matmul Gop/s | float32 BLAS Gop/s | kernel × float32 | target |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -189,19 +157,33 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 repeats")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_quant.json")
-    args = parser.parse_args(argv)
-    result = run(5 if args.quick else args.repeats)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
+def summary(result: dict) -> list[dict]:
+    """int8 GEMM ÷ float32 BLAS (targets from the issue: ≥ 1 at batch 1, ≥ 0.5 at 256); quantized model ÷ float."""
+    rows = [
+        ratio_row(
+            "quant",
+            f"int8 GEMM {r['shape']}, batch {r['batch']}",
+            r["kernel_vs_float32"],
+            baseline="float32 numpy.matmul (BLAS)",
+            target=r["target"],
+            detail=f"{r['int8_kernel_gops']:.1f} vs {r['float32_gops']:.1f} Gop/s",
+        )  # fmt: skip
+        for r in result["gemm"]
+    ]
+    for r in result["models"]:
+        case = f"{r['model']} int{r['weight_bits']} inference, batch {r['batch']}"
+        rows.append(ratio_row("quant", case, r["speedup"], baseline="float32 model forward",
+                              detail=f"acc {r['int_accuracy']:.3f} vs {r['float_accuracy']:.3f}"))  # fmt: skip
+        if r["batch"] == BATCHES[0]:
+            rows.append(ratio_row("quant", f"{r['model']} int{r['weight_bits']} weight bytes", r["weight_ratio"],
+                                  baseline="float32 weight bytes", target=32 / r["weight_bits"],
+                                  detail=f"{r['nbytes']} B in all, overhead {r['overhead_bytes']} B"))  # fmt: skip
+    return rows
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=20, help="timed rounds (--quick: 5)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "bench_quant.json", add_arguments=_add_arguments))

@@ -28,20 +28,16 @@ asserts a time; the targets from the issue are reported next to the measurements
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import numba
 import numpy as np
+from _common import header_line, main_for, provenance, ratio_row
 
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
@@ -56,7 +52,6 @@ BATCH = 128
 STEP_TARGET_VS_FP32 = 1.5  # simulated low-precision step <= 1.5x the fp32 step, from the issue
 TORCH_TARGET = 1.0  # our fp32 MLP step at least as fast as PyTorch's (ours / torch <= 1)
 WIDGET_TARGET_S = 0.3
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
 WIDGET_SAMPLES, WIDGET_EPOCHS, WIDGET_SCALE = 512, 2, 2.0**10
 
 
@@ -251,27 +246,18 @@ def run_widget(repeats: int) -> dict:
     }
 
 
-def run(quick: bool) -> dict:
+def run(args: argparse.Namespace) -> dict | None:
+    if args.torch_worker:
+        torch_worker(*args.torch_worker)
+        return None
+    quick = args.quick
     warmup, rounds, block, widget_repeats = (3, 3, 10, 5) if quick else (10, 10, 20, 15)
     rows = run_steps(warmup, rounds, block)
     torch_info, torch_rows = run_torch(warmup, rounds * block, rows)
     return {
         "benchmark": "training step time per precision policy",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "numba_threads": numba.config.NUMBA_NUM_THREADS,
-            "torch_threads": None if torch_info is None else torch_info["threads"],
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "torch": None if torch_info is None else torch_info["version"],
-        },
-        "env": {k: os.environ.get(k) for k in THREAD_VARS},
+        **provenance(),
+        "torch": torch_info,
         "config": {"batch": BATCH, "warmup_steps": warmup, "rounds": rounds, "steps_per_block": block, "quick": quick},
         "rows": rows,
         "torch_rows": torch_rows,
@@ -284,12 +270,11 @@ def _met(value: bool | None) -> str:
 
 
 def markdown(result: dict) -> str:
-    m, v, c = result["machine"], result["versions"], result["config"]
-    torch_v = "not installed" if v["torch"] is None else f"{v['torch']} ({m['torch_threads']} threads)"
+    c, t = result["config"], result["torch"]
+    torch_v = "not installed" if t is None else f"{t['version']} ({t['threads']} threads)"
     lines = [
-        f"training step time, {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs, {result['date']}",
-        f"numpy {v['numpy']}, numba {v['numba']}, torch {torch_v}; "
-        + ", ".join(f"{k}={val or 'unset'}" for k, val in result["env"].items()),
+        f"training step time, {header_line(result)}",
+        f"torch {torch_v}; " + ", ".join(f"{k}={val or 'unset'}" for k, val in result["env"].items()),
         f"step = cast weights, forward (+casts), loss, backward (+casts), grad casts, unscale, norm, Adam, store; "
         f"batch {c['batch']}; median over {c['rounds']} x {c['steps_per_block']} steps per policy (interleaved "
         f"rounds) after {c['warmup_steps']} warm-up steps; one thread (numba serial, BLAS limited) as in fit",
@@ -324,22 +309,52 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (well under a minute)")
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_train.json")
+def summary(result: dict) -> list[dict]:
+    """Per model and policy: step time ÷ fp32's (target ≤ 1.5); fp32 ÷ PyTorch eager; the widget re-train ÷ budget."""
+    rows = []
+    for r in result["rows"]:
+        if r["policy"] != "fp32":
+            rows.append(
+                ratio_row(
+                    "train",
+                    f"{r['model']} step, {r['policy']}",
+                    r["vs_fp32"],
+                    baseline="our fp32 step",
+                    better="lower",
+                    target=r["target_vs_fp32"],
+                    detail=f"{r['median_s'] * 1e3:.2f} ms",
+                )
+            )
+    for r in result["torch_rows"]:
+        rows.append(
+            ratio_row(
+                "train",
+                f"{r['model']} fp32 step",
+                r["ours_vs_torch"],
+                baseline="torch eager CPU step",
+                better="lower",
+                target=r["target_ours_vs_torch"],
+                detail=f"torch {r['torch_median_s'] * 1e3:.2f} ms",
+            )
+        )
+    w = result["widget"]
+    rows.append(
+        ratio_row(
+            "train",
+            "loss-scale widget re-train",
+            w["median_s"] / w["target_s"],
+            baseline="time budget",
+            better="lower",
+            target=1.0,
+            detail=f"{w['median_s'] * 1e3:.0f} ms",
+        )
+    )
+    return rows
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-worker", nargs=2, type=int, metavar=("WARMUP", "STEPS"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.torch_worker:
-        torch_worker(*args.torch_worker)
-        return 0
-    result = run(args.quick)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "bench_train.json", add_arguments=_add_arguments))

@@ -6,18 +6,16 @@ seen yet, so each update is a real re-train (targets: loss-scale sweep 300 ms, r
 Markdown tables and writes JSON (default ``benchmarks/results/widgets.json``). Not a test: targets are reported,
 not asserted.
 
-    python benchmarks/bench_widgets.py [--repeats 20] [--json PATH]
+    python benchmarks/bench_widgets.py [--quick] [--repeats 20] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import statistics
 import time
-from pathlib import Path
+
+from _common import header_line, main_for, provenance, ratio_row
 
 from odyssey_lessons.formats import FORMATS
 from odyssey_lessons.widgets import (
@@ -29,8 +27,12 @@ from odyssey_lessons.widgets import (
 )
 
 TARGET_S = 0.1
-TRAINING_TARGETS_S = {"LossScaleSweep": 0.3, "ScheduleExplorer": 0.5, "OptimizerExplorer": 0.5,
-                      "RegularizationExplorer": 0.5}  # fmt: skip
+TRAINING_TARGETS_S = {
+    "LossScaleSweep": 0.3,
+    "ScheduleExplorer": 0.5,
+    "OptimizerExplorer": 0.5,
+    "RegularizationExplorer": 0.5,
+}
 
 
 def _timed(change) -> float:
@@ -50,21 +52,28 @@ def run_training_widgets() -> list[dict]:
         "ScheduleExplorer": [
             lambda n=n: setattr(schedule.schedule, "value", n)
             for n in ("one_cycle", "wsd", "sgdr", "linear", "exponential")
-        ],  # fmt: skip
+        ],
         "OptimizerExplorer": [lambda v=v: setattr(optimizer.lr, "value", v) for v in (0.002, 0.005, 0.02, 0.05, 0.2)],
         "RegularizationExplorer": [
             lambda v=v: setattr(regularization.strength, "value", v) for v in (0.0025, 0.0075, 0.0125, 0.0175, 0.0225)
-        ],  # fmt: skip
+        ],
     }
     rows = []
     for name, fns in changes.items():
         times = [_timed(fn) for fn in fns]
-        rows.append({"widget": name, "median_s": statistics.median(times), "max_s": max(times),
-                     "target_s": TRAINING_TARGETS_S[name]})  # fmt: skip
+        rows.append(
+            {
+                "widget": name,
+                "median_s": statistics.median(times),
+                "max_s": max(times),
+                "target_s": TRAINING_TARGETS_S[name],
+            }
+        )
     return rows
 
 
-def run(repeats: int) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    repeats = 5 if args.quick else args.repeats
     explorer = FormatExplorer(fmt="fp16", value="0.1")
     rows = []
     for name in FORMATS:
@@ -79,8 +88,7 @@ def run(repeats: int) -> dict:
         rows.append({"format": name, "first_s": first, "median_s": statistics.median(times), "max_s": max(times)})
     return {
         "benchmark": "FormatExplorer update latency (value change)",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+        **provenance(),
         "target_s": TARGET_S,
         "rows": rows,
         "training_widgets": run_training_widgets(),
@@ -89,7 +97,7 @@ def run(repeats: int) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        f"{result['benchmark']}, {result['machine']['processor']}, {result['date']} (target < {TARGET_S * 1e3:.0f} ms)",
+        f"{result['benchmark']}, {header_line(result)} (target < {TARGET_S * 1e3:.0f} ms)",
         "",
         "| format | first visit ms | median ms | max ms |",
         "|---|---:|---:|---:|",
@@ -98,27 +106,54 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {r['format']} | {r['first_s'] * 1e3:.0f} | {r['median_s'] * 1e3:.0f} | {r['max_s'] * 1e3:.0f} |"
         )
-    lines += ["", "training widgets, each update a new real run:", "",
-              "| widget | median ms | max ms | target ms | met |", "|---|---:|---:|---:|---|"]  # fmt: skip
+    lines += [
+        "",
+        "training widgets, each update a new real run:",
+        "",
+        "| widget | median ms | max ms | target ms | met |",
+        "|---|---:|---:|---:|---|",
+    ]
     for r in result["training_widgets"]:
         met = "yes" if r["median_s"] <= r["target_s"] else "**no**"
-        lines.append(f"| {r['widget']} | {r['median_s'] * 1e3:.0f} | {r['max_s'] * 1e3:.0f} | "
-                     f"{r['target_s'] * 1e3:.0f} | {met} |")  # fmt: skip
+        lines.append(
+            f"| {r['widget']} | {r['median_s'] * 1e3:.0f} | {r['max_s'] * 1e3:.0f} | "
+            f"{r['target_s'] * 1e3:.0f} | {met} |"
+        )
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "widgets.json")
-    args = parser.parse_args(argv)
-    result = run(args.repeats)
-    print(markdown(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
-    return 0
+def summary(result: dict) -> list[dict]:
+    """Each widget's median update latency ÷ its time budget (target ≤ 1)."""
+    rows = [
+        ratio_row(
+            "widgets",
+            f"FormatExplorer {r['format']} value change",
+            r["median_s"] / result["target_s"],
+            baseline="time budget",
+            better="lower",
+            target=1.0,
+            detail=f"{r['median_s'] * 1e3:.0f} ms",
+        )
+        for r in result["rows"]
+    ]
+    rows += [
+        ratio_row(
+            "widgets",
+            f"{r['widget']} update (real re-train)",
+            r["median_s"] / r["target_s"],
+            baseline="time budget",
+            better="lower",
+            target=1.0,
+            detail=f"{r['median_s'] * 1e3:.0f} ms",
+        )
+        for r in result["training_widgets"]
+    ]
+    return rows
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=20, help="value changes per format (--quick: 5)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_for(__doc__, run, markdown, "widgets.json", add_arguments=_add_arguments))
