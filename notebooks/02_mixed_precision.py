@@ -43,7 +43,7 @@ from IPython.display import display
 from odyssey_lessons import __version__, nn, optim
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.formats import finfo, quantize
-from odyssey_lessons.measured import gpu_matmul_throughput
+from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
 from odyssey_lessons.train import (
     POLICIES,
     GradScaler,
@@ -479,6 +479,14 @@ fp32_gpu = next(r["measured"] for r in gpu["rows"] if r["format"] == "fp32")
 display(html_table(["format (measured elsewhere)", f"measured {gpu['unit']}", "datasheet peak", "× fp32"],
                    [[r["format"], r["measured"], r["datasheet_peak"], f"{r['measured'] / fp32_gpu:.1f}"]
                     for r in gpu["rows"]]))  # fmt: skip
+step = gpu_training_step()
+step_ms = {(r["policy"], r["batch"]): r["median_ms"] for r in step["rows"]}
+print(f"{step['title']}: {step['model']}. {step['optimizer']}. {step['provenance']['software']}, "
+      f"{step['provenance']['date'][:10]}")  # fmt: skip
+step_rows = [[pol, b, f"{ms:.2f}", f"{step_ms[('fp32', b)] / ms:.1f}"] for (pol, b), ms in step_ms.items()]
+display(html_table(["policy (measured elsewhere)", "batch", "ms/step", "× fp32"], step_rows))
+scaler_cost = {b: step_ms[("autocast_fp16_gradscaler", b)] - step_ms[("autocast_bf16", b)] for (_, b) in step_ms}
+measured["H200 step: fp16+GradScaler minus bf16 (ms), per batch"] = {b: round(v, 2) for b, v in scaler_cost.items()}
 
 # %% [markdown]
 # ## 9 · Explore: the loss-scale sweep
