@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,12 +373,15 @@ def assert_no_widget_errors(page: Any) -> None:
         raise AssertionError("the page shows:\n" + "\n".join(shown.all_inner_texts()))
 
 
-def wait_for_text_change(locator: Any, before: str, *, timeout_s: float = WIDGET_TIMEOUT_S) -> str:
-    """Wait until ``locator``'s inner text differs from ``before``; return the new text."""
+def wait_for_text_change(
+    locator: Any, before: str, *, timeout_s: float = WIDGET_TIMEOUT_S, text: Callable[[Any], str] | None = None
+) -> str:
+    """Wait until ``locator``'s inner text (or ``text(locator)``) differs from ``before``; return the new text."""
+    read = text or (lambda loc: loc.inner_text())
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        now = locator.inner_text()
+        now = read(locator)
         if now != before:
             return now
         time.sleep(0.2)
-    raise AssertionError(f"text did not change within {timeout_s:.0f}s; still:\n{before}")
+    raise AssertionError(f"text did not change within {timeout_s:.0f}s; still:\n{before[:2000]}")

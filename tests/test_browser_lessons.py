@@ -6,6 +6,7 @@ dropdown and a slider -- each change reaches the kernel, re-trains (or re-runs),
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -49,6 +50,57 @@ DRIVES = [
 ]  # fmt: skip
 
 
+def _widget_html(widget) -> str:
+    return widget.inner_html()
+
+
+def exercise_every_control(page, widget, *, skip_select) -> list[str]:
+    """Change every dropdown, slider and checkbox of ``widget`` once (the driven dropdown aside); each change must reach
+    the kernel and come back as a new rendering (readout or figure). Returns a description of each change made.
+
+    Dropdowns get their first option not currently selected; sliders get one keyboard step on their handle (right,
+    or left where the first step changed nothing because the handle sat at its maximum); checkboxes are clicked.
+    """
+    done = []
+    selects = widget.locator("select")
+    skip_id = skip_select.get_attribute("id")
+    for i in range(selects.count()):
+        select = selects.nth(i)
+        if skip_id is not None and select.get_attribute("id") == skip_id:
+            continue
+        current = select.input_value()
+        options = [o for o in select.locator("option").all_inner_texts() if o != current]
+        if not options:
+            continue
+        before = _widget_html(widget)
+        select.select_option(options[0])
+        wait_for_text_change(widget, before, text=_widget_html)
+        done.append(f"select {i} -> {options[0]}")
+    handles = widget.locator(".noUi-handle")
+    for i in range(handles.count()):
+        before = _widget_html(widget)
+        handle = handles.nth(i)
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        if handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax") and _settled(widget, before):
+            page.keyboard.press("ArrowLeft")
+        wait_for_text_change(widget, before, text=_widget_html)
+        done.append(f"slider {i} one step")
+    boxes = widget.locator("input[type=checkbox]")
+    for i in range(boxes.count()):
+        before = _widget_html(widget)
+        boxes.nth(i).click()
+        wait_for_text_change(widget, before, text=_widget_html)
+        done.append(f"checkbox {i}")
+    return done
+
+
+def _settled(widget, before: str, wait_s: float = 1.0) -> bool:
+    """True when the widget still renders ``before`` after ``wait_s`` (the last key press changed nothing)."""
+    time.sleep(wait_s)
+    return _widget_html(widget) == before
+
+
 @pytest.mark.parametrize("drive", DRIVES, ids=lambda d: d.lesson)
 def test_lesson_widget_in_the_browser(drive: WidgetDrive, lab_page, lab_root):
     path = f"notebooks/{drive.lesson}.ipynb"
@@ -85,7 +137,9 @@ def test_lesson_widget_in_the_browser(drive: WidgetDrive, lab_page, lab_root):
     assert expected in after_value.replace(" ", "").replace("\n", "") or expected in after_value, (
         f"the readout does not show {expected!r} after typing {value}:\n{after_value}"
     )
+    changed = exercise_every_control(page, widget, skip_select=dropdown)
     screenshot(widget, f"lesson{shot}-widget-after-controls")
+    assert changed, "the widget has no other control to exercise"
 
     assert_no_widget_errors(page)
     assert_no_cell_errors(page)
