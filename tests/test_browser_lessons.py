@@ -47,6 +47,8 @@ DRIVES = [
                 ("0.001", "0.002"), "steps"),
     WidgetDrive("05_regularization", "odyssey-regularization-readout", "Regularizer", ("l2", "dropout"), True, 0,
                 ("0.02", "0.03"), "{value}"),
+    WidgetDrive("07_profiling", "odyssey-profile-readout", "Pass", ("forward", "forward+backward"), True, 0,
+                ("100", "50"), "batch{value}"),
 ]  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
 Times are never compared with numbers: only with each other. The per-layer sum and the whole step time the same
 work, but the layer-by-layer run adds a timer call per layer and can meet a different cache state or a neighbour
-process on this shared machine, so the test asks for a ratio within a factor of 2, not an equality in seconds.
+process on this shared machine, so the test asks for a ratio within a factor of 2, not an equality in seconds, and
+compares the fastest passes (``total_min_s`` / ``step_min_s``), which preemptions of a busy machine skew least.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_rows_cover_every_layer_and_the_loss(cnn_batch):
         assert r.self_s == pytest.approx(r.forward_s + r.backward_s)
         if r.self_s > 0 and r.flops:
             assert r.gflops_per_s == pytest.approx(r.flops / r.self_s / 1e9)
-    assert 0.5 <= p.total_s / p.step_s <= 2.0
+    assert 0.5 <= p.total_min_s / p.step_min_s <= 2.0
     for k, v in model.params().items():  # profiled a copy
         np.testing.assert_array_equal(v, before[k])
     assert all(not g.any() for g in model.grads().values())
@@ -66,7 +67,7 @@ def test_forward_only_mlp(rng):
     assert all(r.backward_s == 0 for r in p.rows)
     eval_counts = model_counts(model, x.shape, training=False)  # evaluation: Dropout is the identity
     assert [r.flops for r in p.rows] == [c.forward_flops for c in eval_counts]
-    assert 0.5 <= p.total_s / p.step_s <= 2.0
+    assert 0.5 <= p.total_min_s / p.step_min_s <= 2.0
 
 
 @pytest.mark.parametrize(

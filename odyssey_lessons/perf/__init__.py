@@ -11,6 +11,7 @@
 """
 
 from odyssey_lessons.perf._counts import COUNTERS, Counts, layer_counts, layer_name, loss_counts, model_counts
+from odyssey_lessons.perf._direct_conv import direct_conv2d, im2col_bytes
 from odyssey_lessons.perf._memory import LayerMemory, MemoryReport, cached_arrays, memory_report, peak_step_memory
 from odyssey_lessons.perf._plot import plot_roofline
 from odyssey_lessons.perf._probes import STREAM_BYTES_PER_ELEMENT, machine_info, peak_gflops, stream_bandwidth
@@ -19,6 +20,8 @@ from odyssey_lessons.perf._roofline import Roofline, RooflinePoint, roofline
 from odyssey_lessons.perf._timing import Timing, compile_time, format_seconds, measure
 
 __all__ = [
+    "direct_conv2d",
+    "im2col_bytes",
     "COUNTERS",
     "STREAM_BYTES_PER_ELEMENT",
     "Counts",

@@ -60,8 +60,11 @@ class ProfileRow:
 class Profile:
     """Per-layer times of one training step (see :func:`profile`).
 
-    ``total_s`` is the sum of the rows; ``step_s`` the whole step timed in one piece. They differ by the profiler's
-    own overhead (a timer call per layer) and by cache effects, so compare them as a ratio, not a difference.
+    ``total_s`` is the sum of the rows; ``step_s`` the whole step timed in one piece (medians). They differ by the
+    profiler's own overhead (a timer call per layer) and by cache effects, so compare them as a ratio, not a
+    difference. ``total_min_s`` (the sum of each layer's fastest pass) and ``step_min_s`` (the fastest whole step)
+    are the pair to compare on a busy machine: a preemption of a few milliseconds lands on a whole step far more often
+    than on one short layer call, which skews the medians of the two apart, but rarely on the fastest of each.
     """
 
     rows: tuple[ProfileRow, ...]
@@ -69,6 +72,8 @@ class Profile:
     step_s: float
     batch_size: int
     repeats: int
+    total_min_s: float = float("nan")
+    step_min_s: float = float("nan")
 
     def as_table(self) -> list[dict]:
         """Rows as dicts with the columns of ``torch.profiler``'s table: name, calls, self time (ms), % of total,
@@ -182,7 +187,9 @@ def profile(
                 activation_bytes=int(activations[i]),
             )
         )
-    return Profile(tuple(rows), total, float(np.median(step)) * 1e-9, int(x.shape[0]), repeats)
+    total_min = float((fwd.min(axis=0) + bwd.min(axis=0)).sum()) * 1e-9
+    return Profile(tuple(rows), total, float(np.median(step)) * 1e-9, int(x.shape[0]), repeats, total_min,
+                   float(step.min()) * 1e-9)  # fmt: skip
 
 
 def _time_layers(

@@ -4,11 +4,27 @@ HTML tables the lessons print."""
 from odyssey_lessons.widgets._format_explorer import FIELD_COLOURS, FormatExplorer, parse_value
 from odyssey_lessons.widgets._loss_scale import GRAD_FORMATS, LossScaleSweep
 from odyssey_lessons.widgets._optimizer_explorer import CHOICES, OptimizerExplorer, make_optimizer
+from odyssey_lessons.widgets._profile_explorer import (
+    PASSES,
+    MachineRoofs,
+    ProfileExplorer,
+    ProfileSetting,
+    machine_roofs,
+    profile_setting,
+    profiled_cnn,
+)
 from odyssey_lessons.widgets._regularization import RegularizationExplorer
 from odyssey_lessons.widgets._schedule_explorer import ScheduleExplorer
 from odyssey_lessons.widgets._tables import html_table
 
 __all__ = [
+    "PASSES",
+    "MachineRoofs",
+    "ProfileExplorer",
+    "ProfileSetting",
+    "machine_roofs",
+    "profile_setting",
+    "profiled_cnn",
     "CHOICES",
     "FIELD_COLOURS",
     "GRAD_FORMATS",
