@@ -1,5 +1,6 @@
 """Training: the ``fit`` loop, precision policies, loss scaling, clipping, gradient statistics, FP8 recipes."""
 
+from odyssey_lessons.train._capstone import CapstoneRun, Recipe, capstone_run, recipe_optimizer
 from odyssey_lessons.train._cast import Caster, mx_fake_quantize
 from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value
 from odyssey_lessons.train._fit import History, evaluate, fit
@@ -26,6 +27,10 @@ from odyssey_lessons.train._sweep import (
 )
 
 __all__ = [
+    "CapstoneRun",
+    "Recipe",
+    "capstone_run",
+    "recipe_optimizer",
     "LOG2_SCALE_RANGE",
     "POLICIES",
     "REGULARIZERS",
