@@ -1,5 +1,6 @@
-"""Lessons 2-5 in a real browser: JupyterLab runs each notebook in Chromium, and its training widget answers a
-dropdown and a slider -- each change reaches the kernel, re-trains (or re-runs), and comes back as a new readout.
+"""Lessons 2-7 in a real browser: JupyterLab runs each notebook in Chromium, and its widget answers a dropdown and
+a slider -- each change reaches the kernel, re-trains (or re-runs), and comes back as a new readout -- then every
+other control of the widget is changed once.
 
 (Lesson 1's format explorer, with its text field, has its own test in test_browser_lesson01.py.)
 """
@@ -47,6 +48,8 @@ DRIVES = [
                 ("0.001", "0.002"), "steps"),
     WidgetDrive("05_regularization", "odyssey-regularization-readout", "Regularizer", ("l2", "dropout"), True, 0,
                 ("0.02", "0.03"), "{value}"),
+    WidgetDrive("06_quantization", "odyssey-quant-readout", "Calibration", ("percentile", "mse"), True, 0,
+                ("3", "5"), "{value}-bit"),
     WidgetDrive("07_profiling", "odyssey-profile-readout", "Pass", ("forward", "forward+backward"), True, 0,
                 ("100", "50"), "batch{value}"),
 ]  # fmt: skip

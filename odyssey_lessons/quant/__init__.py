@@ -42,8 +42,13 @@ from odyssey_lessons.quant._observers import (
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
 from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize
+from odyssey_lessons.quant._study import approximation_error, levels, quantize_weight, weight_slices
 
 __all__ = [
+    "approximation_error",
+    "levels",
+    "quantize_weight",
+    "weight_slices",
     "QuantizedModel",
     "int8_conv2d",
     "int8_matmul",

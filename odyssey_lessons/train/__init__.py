@@ -14,6 +14,19 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._quant_study import (
+    CALIBRATIONS,
+    ActivationQuantizer,
+    LayerQuant,
+    PTQResult,
+    QuantSetup,
+    TrainedDigits,
+    calibrate_activations,
+    float_copy,
+    ptq_evaluate,
+    ptq_run,
+    trained_digits,
+)
 from odyssey_lessons.train._reg_study import REGULARIZERS, RegRun, RegSetup, regularization_run
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, l2_penalty, max_norm_
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
@@ -27,6 +40,17 @@ from odyssey_lessons.train._sweep import (
 )
 
 __all__ = [
+    "CALIBRATIONS",
+    "ActivationQuantizer",
+    "LayerQuant",
+    "PTQResult",
+    "QuantSetup",
+    "TrainedDigits",
+    "calibrate_activations",
+    "float_copy",
+    "ptq_evaluate",
+    "ptq_run",
+    "trained_digits",
     "CapstoneRun",
     "Recipe",
     "capstone_run",

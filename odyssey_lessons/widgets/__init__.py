@@ -13,11 +13,13 @@ from odyssey_lessons.widgets._profile_explorer import (
     profile_setting,
     profiled_cnn,
 )
+from odyssey_lessons.widgets._quant_explorer import QuantExplorer
 from odyssey_lessons.widgets._regularization import RegularizationExplorer
 from odyssey_lessons.widgets._schedule_explorer import ScheduleExplorer
 from odyssey_lessons.widgets._tables import html_table
 
 __all__ = [
+    "QuantExplorer",
     "PASSES",
     "MachineRoofs",
     "ProfileExplorer",

@@ -1,0 +1,171 @@
+"""The bit-width widget: drag the weight bit width, pick the scale granularity and the calibration method; the trained
+digits MLP is quantized after training and the weight histogram of a chosen layer (with the quantization levels drawn),
+its quantization error, the test accuracy and the real size update.
+
+Every number comes from :func:`odyssey_lessons.train.ptq_run` (a real post-training quantization and a
+test-set evaluation per setting, cached, so moving back is instant); this module only wires controls to it and draws.
+Headless use: set ``widget.bits.value = 3`` and read ``widget.state``.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from odyssey_lessons.quant import GRANULARITIES, levels
+from odyssey_lessons.train import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
+from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._tables import readout_table
+
+BITS_RANGE = (2, 8)
+SLICE_NAMES = {"tensor": "tensor", "channel": "output channel", "group": "group of inputs"}
+
+
+def quant_readout_html(result: PTQResult, layer: str, seconds: float) -> str:
+    """The numbers of one setting as a small HTML block."""
+    q = result.layer(layer)
+    scheme = f"per {SLICE_NAMES[result.granularity]}"
+    rows = [
+        ("weights", f"{result.bits}-bit symmetric, {html.escape(scheme)}, {html.escape(result.observer)} calibration"),
+        (f"layer {html.escape(layer)}: quantization error",
+         f"SQNR {q.error['sqnr_db']:.1f} dB, max |w − ŵ| {q.error['max_abs']:.3g}"),
+        ("test accuracy",
+         f"{100 * result.test_acc:.1f}% (float32: {100 * result.float_test_acc:.1f}%; "
+         f"{100 * result.agreement:.1f}% of predictions unchanged)"),
+        ("size: packed weights + scales + biases",
+         f"{result.nbytes:,} B vs {result.float_nbytes:,} B float32 ({result.compression:.1f}× smaller)"),
+        ("activations", f"{result.act_bits}-bit asymmetric, per tensor"),
+        ("recomputed in", f"{seconds * 1000:.0f} ms"),
+    ]  # fmt: skip
+    return readout_table(rows)
+
+
+class QuantExplorer:
+    """Bits, granularity and calibration -> weight histogram with levels, quantization error, accuracy and size.
+
+    Args:
+        bits: Initial weight width, 2..8.
+        granularity: ``"tensor"``, ``"channel"`` or ``"group"``.
+        observer: A calibration method, one of :data:`~odyssey_lessons.train.CALIBRATIONS`.
+        layer: The weight shown (a parameter name of the MLP, e.g. ``"0.weight"``).
+        setup: The trained models and calibration.
+        draw: Draw the figure (switch off in tests that only check numbers).
+    """
+
+    def __init__(
+        self, bits: int = 4, granularity: str = "channel", observer: str = "minmax", layer: str = "0.weight", *,
+        setup: QuantSetup | None = None, draw: bool = True,
+    ) -> None:  # fmt: skip
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
+        if observer not in CALIBRATIONS:
+            raise ValueError(f"observer must be one of {CALIBRATIONS}, got {observer=}")
+        if isinstance(bits, bool) or not isinstance(bits, int) or not BITS_RANGE[0] <= bits <= BITS_RANGE[1]:
+            raise ValueError(f"bits must be an int in {BITS_RANGE[0]}..{BITS_RANGE[1]}, got {bits=}")
+        self.setup = setup or QuantSetup()
+        names = [f"{i}.weight" for i, layer_ in enumerate(trained_digits("mlp", self.setup).model.layers)
+                 if "weight" in layer_.params()]  # fmt: skip
+        if layer not in names:
+            raise ValueError(f"layer must be one of {names}, got {layer=}")
+        self._draw = draw
+        self._state: PTQResult | None = None
+        self.curve: dict[int, PTQResult] = {}
+        self.seconds = 0.0
+        style = {"description_width": "initial"}
+        self.bits = widgets.IntSlider(value=bits, min=BITS_RANGE[0], max=BITS_RANGE[1], description="Bits",
+                                      continuous_update=False)  # fmt: skip
+        self.granularity = widgets.Dropdown(options=list(GRANULARITIES), value=granularity, description="Granularity",
+                                            style=style)  # fmt: skip
+        self.observer = widgets.Dropdown(options=list(CALIBRATIONS), value=observer, description="Calibration",
+                                         style=style)  # fmt: skip
+        self.layer = widgets.Dropdown(options=names, value=layer, description="Layer", style=style)
+        self.readout = widgets.HTML()
+        self.readout.add_class("odyssey-quant-readout")
+        self.plot = widgets.Output()
+        self._fig = Figure(figsize=(10, 3.4), dpi=72)
+        self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
+        self._ax_hist, self._ax_acc = self._fig.subplots(1, 2)
+        for control in (self.bits, self.granularity, self.observer, self.layer):
+            control.observe(lambda _change: self.update(), names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.bits, self.granularity]), widgets.HBox([self.observer, self.layer]), self.readout,
+            self.plot,
+        ])  # fmt: skip
+        self.update()
+
+    def update(self) -> None:
+        """Quantize (or fetch from the cache) the current setting and the accuracy curve over every width, redraw."""
+        start = time.perf_counter()
+        gran, obs = self.granularity.value, self.observer.value
+        self.curve = {
+            b: ptq_run("mlp", b, gran, obs, setup=self.setup) for b in range(BITS_RANGE[0], BITS_RANGE[1] + 1)
+        }
+        self._state = self.curve[int(self.bits.value)]
+        self.seconds = time.perf_counter() - start
+        if self._draw:
+            self._redraw(self._state)
+        self.readout.value = quant_readout_html(self._state, self.layer.value, self.seconds)
+
+    @property
+    def state(self) -> PTQResult | None:
+        """The current :class:`~odyssey_lessons.train.PTQResult` (the chosen layer: ``.layer(name)``)."""
+        return self._state
+
+    def _redraw(self, result: PTQResult) -> None:
+        q = result.layer(self.layer.value)
+        ax = self._ax_hist
+        ax.clear()
+        w = q.weight.reshape(-1)
+        counts, edges = np.histogram(w, bins=120)
+        ax.stairs(counts, edges, fill=True, color="0.6")  # one artist, not 120 bars: a faster redraw
+        ax.set_yscale("symlog", linthresh=1)
+        qp = q.qparams
+        scales = np.asarray(qp.scale).reshape(-1)
+        shown = [(int(np.argmax(scales)), "#d62728", "-", "widest slice")]
+        if scales.size > 1:
+            shown.append((int(np.argmin(scales)), "#1f77b4", "--", "narrowest slice"))
+        for index, colour, style, what in shown:
+            lv = levels(qp, index)
+            label = f"{lv.size} levels" + ("" if scales.size == 1 else f", {what}")
+            ax.vlines(
+                lv,
+                0,
+                1,
+                transform=ax.get_xaxis_transform(),
+                colors=colour,
+                linestyles=style,
+                lw=0.8,
+                alpha=0.7 if lv.size <= 31 else 0.25,
+                label=label,
+            )  # one collection: fast to draw
+        ax.set_xlim(1.05 * w.min(), 1.05 * w.max())
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("count (log)")
+        ax.set_title(f"{self.layer.value}: {result.bits}-bit, per {SLICE_NAMES[result.granularity]}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper right")
+        ax = self._ax_acc
+        ax.clear()
+        bits = sorted(self.curve)
+        ax.plot(bits, [100 * self.curve[b].test_acc for b in bits], marker="o", color="#2ca02c")
+        ax.plot([result.bits], [100 * result.test_acc], "o", ms=12, mfc="none", mec="k", label="chosen")
+        ax.axhline(100 * result.float_test_acc, color="k", ls=":", label="float32")
+        ax.set_xlabel("weight bits")
+        ax.set_ylabel("test accuracy %")
+        ax.set_ylim(min(50.0, 100 * min(r.test_acc for r in self.curve.values()) - 2), 100)
+        ax.set_title(f"accuracy vs bits: per {result.granularity}, {result.observer}", fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+        show_png(self.plot, self._fig, f"<{result.bits}-bit {result.granularity} {result.observer}>")
+
+    @property
+    def figure(self) -> Figure:
+        """The matplotlib figure (reused across updates)."""
+        return self._fig
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
