@@ -45,7 +45,11 @@ def requantize_ref(acc, m0, shift, *, out_zero_point, qmin, qmax, relu=False) ->
     out = np.empty(acc.shape, dtype=np.int64)
     for idx in np.ndindex(acc.shape):
         c = idx[-1]
-        v = rounding_divide_by_pot(srdhm(int(acc[idx]), int(m0[c])), int(shift[c])) + out_zero_point
+        a, sh = int(acc[idx]), int(shift[c])
+        if sh < 0:  # TFLite MultiplyByQuantizedMultiplier: left shift (saturated to int32) before the high mul
+            a = min(max(a * 2**-sh, -(2**31)), 2**31 - 1)
+            sh = 0
+        v = rounding_divide_by_pot(srdhm(a, int(m0[c])), sh) + out_zero_point
         out[idx] = min(max(v, lo), qmax)
     return out
 

@@ -115,18 +115,19 @@ def test_int8_conv2d_errors(rng):
 
 # ----- fixed-point multiplier and requantization ----------------------------------------------------------------------
 def test_quantize_multiplier_reconstructs_m(rng):
-    ms = np.concatenate([rng.uniform(0, 1, 200), 2.0 ** -rng.uniform(0, 31.9, 200), [0.5, 1 - 2**-40, 2**-31]])
+    ms = np.concatenate([rng.uniform(0, 1, 200), 2.0 ** -rng.uniform(0, 31.9, 200), [0.5, 1 - 2**-40, 2**-31],
+                         2.0 ** rng.uniform(0, 30.9, 50), [1.0, 3.0]])  # fmt: skip
     m0, shift = quantize_multiplier(ms)
     assert m0.dtype == np.int32 and m0.shape == ms.shape
     assert np.all(m0.astype(np.int64) >= 2**30) and np.all(m0.astype(np.int64) < 2**31)
-    assert np.all((shift >= 0) & (shift <= 31))
+    assert np.all((shift >= -31) & (shift <= 31)) and np.all(shift[ms >= 1] < 0) and np.all(shift[ms < 0.5] > 0)
     recon = m0.astype(np.float64) * 2.0 ** (-31 - shift.astype(np.float64))
     assert np.all(np.abs(recon - ms) <= 2**-30 * ms)
     m0s, shs = quantize_multiplier(float(ms[0]))
     assert (m0s, shs) == (int(m0[0]), int(shift[0])) and isinstance(m0s, int)
 
 
-@pytest.mark.parametrize("bad", [0.0, -0.5, 1.0, 3.0, float("nan"), float("inf"), 2.0**-40])
+@pytest.mark.parametrize("bad", [0.0, -0.5, 2.0**31, float("nan"), float("inf"), 2.0**-40])
 def test_quantize_multiplier_refuses(bad):
     with pytest.raises(ValueError, match="real_multiplier"):
         quantize_multiplier(bad)
@@ -163,6 +164,22 @@ def test_requantize_per_channel_bit_exact(rng, relu):
     np.testing.assert_array_equal(out, requantize_ref(acc, m0, shift, out_zero_point=7, qmin=0, qmax=255, relu=relu))
 
 
+def test_requantize_left_shift_for_multipliers_above_one(rng):
+    """M >= 1 (coarse weights): TFLite's saturating left shift, bit-exact against the reference and within 1 LSB of
+    round(acc * M) wherever the shifted accumulator fits int32."""
+    acc = rng.integers(-(2**12), 2**12, size=(200, 6)).astype(np.int32)
+    ms = np.array([1.0, 1.5, 2.75, 7.9, 0.3, 33.0])
+    m0, shift = quantize_multiplier(ms)
+    assert list(shift < 0) == [True, True, True, True, False, True]
+    out = requantize(acc, m0, shift, out_zero_point=0, qmin=-127, qmax=127)
+    np.testing.assert_array_equal(out, requantize_ref(acc, m0, shift, out_zero_point=0, qmin=-127, qmax=127))
+    exact = np.clip(np.round(acc.astype(np.float64) * ms), -127, 127)
+    assert np.max(np.abs(out.astype(np.int64) - exact)) <= 1
+    big = np.full((1, 1), 2**30, np.int32)  # the left shift saturates instead of wrapping around
+    m0b, shb = quantize_multiplier(np.array([4.0]))
+    assert requantize(big, m0b, shb, out_zero_point=0, qmin=-127, qmax=127)[0, 0] == 127
+
+
 def test_requantize_within_one_of_float64_rounding(rng):
     """Two roundings (half away from zero) -> within 1 LSB of round(acc * M) computed in float64."""
     acc = rng.integers(-(2**24), 2**24, size=(500, 4)).astype(np.int32)
@@ -195,7 +212,7 @@ def test_requantize_errors(rng):
     with pytest.raises(ValueError, match="m0 must be in"):
         requantize(acc, 5, shift, out_zero_point=0, qmin=0, qmax=255)
     with pytest.raises(ValueError, match="shift must be in"):
-        requantize(acc, m0, 40, out_zero_point=0, qmin=0, qmax=255)
+        requantize(acc, m0, -40, out_zero_point=0, qmin=0, qmax=255)
     with pytest.raises(ValueError, match="out_zero_point must be in"):
         requantize(acc, m0, shift, out_zero_point=300, qmin=0, qmax=255)
     with pytest.raises(ValueError, match="qmin, qmax"):

@@ -217,7 +217,7 @@ class QuantizedModel:
         Raises:
             TypeError: ``model`` not a Sequential or ``calibration_x`` not a float array.
             ValueError: An unsupported layer or a BatchNorm without a Linear/Conv2D before it, a bad granularity or
-                bit width, or a layer whose multiplier ``s_in * s_w / s_out`` is not in ``(2**-32, 1)``.
+                bit width, or a layer whose multiplier ``s_in * s_w / s_out`` is not in ``[2**-32, 2**31)``.
         """
         steps = _fold(model)
         if not isinstance(calibration_x, np.ndarray) or calibration_x.dtype.kind != "f":

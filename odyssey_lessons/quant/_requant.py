@@ -3,17 +3,18 @@
 A layer ``y = x @ w`` with ``x = s_x (q_x - z_x)``, ``w = s_w q_w`` and ``y = s_y (q_y - z_y)`` needs
 ``q_y = z_y + M * acc`` with ``acc = sum (q_x - z_x) q_w`` (+ the int32 bias) and the real multiplier
 ``M = s_x s_w / s_y``. Integer-only hardware has no float, so ``M`` is stored as ``M = M0 * 2**-31 * 2**-shift``
-with ``M0`` an int32 in ``[2**30, 2**31)`` (31 bits of precision) and ``shift >= 0``; then (Jacob et al. 2018):
+with ``M0`` an int32 in ``[2**30, 2**31)`` (31 bits of precision) and ``-31 <= shift <= 31``; then (Jacob et al.
+2018; TFLite's ``MultiplyByQuantizedMultiplier``):
 
+0. for ``M >= 1`` (``shift < 0``): ``acc * 2**-shift``, saturated to int32 (TFLite's left shift);
 1. ``SaturatingRoundingDoublingHighMul(acc, M0)`` = ``round(acc * M0 / 2**31)`` (the high 32 bits of the doubled
    64-bit product, rounded half away from zero; the single overflowing case ``acc = M0 = -2**31`` saturates);
-2. ``RoundingDivideByPOT(., shift)`` = divide by ``2**shift``, rounding half away from zero;
+2. ``RoundingDivideByPOT(., max(shift, 0))`` = divide by ``2**shift``, rounding half away from zero;
 3. add ``z_y``, clamp to ``[qmin, qmax]`` (ReLU fused: clamp below at ``z_y``, the code of real 0).
 
-Two roundings, so the result is within 1 of ``round(acc * M)`` computed exactly. Only ``M < 1`` is supported
-(``quantize_multiplier`` refuses ``M >= 1`` rather than left-shifting, which could overflow int32); a layer's ``M`` is
-below 1 unless its output range is smaller than one input-times-weight product, which calibrated layers rarely are
-(``QuantizedModel.from_float`` raises a ValueError naming the layer if one is).
+Two roundings, so the result is within 1 of ``round(acc * M)`` computed exactly (where the left shift does not
+saturate). A layer's ``M`` is below 1 unless its output range is smaller than one input-times-weight step, which
+happens with coarse weights (2-bit weights have a large scale ``s_w``), so ``M >= 1`` takes the left shift.
 """
 
 from __future__ import annotations
@@ -63,8 +64,17 @@ def requantize_kernel(acc, m0, shift, zp, lo, hi, out):
     for r in range(rows):
         for c in range(cols):
             ch = c if per_channel else 0
-            v = srdhm(np.int64(acc[r, c]), np.int64(m0[ch]))
-            v = rounding_divide_by_pot(v, np.int64(shift[ch])) + zp
+            a = np.int64(acc[r, c])
+            sh = np.int64(shift[ch])
+            if sh < 0:  # M >= 1: left shift first, saturating to int32 (TFLite)
+                a = a << -sh
+                if a > _INT32_MAX:
+                    a = _INT32_MAX
+                elif a < _INT32_MIN:
+                    a = _INT32_MIN
+                sh = np.int64(0)
+            v = srdhm(a, np.int64(m0[ch]))
+            v = rounding_divide_by_pot(v, sh) + zp
             if v < lo:
                 v = lo
             elif v > hi:
@@ -73,22 +83,22 @@ def requantize_kernel(acc, m0, shift, zp, lo, hi, out):
 
 
 def quantize_multiplier(real_multiplier: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | int]:
-    """Split ``M`` in ``(0, 1)`` into ``M0 * 2**-31 * 2**-shift``, ``M0`` in ``[2**30, 2**31)``, ``0 <= shift <= 31``.
+    """Split ``M`` into ``M0 * 2**-31 * 2**-shift``, ``M0`` in ``[2**30, 2**31)``, ``-31 <= shift <= 31``.
 
     ``M = q * 2**e`` with ``q`` in ``[0.5, 1)`` (``frexp``); ``M0 = round(q * 2**31)`` (a rounding up to ``2**31`` is
-    renormalised to ``2**30`` with ``e + 1``, or saturated to ``2**31 - 1`` when ``M`` is that close to 1);
-    ``shift = -e``. Relative error ``<= 2**-31``.
+    renormalised to ``2**30`` with ``e + 1``); ``shift = -e`` (negative for ``M >= 1``: a left shift).
+    Relative error ``<= 2**-31``.
 
     Args:
-        real_multiplier: A positive float below 1, or an array of them (per-channel multipliers).
+        real_multiplier: A positive float in ``[2**-32, 2**31)``, or an array of them (per-channel multipliers).
 
     Returns:
         ``(m0, shift)``: Python ints for a scalar input, int32 arrays shaped like the input for an array.
 
     Raises:
         TypeError: Not a real number or a float array.
-        ValueError: A value that is not finite, not > 0, ``>= 1`` (left shifts are not supported), or below
-            ``2**-32`` (shift would exceed 31).
+        ValueError: A value that is not finite, not > 0, ``>= 2**31`` or below ``2**-32`` (``|shift|`` would exceed
+            31).
     """
     scalar = isinstance(real_multiplier, int | float | np.floating) and not isinstance(real_multiplier, bool)
     if not scalar and not (isinstance(real_multiplier, np.ndarray) and real_multiplier.dtype.kind == "f"):
@@ -99,14 +109,14 @@ def quantize_multiplier(real_multiplier: float | np.ndarray) -> tuple[np.ndarray
     for idx, m in np.ndenumerate(values):
         if not (math.isfinite(m) and m > 0):
             raise ValueError(f"real_multiplier must be finite and > 0, got {m!r}")
-        if m >= 1.0:
-            raise ValueError(f"real_multiplier must be < 1 (left shifts are not supported), got {m!r}")
         q, e = math.frexp(m)
         q_fixed = round(q * 2**31)
-        if q_fixed == 2**31:  # q rounded up to 1: renormalise, or saturate when M is within 2**-32 of 1
-            q_fixed, e = (2**30, e + 1) if e < 0 else (2**31 - 1, e)
+        if q_fixed == 2**31:  # q rounded up to 1: renormalise
+            q_fixed, e = 2**30, e + 1
         if -e > 31:
             raise ValueError(f"real_multiplier={m!r} is below 2**-32: the shift would exceed 31")
+        if e > 31:
+            raise ValueError(f"real_multiplier={m!r} is not below 2**31: the left shift would exceed 31")
         m0[idx], shift[idx] = q_fixed, -e
     if scalar:
         return int(m0[0]), int(shift[0])
@@ -130,7 +140,8 @@ def requantize(
     qmax: int,
     relu: bool = False,
 ) -> np.ndarray:
-    """Requantize int32 accumulators: ``clamp(out_zero_point + RDBPOT(SRDHM(acc, m0), shift), lo, qmax)``.
+    """Requantize int32 accumulators: ``clamp(out_zero_point + RDBPOT(SRDHM(acc, m0), shift), lo, qmax)`` (for
+    ``shift < 0``: ``SRDHM(sat32(acc * 2**-shift), m0)``).
 
     ``lo = max(qmin, out_zero_point)`` with ``relu`` (ReLU fused: real values below 0 clamp to the code of 0), else
     ``qmin``. Per-channel ``m0``/``shift`` (length C) apply along the **last** axis of ``acc`` (channels last, as the
@@ -148,7 +159,7 @@ def requantize(
     Raises:
         TypeError: ``acc`` not int32, ``m0``/``shift`` not integers.
         ValueError: Lengths that do not match the last axis, ``m0`` outside ``[2**30, 2**31)``, ``shift`` outside
-            ``[0, 31]``, or a bad code range / zero point.
+            ``[-31, 31]``, or a bad code range / zero point.
     """
     if not isinstance(acc, np.ndarray) or acc.dtype != np.int32:
         raise TypeError(f"acc must be an int32 numpy.ndarray, got {getattr(acc, 'dtype', type(acc).__name__)}")
@@ -162,8 +173,8 @@ def requantize(
         )
     if np.any(m0v < 2**30):
         raise ValueError(f"m0 must be in [2**30, 2**31) (from quantize_multiplier), got m0={m0!r}")
-    if np.any(shv < 0) or np.any(shv > 31):
-        raise ValueError(f"shift must be in [0, 31], got shift={shift!r}")
+    if np.any(shv < -31) or np.any(shv > 31):
+        raise ValueError(f"shift must be in [-31, 31], got shift={shift!r}")
     for name, v in (("out_zero_point", out_zero_point), ("qmin", qmin), ("qmax", qmax)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer):
             raise TypeError(f"{name} must be an int, got {name}={v!r}")
