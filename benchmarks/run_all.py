@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "augment": ("bench_augment.py", []),
     "quant": ("bench_quant.py", []),
     "widgets": ("bench_widgets.py", []),
+    "grade": ("bench_grade.py", []),
 }
 
 

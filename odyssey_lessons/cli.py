@@ -1,4 +1,5 @@
-"""The ``odyssey`` command line: ``lab`` (start the course), ``check`` (self-check an exercise), ``assign`` (authors).
+"""The ``odyssey`` command line: ``lab`` (start the course), ``check`` (self-check an exercise), ``assign`` (authors),
+``grade`` (instructors: grade a class).
 
 Imports of the heavy machinery (nbformat, nbclient, jupytext) happen inside the subcommands, so ``odyssey --help``
 answers at once.
@@ -85,6 +86,16 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _root(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve() if args.root else find_course_root()
 
@@ -142,6 +153,32 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from odyssey_lessons.grading import Limits, grade
+
+    try:
+        limits = Limits(cell_timeout=args.timeout, total_timeout=args.total_timeout, memory_mb=args.memory_mb)
+        root = None if args.master else _root(args)
+        summary = grade(
+            args.submissions,
+            assignment=args.assignment,
+            out=args.out,
+            root=root,
+            master=args.master,
+            jobs=args.jobs,
+            limits=limits,
+            dask_scheduler=args.dask_scheduler,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"odyssey grade: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    print(f"Wrote {Path(args.out) / 'gradebook.csv'}, gradebook.json and feedback/ for each student.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``odyssey`` argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -194,6 +231,40 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--timeout", type=int, default=600, metavar="S", help="seconds each solution cell may run")
     assign.add_argument("--quiet", action="store_true", help="no progress bar")
     assign.set_defaults(handler=_cmd_assign)
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a folder of submissions (instructors)",
+        description=(
+            "Grade SUBMISSIONS/<student>.ipynb (or <student>/<any>.ipynb) against the assignment's grading master "
+            "(instructor/NAME.ipynb, else solutions/NAME.ipynb): only each student's answer cells are used, each "
+            "submission runs in its own sandboxed kernel with timeouts and a memory limit. Writes OUT/gradebook.csv, "
+            "OUT/gradebook.json and OUT/feedback/<student>.md/.html."
+        ),
+    )
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one notebook per student")
+    grade.add_argument("--assignment", required=True, metavar="NAME", help="e.g. 01_number_formats")
+    grade.add_argument("--out", required=True, metavar="OUT", help="output folder (created)")
+    grade.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="submissions graded at once")
+    grade.add_argument(
+        "--timeout", type=_positive_seconds, default=120.0, metavar="S", help="seconds one cell may run (default 120)"
+    )
+    grade.add_argument(
+        "--total-timeout",
+        type=_positive_seconds,
+        default=900.0,
+        metavar="S",
+        help="seconds one submission may take in all (default 900)",
+    )
+    grade.add_argument(
+        "--memory-mb", type=_positive_int, default=4096, metavar="MB", help="memory limit of a kernel (default 4096)"
+    )
+    grade.add_argument("--dask-scheduler", metavar="ADDRESS", help="grade on this Dask cluster, e.g. tcp://host:8786")
+    grade.add_argument("--resume", action="store_true", help="keep results of an earlier run for unchanged submissions")
+    grade.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    grade.add_argument("--master", metavar="PATH", help="grading master notebook (default: from --root)")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(handler=_cmd_grade)
     return parser
 
 

@@ -4,6 +4,7 @@
 - :func:`assign` / :func:`stale_files` -- generate ``notebooks/``, ``solutions/`` and ``exercises/`` notebooks from
   the jupytext sources (``odyssey assign [--check]``).
 - :func:`self_check` -- run an exercise under nbval and score its checks (``odyssey check``).
+- :func:`grade` -- grade a class against a grading master, sandboxed, in parallel or on Dask (``odyssey grade``).
 
 Every lesson imports :func:`check`, so importing this package must stay cheap: the pipeline and the self-check need
 nbformat, whose import takes seconds (jsonschema), and are loaded on first use.
@@ -19,6 +20,8 @@ from odyssey_lessons.grading._check import check
 
 if TYPE_CHECKING:
     from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
+    from odyssey_lessons.grading._grade import GradeSummary, grade
+    from odyssey_lessons.grading._isolate import Limits
     from odyssey_lessons.grading._selfcheck import CheckResult, SelfCheckReport, self_check
 
 _LAZY = {
@@ -26,6 +29,9 @@ _LAZY = {
     "StaleFile": "_assign",
     "assign": "_assign",
     "stale_files": "_assign",
+    "GradeSummary": "_grade",
+    "grade": "_grade",
+    "Limits": "_isolate",
     "CheckResult": "_selfcheck",
     "SelfCheckReport": "_selfcheck",
     "self_check": "_selfcheck",
@@ -35,11 +41,14 @@ __all__ = [
     "AssignError",
     "CheckResult",
     "CheckSpec",
+    "GradeSummary",
+    "Limits",
     "SelfCheckReport",
     "StaleFile",
     "assign",
     "check",
     "find_checks",
+    "grade",
     "self_check",
     "stale_files",
     "stub_solutions",

@@ -7,6 +7,9 @@ For every source ``NN_name.py`` (jupytext "py:percent"):
   ``solutions/NN_name.ipynb`` with outputs and execution counts kept on check cells only (nbval compares those; it
   skips cells without an execution count) -> ``exercises/NN_name.ipynb``: the same notebook with every answer block
   stubbed, so its check cells carry the worked solution's output as the expected output.
+- A solution with hidden check cells (``# HIDDEN_CHECK``) also gets ``instructor/NN_name.ipynb``, the grading
+  master: the recorded solution *with* the hidden checks and their expected outputs. Those cells are removed from the
+  solution and exercise notebooks. ``odyssey grade`` uses the master when there is one, else the solution notebook.
 
 Generated files are a pure function of the sources: canonical metadata, cell ids ``cell-{index}``, no timestamps.
 That is what lets ``stale_files`` (``odyssey assign --check``) regenerate and compare bytes.
@@ -30,6 +33,7 @@ from odyssey_lessons.grading._cells import (
     find_checks,
     has_answer_block,
     is_check_cell,
+    is_hidden_check,
     read_outcome,
     stub_solutions,
 )
@@ -37,8 +41,10 @@ from odyssey_lessons.grading._cells import (
 LESSONS_DIR = "notebooks"
 SOLUTIONS_DIR = "solutions"
 EXERCISES_DIR = "exercises"
+INSTRUCTOR_DIR = "instructor"
 DEFAULT_TIMEOUT = 600
 SOURCE_NAME = re.compile(r"\d{2}_[A-Za-z0-9_]+")
+_HIDDEN_LINE = re.compile(r"^[ \t]*# HIDDEN_CHECK[ \t]*$", re.MULTILINE)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Cell metadata jupytext uses to round-trip the text file; meaningless (and noisy) in the generated notebooks.
 _TEXT_ONLY_METADATA = frozenset(
@@ -97,6 +103,8 @@ def plan(root: Path, names: Sequence[str] | None = None) -> list[Task]:
             tasks.append(Task("lesson", Path(LESSONS_DIR, f"{stem}.py"), (Path(LESSONS_DIR, f"{stem}.ipynb"),)))
         if stem in sources["solution"]:
             outputs = (Path(SOLUTIONS_DIR, f"{stem}.ipynb"), Path(EXERCISES_DIR, f"{stem}.ipynb"))
+            if _HIDDEN_LINE.search(sources["solution"][stem].read_text(encoding="utf-8")):
+                outputs += (Path(INSTRUCTOR_DIR, f"{stem}.ipynb"),)
             tasks.append(Task("solution", Path(SOLUTIONS_DIR, f"{stem}.py"), outputs))
     return tasks
 
@@ -283,8 +291,14 @@ def run_task(task: Task, root: Path, out_root: Path, *, timeout: int = DEFAULT_T
         name = str(task.source)
         stubbed = exercise_sources(nb, name)  # fail on bad markers before spending time executing
         _check_specs(nb, name)
-        solution = record_check_outputs(execute(nb, cwd=source.parent, name=name, timeout=timeout), name)
-        texts = [notebook_text(solution), notebook_text(make_exercise(solution, stubbed))]
+        master = record_check_outputs(execute(nb, cwd=source.parent, name=name, timeout=timeout), name)
+        visible = [index for index, cell in enumerate(master.cells) if not is_hidden_check(cell)]
+        solution = copy.deepcopy(master)
+        solution.cells = [solution.cells[index] for index in visible]
+        exercise = make_exercise(solution, [stubbed[index] for index in visible])
+        texts = [notebook_text(solution), notebook_text(exercise)]
+        if len(task.outputs) == 3:
+            texts.append(notebook_text(master))
     for relative, text in zip(task.outputs, texts, strict=True):
         _write(out_root / relative, text)
     return [out_root / relative for relative in task.outputs]
@@ -346,7 +360,7 @@ def stale_files(
             elif committed.read_bytes() != (Path(tmp) / relative).read_bytes():
                 stale.append(StaleFile(relative, "differs"))
     if not names:
-        for folder in (LESSONS_DIR, SOLUTIONS_DIR, EXERCISES_DIR):
+        for folder in (LESSONS_DIR, SOLUTIONS_DIR, EXERCISES_DIR, INSTRUCTOR_DIR):
             for path in sorted((root / folder).glob("*.ipynb")):
                 relative = path.relative_to(root)
                 if SOURCE_NAME.fullmatch(path.stem) and relative not in expected:

@@ -4,6 +4,8 @@
   cell; the exercise replaces it by a stub at the indentation of the BEGIN line.
 - A *check cell* is a code cell whose first line is ``# NBVAL_CHECK_OUTPUT`` and which calls
   ``check("id", test, points=N, hint="...")`` with a literal id and literal points (they are read from the source).
+- A *hidden check cell* is a check cell with a ``# HIDDEN_CHECK`` comment line: ``odyssey assign`` keeps it only in
+  the instructor's grading master (``instructor/NN_name.ipynb``), never in the exercise or the solution notebook.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import NamedTuple
 from odyssey_lessons.grading._check import DETAIL_INDENT, fail_prefix, pass_line
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+HIDDEN_MARKER = "# HIDDEN_CHECK"
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 CODE_STUB = 'raise NotImplementedError("Write your solution here")'
@@ -42,6 +45,11 @@ def is_check_cell(cell: Mapping[str, object]) -> bool:
     """True for a code cell whose first line is ``# NBVAL_CHECK_OUTPUT``."""
     source = str(cell.get("source", ""))
     return cell.get("cell_type") == "code" and source.split("\n", 1)[0].strip() == CHECK_MARKER
+
+
+def is_hidden_check(cell: Mapping[str, object]) -> bool:
+    """True for a check cell with a ``# HIDDEN_CHECK`` comment line."""
+    return is_check_cell(cell) and any(line.strip() == HIDDEN_MARKER for line in str(cell["source"]).split("\n"))
 
 
 def find_checks(source: str) -> list[CheckSpec]:

@@ -1,28 +1,26 @@
-"""``odyssey check``: a learner's self-check of an exercise notebook.
+"""``odyssey check``: a learner's self-check of an exercise notebook, on the grading engine of ``odyssey grade``.
 
-The notebook runs top to bottom in a fresh kernel under nbval (``--nbval-lax``, in a subprocess so a crashing or
-hanging notebook cannot take the caller down). Each check is then scored from the lines its check cell printed in
-*this* run: ``[PASS] id (p/p points)`` or ``[FAIL] id ...: hint``. Scoring does not rest on nbval's diff against the
-stored outputs alone because a learner who saves the notebook after a failing run overwrites those stored outputs.
+The notebook runs top to bottom in a fresh kernel under nbval (``--nbval-lax``, in a separate process so a crashing
+or hanging notebook cannot take the caller down), with the same guard, timeouts, crash detection and re-runs as
+grading, but in the notebook's own folder and without the grader's sandbox. Every cell is the learner's, so each
+check is scored from the lines its check cell printed in *this* run (``[PASS] id (p/p points)`` or
+``[FAIL] id ...: hint``), not from nbval's diff against the stored outputs: a learner who saves the notebook after a
+failing run overwrites those stored outputs.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import nbformat
 
-from odyssey_lessons.grading._cells import CheckSpec, find_checks, is_check_cell, read_outcome
+from odyssey_lessons.grading._cells import find_checks, is_check_cell
 
 DEFAULT_TIMEOUT = 600
-_PLUGIN = "odyssey_lessons.grading._nbval_report"
+SELF_CHECK_MEMORY_MB = 1 << 20  # a learner's own machine: no memory limit to speak of
 
 
 class CheckResult(NamedTuple):
@@ -74,68 +72,25 @@ class SelfCheckReport:
         return "\n".join(lines)
 
 
-def _check_cells(nb: nbformat.NotebookNode) -> dict[int, tuple[int, list[CheckSpec]]]:
-    """nbval cell number (index among code cells) -> (notebook cell index, the checks the cell makes)."""
-    cells = {}
-    code_cells = (index for index, cell in enumerate(nb.cells) if cell.cell_type == "code")
-    for number, index in enumerate(code_cells):
-        cell = nb.cells[index]
-        if is_check_cell(cell):
-            try:
-                specs = find_checks(cell.source)
-            except ValueError as exc:
-                raise ValueError(f"cell {index} of the notebook: {exc}") from exc
-            if specs:
-                cells[number] = (index, specs)
-    return cells
+def _master(nb: nbformat.NotebookNode, name: str):  # -> Master
+    """The learner's notebook as its own master: every code cell that is not a check cell is an answer cell."""
+    from odyssey_lessons.grading._graded import CheckInfo, Master
 
-
-def _run_nbval(notebook: Path, *, timeout: float) -> dict[int, dict]:
-    """Run the notebook under nbval in a subprocess; return the recorder's entries by nbval cell number."""
-    with tempfile.TemporaryDirectory(prefix="odyssey-check-") as tmp:
-        report = Path(tmp, "report.json")
-        ini = Path(tmp, "pytest.ini")
-        ini.write_text("[pytest]\n", encoding="utf-8")  # ignore the project's addopts (-n, coverage, ...)
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(notebook),
-            "-p",
-            "nbval.plugin",
-            "-p",
-            _PLUGIN,
-            "-p",
-            "no:cacheprovider",
-            "--nbval-lax",
-            "--nbval-current-env",
-            f"--nbval-cell-timeout={timeout}",
-            f"--odyssey-report={report}",
-            "-c",
-            str(ini),
-            f"--rootdir={notebook.parent}",
-            "-q",
-            "--color=no",
-        ]
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only nbval and the recorder, loaded explicitly above
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=notebook.parent, check=False)
-        if proc.returncode not in (0, 1) or not report.exists():
-            tail = (proc.stdout + proc.stderr)[-3000:]
-            raise RuntimeError(f"nbval could not run {notebook} (pytest exit code {proc.returncode}):\n{tail}")
-        entries = json.loads(report.read_text(encoding="utf-8"))
-    return {entry["cell"]: entry for entry in entries}
-
-
-def _failure_message(entry: dict | None) -> str:
-    """Why a check printed no verdict line: its cell raised, was skipped, or never ran."""
-    if entry is None:
-        return "the check cell did not run"
-    if entry["errors"]:
-        return f"the check cell raised {entry['errors'][0]}"
-    if entry["outcome"] in ("skipped", "error"):
-        return f"the check cell did not run: {entry.get('detail', entry['outcome'])}"
-    return "the check printed no [PASS] line"
+    answers, checks = set(), []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if not is_check_cell(cell):
+            answers.add(index)
+            continue
+        try:
+            specs = find_checks(cell.source)
+        except ValueError as exc:
+            raise ValueError(f"cell {index} of the notebook: {exc}") from exc
+        checks += [CheckInfo(spec.check_id, spec.points, False, index) for spec in specs]
+        if not specs:
+            answers.add(index)
+    return Master(name, nb, frozenset(answers), tuple(checks))
 
 
 def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT) -> SelfCheckReport:
@@ -153,6 +108,9 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
         ValueError: Not a ``.ipynb``, ``timeout`` not positive, or a check cell without literal ``points=N``.
         RuntimeError: pytest/nbval could not run at all (e.g. the kernel did not start).
     """
+    from odyssey_lessons.grading._engine import grade_notebook
+    from odyssey_lessons.grading._isolate import Limits
+
     notebook = Path(notebook_path).resolve()
     if notebook.suffix != ".ipynb":
         raise ValueError(f"self_check needs a .ipynb notebook, got {notebook_path=}")
@@ -161,26 +119,21 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout=}")
     nb = nbformat.read(notebook, as_version=4)
-    check_cells = _check_cells(nb)
+    master = _master(nb, notebook.stem)
     shown = Path(notebook_path)
-    if not check_cells:
+    if not master.checks:
         return SelfCheckReport(shown, [], [])
-
-    entries = _run_nbval(notebook, timeout=timeout)
-    checks = []
-    for number, (_, specs) in check_cells.items():
-        entry = entries.get(number)
-        for spec in specs:
-            outcome = read_outcome(entry["printed"] if entry else "", spec)
-            message = "" if outcome.passed else outcome.message or _failure_message(entry)
-            checks.append(CheckResult(spec.check_id, spec.points, outcome.passed, message))
-
-    code_index = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    cell_errors = []
-    for number, entry in sorted(entries.items()):
-        if number in check_cells or not entry["errors"]:
-            continue
-        index = code_index[number]
-        first_line = nb.cells[index].source.split("\n", 1)[0]
-        cell_errors.append(f"cell {index} ({first_line!r}): {entry['errors'][0]}")
-    return SelfCheckReport(shown, checks, cell_errors)
+    code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    limits = Limits(
+        cell_timeout=timeout,
+        total_timeout=timeout * code_cells + 120,
+        memory_mb=SELF_CHECK_MEMORY_MB,
+        sandbox=False,
+        cwd=str(notebook.parent),
+    )
+    answers = {index: nb.cells[index].source for index in master.answers}
+    result = grade_notebook(master, answers, limits, trust_expected=False)
+    if result.status == "error":
+        raise RuntimeError(f"nbval could not run {notebook}: {'; '.join(result.faults)}")
+    checks = [CheckResult(c.check_id, c.points, c.passed, c.message) for c in result.checks]
+    return SelfCheckReport(shown, checks, result.cell_errors + [f"stopped: {f}" for f in result.faults])
