@@ -30,16 +30,6 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def provenance() -> dict:
     """Date, machine, library versions and thread settings: the header every result file carries.
 
@@ -48,11 +38,15 @@ def provenance() -> dict:
     """
     import numba
 
+    from odyssey_lessons.perf import machine_info
+
+    info = machine_info()
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
-            "processor": _cpu_model(),
+            "processor": info["cpu"],
+            "blas": info["blas"],
             "cpu_count": os.cpu_count(),
             "numba_threads": numba.config.NUMBA_NUM_THREADS,
         },
