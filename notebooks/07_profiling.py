@@ -81,7 +81,7 @@ conv = nn.Conv2D(1, 8, 3, padding=1, rng=np.random.default_rng(0))
 with single_threaded():
     t_conv = perf.measure(conv.forward, x64, False, warmup=2, repeats=15)
 cols = np.empty((64 * 8 * 8, 9), np.float32)
-compile_s = perf.compile_time(nn._kernels.im2col, x64, cols, 3, 1, 1)
+compile_s = perf.compile_time(nn._kernels.im2col, x64, cols, 3, 1, 1, np.float32(0))
 print(f"Conv2D(1→8) forward, batch 64: {t_conv}")
 print(f"  first call {perf.format_seconds(t_conv.first_call_s)}, samples from {perf.format_seconds(t_conv.min_s)} "
       f"to {perf.format_seconds(t_conv.max_s)} (spread IQR/median {100 * t_conv.spread:.0f}%)")  # fmt: skip

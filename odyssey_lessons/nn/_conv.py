@@ -69,7 +69,7 @@ class Conv2D(Layer):
         k, s, p = self.kernel_size, self.stride, self.padding
         oh, ow = _out_size("H", h, k, s, p), _out_size("W", w, k, s, p)
         cols = np.empty((n * oh * ow, c * k * k), dtype=x.dtype)
-        _kernels.im2col(np.ascontiguousarray(x), cols, k, s, p)
+        _kernels.im2col(np.ascontiguousarray(x), cols, k, s, p, x.dtype.type(0))
         self._cols, self._in_shape = cols, x.shape
         y = cols @ self._params["weight"].reshape(self.out_channels, -1).T + self._params["bias"]
         # rows of y are (n, i, j) and columns are o: move o to the channel axis for NCHW

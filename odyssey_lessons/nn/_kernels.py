@@ -14,11 +14,13 @@ from numba import njit
 
 
 @njit(cache=True)
-def im2col(x, cols, k, stride, pad):
+def im2col(x, cols, k, stride, pad, pad_value):
     """Unfold ``k x k`` patches of ``x`` (N, C, H, W) into the rows of ``cols`` (N*OH*OW, C*k*k).
 
     ``cols[(n*OH + i)*OW + j, (c*k + u)*k + v] = x[n, c, i*stride + u - pad, j*stride + v - pad]``, and 0 where that
-    index falls into the zero padding. ``OH = (H + 2*pad - k) // stride + 1``, likewise ``OW``.
+    index falls into the padding, which holds ``pad_value`` (0 for floats; the zero point, the code of real 0, for the
+    integer kernels of :mod:`odyssey_lessons.quant`, which reuse this one). ``OH = (H + 2*pad - k) // stride + 1``,
+    likewise ``OW``. Any dtype: ``cols`` has the dtype of ``x`` and ``pad_value`` is stored in it.
     """
     n_img, n_ch, h, w = x.shape
     oh = (h + 2 * pad - k) // stride + 1
@@ -36,7 +38,7 @@ def im2col(x, cols, k, stride, pad):
                             if 0 <= yy < h and 0 <= xx < w:
                                 cols[row, col] = x[n, c, yy, xx]
                             else:
-                                cols[row, col] = 0.0
+                                cols[row, col] = pad_value
 
 
 @njit(cache=True)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from odyssey_lessons.nn._kernels import im2col
+
 INT32_MAX = 2**31 - 1
 _SIGNED_TOP = np.uint8(0x80)
 
@@ -139,30 +141,6 @@ def gemm_s8_kernel(a, bt, za, zb, out):
 
 
 @njit(cache=True)
-def im2col_s8_kernel(x, cols, k, stride, pad, pad_value):
-    """``cols[(n*OH + i)*OW + j, (c*k + u)*k + v] = x[n, c, i*stride + u - pad, j*stride + v - pad]`` for int8
-    ``x`` (N, C, H, W), and ``pad_value`` (the zero point, i.e. real 0) where the index falls into the padding."""
-    n_img, n_ch, h, w = x.shape
-    oh = (h + 2 * pad - k) // stride + 1
-    ow = (w + 2 * pad - k) // stride + 1
-    pv = np.int8(pad_value)
-    for n in range(n_img):
-        for i in range(oh):
-            for j in range(ow):
-                row = (n * oh + i) * ow + j
-                for c in range(n_ch):
-                    for u in range(k):
-                        yy = i * stride + u - pad
-                        for v in range(k):
-                            xx = j * stride + v - pad
-                            col = (c * k + u) * k + v
-                            if 0 <= yy < h and 0 <= xx < w:
-                                cols[row, col] = x[n, c, yy, xx]
-                            else:
-                                cols[row, col] = pv
-
-
-@njit(cache=True)
 def maxpool_int_kernel(x, y, k, stride):
     """``y[n, c, i, j] = max_{u, v < k} x[n, c, i*stride + u, j*stride + v]`` on integer codes (max commutes with
     the increasing map ``q -> (q - z) * s``, so pooling the codes is exact)."""
@@ -270,7 +248,7 @@ def conv2d_s8(x8: np.ndarray, w_rows: np.ndarray, k: int, stride: int, padding: 
     n, c, h, w = x8.shape
     oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", w, k, stride, padding)
     cols = np.empty((n * oh * ow, c * k * k), dtype=np.int8)
-    im2col_s8_kernel(x8, cols, k, stride, padding, zx)
+    im2col(x8, cols, k, stride, padding, np.int8(zx))
     return matmul_s8t(cols, w_rows, zx, 0)
 
 
