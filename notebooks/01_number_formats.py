@@ -647,3 +647,11 @@ assert math.isnan(explorer.state.rounded)
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/01_number_formats.ipynb](../exercises/01_number_formats.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/01_number_formats.ipynb`.
+#
+# [← Start here](00_start_here.ipynb) ·
+# [Lesson 2 · Mixed precision →](02_mixed_precision.ipynb)

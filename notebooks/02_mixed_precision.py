@@ -533,3 +533,12 @@ measured["sweep, e5m2: underflow at 2^0 / 2^12"] = (round(at_0.underflow, 4), ro
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/02_mixed_precision.ipynb](../exercises/02_mixed_precision.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/02_mixed_precision.ipynb`.
+#
+# [← Lesson 1 · Number formats](01_number_formats.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 3 · Learning-rate schedules →](03_lr_schedules.ipynb)

@@ -286,3 +286,12 @@ print(f"{len(SCHEDULES)} schedules in the registry: {', '.join(SCHEDULES)}")
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/03_lr_schedules.ipynb](../exercises/03_lr_schedules.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/03_lr_schedules.ipynb`.
+#
+# [← Lesson 2 · Mixed precision](02_mixed_precision.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 4 · Optimizers →](04_optimizers.ipynb)

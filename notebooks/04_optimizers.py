@@ -388,3 +388,12 @@ assert abs(diverging.points[-1, 1]) > abs(converging.points[-1, 1])
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/04_optimizers.ipynb](../exercises/04_optimizers.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/04_optimizers.ipynb`.
+#
+# [← Lesson 3 · Learning-rate schedules](03_lr_schedules.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 5 · Regularization →](05_regularization.ipynb)

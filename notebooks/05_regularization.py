@@ -303,3 +303,12 @@ print(f"{run.regularizer} {run.strength}: gap {100 * run.gap:.1f} points, test {
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/05_regularization.ipynb](../exercises/05_regularization.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/05_regularization.ipynb`.
+#
+# [← Lesson 4 · Optimizers](04_optimizers.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 6 · Quantization →](06_quantization.ipynb)

@@ -651,3 +651,12 @@ print(f"{state.bits}-bit per {state.granularity}, {state.observer}: layer 0 SQNR
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/06_quantization.ipynb](../exercises/06_quantization.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/06_quantization.ipynb`.
+#
+# [← Lesson 5 · Regularization](05_regularization.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 7 · Profiling →](07_profiling.ipynb)

@@ -590,3 +590,12 @@ measured["explorer batch 256, width 32: largest row"] = setting.slowest
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/07_profiling.ipynb](../exercises/07_profiling.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/07_profiling.ipynb`.
+#
+# [← Lesson 6 · Quantization](06_quantization.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# [Lesson 8 · Capstone →](08_capstone.ipynb)

@@ -494,3 +494,12 @@ for claim, _, verdict in takeaways:
 # %%
 for key, value in measured.items():
     print(f"- {key}: {value}")
+
+# %% [markdown]
+# ---
+# **Exercise:** [exercises/08_capstone.ipynb](../exercises/08_capstone.ipynb) —
+# fill it in, save it, then run `odyssey check exercises/08_capstone.ipynb`.
+#
+# [← Lesson 7 · Profiling](07_profiling.ipynb) ·
+# [Start here](00_start_here.ipynb) ·
+# end of the course
