@@ -149,3 +149,30 @@ def test_lesson_widget_in_the_browser(drive: WidgetDrive, lab_page, lab_root):
     assert_no_widget_errors(page)
     assert_no_cell_errors(page)
     lab_page.console.assert_clean()
+
+
+# Lessons with no course widget to drive: each must still run top to bottom in JupyterLab without a traceback, a
+# widget error or a console error. The start page's own slider must answer a drag (its label echoes the value).
+PLAIN = ["00_start_here", "08_capstone"]
+
+
+@pytest.mark.parametrize("lesson", PLAIN)
+def test_lesson_runs_in_the_browser(lesson: str, lab_page, lab_root):
+    path = f"notebooks/{lesson}.ipynb"
+    assert (lab_root / path).exists(), f"{path} is missing under {lab_root}"
+    page = lab_page.page
+    run_notebook_in_lab(page, lab_page.server, path)
+    assert_no_cell_errors(page)
+    assert_no_widget_errors(page)
+    handles = page.locator(".jp-OutputArea-output .noUi-handle")
+    if lesson == "00_start_here":
+        assert handles.count() >= 1, "the start page's slider did not render"
+        widget = handles.first.locator("xpath=ancestor::div[contains(@class, 'widget-hbox')][1]")
+        before = widget.inner_text()
+        handles.first.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_text_change(widget, before)
+    screenshot(page, f"lesson{lesson[:2]}-after-run-all")
+    assert_no_widget_errors(page)
+    assert_no_cell_errors(page)
+    lab_page.console.assert_clean()

@@ -29,6 +29,7 @@ from odyssey_lessons.grading._isolate import Limits, RunResult, run_nbval
 
 MAX_RUNS = 3
 MIN_RERUN_SECONDS = 10.0
+START_TRIES = 3  # runs of one attempt whose kernel never started, before the attempt counts as an error
 _FATAL = ("crashed",)
 _SEVERITY = {"graded": 0, "memory": 1, "timeout": 2, "crashed": 3, "total_timeout": 4, "error": 5}
 
@@ -128,6 +129,11 @@ def _fatal_fault(layout: Sequence[CellRole], run: RunResult) -> int | None:
     return None
 
 
+def _never_started(run: RunResult) -> bool:
+    """True when no cell of the run executed: the notebook could not be run or its kernel did not start."""
+    return bool(run.problem and not run.entries) or all(e["status"] == "not_run" for e in run.entries.values())
+
+
 def _memory_trouble(entry: dict) -> bool:
     return any(e.startswith("MemoryError") for e in entry["errors"]) or "    MemoryError" in entry["printed"]
 
@@ -150,7 +156,11 @@ def grade_notebook(
         if attempt and left < MIN_RERUN_SECONDS:
             break
         nb, layout = build_graded(master, answers, guard=guard_name(), skip=skip)
-        run = run_nbval(nb, replace(limits, total_timeout=max(left, 1.0)))
+        for _ in range(START_TRIES):  # a kernel that fails to start (a loaded machine) gets another chance
+            run = run_nbval(nb, replace(limits, total_timeout=max(left, 1.0)))
+            left = limits.total_timeout - (time.monotonic() - start)
+            if not _never_started(run) or left < MIN_RERUN_SECONDS:
+                break
         result.runs, result.isolation = attempt + 1, run.isolation
         if run.problem and not run.entries:
             result.faults.append(f"the notebook could not be run: {run.problem}")
