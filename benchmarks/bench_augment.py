@@ -21,9 +21,9 @@ import argparse
 
 import numpy as np
 from _common import header_line, main_for, provenance, ratio_row
-from odyssey_lessons.perf import measure
 
 from odyssey_lessons.data import augment_digits, load_digits, random_warps, warp_digits
+from odyssey_lessons.perf import measure
 
 MAX_SHIFT = 1.0
 MAX_ROTATION_DEG = 10.0

@@ -18,9 +18,9 @@ import statistics
 
 import numpy as np
 from _common import header_line, interleaved, main_for, provenance, ratio_row
-from odyssey_lessons.perf import measure
 
 from odyssey_lessons.formats import FORMATS, ROUNDING_MODES, quantize
+from odyssey_lessons.perf import measure
 
 TARGETS = {"nearest": 0.7, "stochastic": 0.3}  # fraction of copy bandwidth, from the issue
 ML_DTYPES_NAMES = {
