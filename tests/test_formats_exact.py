@@ -16,6 +16,7 @@ from odyssey_lessons.formats import (
     finfo,
     get_format,
     quantize,
+    rounder,
 )
 from tests.reference import round_reference
 
@@ -194,12 +195,48 @@ def test_float64_input_is_rounded_once(fmt, rng):
     assert_same_floats(quantize(x, fmt), _reference_array(x, fmt))
 
 
-def test_float64_double_rounding_case_from_ml_dtypes():
-    # 1 + 2**-8 + 2**-40 lies just above the bf16 tie 1 + 2**-8; float32 rounds it onto the tie and bf16 then
-    # rounds that tie down to 1.0. The correctly rounded answer is 1 + 2**-7.
+def test_float64_input_one_ulp_above_a_bf16_tie_rounds_up():
+    # 1 + 2**-8 + 2**-40 lies just above the bf16 tie 1 + 2**-8, so the correctly rounded answer is 1 + 2**-7.
+    # Rounding through float32 first would land on the tie and round it down to 1.0 (double rounding); the exact
+    # reference decides, not another library's behaviour in some release.
     x = np.array([1 + 2.0**-8 + 2.0**-40])
-    assert x.astype(ml_dtypes.bfloat16).astype(np.float64)[0] == 1.0  # ml_dtypes rounds twice
+    assert round_reference(float(x[0]), FORMATS["bf16"]) == 1 + 2.0**-7
     assert quantize(x, "bf16")[0] == 1 + 2.0**-7
+
+
+# Formats one field away from IEEE float32: each must be rounded as itself, never mistaken for float32.
+NEAR_FLOAT32 = [  # the only fields that can change while the format still fits inside float32
+    custom_format(8, 23, name="e8m23_unsigned", signed=False),
+    custom_format(7, 23, name="e7m23_bias127", bias=127),
+    custom_format(7, 23, name="e7m23"),
+    custom_format(8, 22, name="e8m22"),
+    custom_format(8, 22, name="e8m22_unsigned", signed=False),
+]
+
+
+def test_is_float32_checks_every_field():
+    assert [name for name, f in FORMATS.items() if f.is_float32] == ["fp32"]
+    assert custom_format(8, 23).is_float32  # the same fields under another name are float32
+    assert not any(f.is_float32 for f in NEAR_FLOAT32 + CUSTOM)
+
+
+def _float32_sample(rng, n: int = 4000) -> np.ndarray:
+    """Random float32 bit patterns (every sign, exponent and mantissa; NaNs included) plus the special values."""
+    bits = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    specials = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, np.inf, -np.inf, np.nan, 2.0**-149, 2.0**-126, 3.4028235e38]
+    return np.concatenate([bits.view(np.float32), np.array(specials, np.float32)])
+
+
+@pytest.mark.parametrize("fmt", [*FORMATS.values(), *NEAR_FLOAT32, *CUSTOM], ids=str)
+@pytest.mark.parametrize("saturate", [False, True])
+def test_float32_and_float64_paths_agree(fmt, saturate, rng):
+    """The same float32 values given as float32 (fast paths, the float32 shortcut) and as float64 (the general
+    kernel) round to identical results, and both equal the exact reference."""
+    x32 = _float32_sample(rng)
+    from_32 = quantize(x32, fmt, saturate=saturate)
+    assert_same_floats(from_32, quantize(x32.astype(np.float64), fmt, saturate=saturate))
+    assert_same_floats(rounder(fmt, saturate=saturate)(x32), from_32)
+    assert_same_floats(from_32[:400], _reference_array(x32[:400], fmt, saturate=saturate))
 
 
 @pytest.mark.parametrize("name", list(FORMATS))

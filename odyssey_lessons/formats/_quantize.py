@@ -137,7 +137,8 @@ def quantize(
     The default (``rounding="nearest"``, ``saturate=False``) is exactly ``ml_dtypes``' ``astype`` from float32 for every
     format ml_dtypes has: ties to even; overflow to inf (IEEE formats) or NaN (``fn``/``fnuz`` FP8) -- e.g. e4m3fn
     464 -> 448 but 465 -> NaN, e5m2 1e6 -> inf -- while the FP6/FP4 types, which have neither, saturate to +-max.
-    float64 input is rounded once, straight to ``fmt`` (ml_dtypes goes through float32 and can round twice).
+    float64 input is rounded once, straight to ``fmt`` (ml_dtypes before 0.7 went through float32 and could round
+    twice; 0.7 rounds once too).
 
     Args:
         x: float16/float32/float64 array-like, any shape.
@@ -200,7 +201,7 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
     if not isinstance(saturate, bool | np.bool_):
         raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
     fast = fast_params(f, bool(saturate), "nearest")
-    identity = f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and f.exponent_bits == 8 and not saturate
+    identity = f.is_float32 and not saturate
     kernel = _FAST_KERNELS["nearest"] if fast is not None and f.subnormals else None
 
     def round_to_format(x: NDArray) -> NDArray[np.float32]:
@@ -224,7 +225,7 @@ def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str
     """Call the one kernel that rounds the 1-D ``flat_in`` into ``flat_out`` (validated by :func:`quantize`)."""
     mode = ROUNDING_MODES[rounding]
     fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
-    if flat_in.dtype == np.float32 and f.mantissa_bits == 23 and f.has_inf and f.bias == 127 and not saturate:
+    if flat_in.dtype == np.float32 and f.is_float32 and not saturate:
         np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
     elif fast is None:
         K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), mode, seed)

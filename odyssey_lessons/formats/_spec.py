@@ -128,6 +128,20 @@ class FloatFormat:
         """Exponent of the smallest positive value (a subnormal when the format has them)."""
         return self.min_exponent - (self.mantissa_bits if self.subnormals else 0)
 
+    @property
+    def is_float32(self) -> bool:
+        """Whether this is IEEE binary32 itself, so that every float32 value is already representable and rounding
+        float32 input to it changes nothing. Every field counts: the layout (8 exponent bits, 23 mantissa bits, bias
+        127), IEEE specials, subnormals and the sign bit."""
+        return (
+            self.exponent_bits == 8
+            and self.mantissa_bits == 23
+            and self.bias == 127
+            and self.special == "ieee"
+            and self.subnormals
+            and self.signed
+        )
+
     # ----- values -------------------------------------------------------------------------------------------------
     @property
     def max(self) -> float:

@@ -13,7 +13,7 @@ from odyssey_lessons.train._fp8 import (
 )
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
-from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy
 from odyssey_lessons.train._quant_study import (
     CALIBRATIONS,
     ActivationQuantizer,
@@ -84,7 +84,6 @@ __all__ = [
     "get_policy",
     "gradient_stats",
     "initial_gradients",
-    "is_fp32",
     "l2_penalty",
     "loss_scale_point",
     "lr_range_test",

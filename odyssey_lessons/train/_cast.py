@@ -16,7 +16,7 @@ from odyssey_lessons.train._fp8 import (
     mx_block_dequantize,
     mx_block_quantize,
 )
-from odyssey_lessons.train._policy import PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 
 MX_BLOCK = 32
 
@@ -58,7 +58,7 @@ class Caster:
     def cast(self, site: str, x: np.ndarray, fmt: FloatFormat, *, record: bool = True) -> np.ndarray:
         """``x`` rounded to ``fmt`` with the recipe; ``record=False`` leaves the delayed-scaling history untouched
         (evaluation)."""
-        if is_fp32(fmt):
+        if fmt.is_float32:
             return x
         recipe = self.policy.scaling
         if recipe == "none":

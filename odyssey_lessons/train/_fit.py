@@ -34,7 +34,7 @@ from odyssey_lessons.optim import GradientTransformation, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
 from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
-from odyssey_lessons.train._policy import PrecisionPolicy, get_policy, is_fp32
+from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
@@ -121,7 +121,7 @@ def backward(model: Layer, grad_logits: np.ndarray, caster: Caster) -> None:
 
 def _cast_param_grads(grads: dict[str, np.ndarray], caster: Caster) -> tuple[float, float]:
     """Cast every parameter gradient in place; return the underflow and overflow shares (see :class:`History`)."""
-    if is_fp32(caster.policy.gradients):
+    if caster.policy.gradients.is_float32:
         return 0.0, 0.0
     nonzero = under = over = 0
     for name, g in grads.items():

@@ -67,7 +67,7 @@ class PrecisionPolicy:
     @property
     def is_fp32(self) -> bool:
         """True when nothing is rounded (every format is fp32)."""
-        return all(is_fp32(f) for f in (self.weights, self.activations, self.gradients))
+        return all(f.is_float32 for f in (self.weights, self.activations, self.gradients))
 
     def round_weights(self, x: np.ndarray) -> np.ndarray:
         return _round(x, self.weights)
@@ -81,18 +81,13 @@ class PrecisionPolicy:
     def store_weights(self, x: np.ndarray, *, seed: int) -> np.ndarray:
         """Weights after an update when there are no master weights: rounded to ``weights`` with
         ``update_rounding`` (float32 master weights are returned as they are)."""
-        if self.master_weights or is_fp32(self.weights):
+        if self.master_weights or self.weights.is_float32:
             return x
         return quantize(x, self.weights, rounding=self.update_rounding, seed=seed)
 
 
-def is_fp32(f: FloatFormat) -> bool:
-    """True for IEEE float32 itself (rounding to it changes nothing)."""
-    return f.mantissa_bits == 23 and f.exponent_bits == 8 and f.special == "ieee" and f.bias == 127
-
-
 def _round(x: np.ndarray, f: FloatFormat) -> np.ndarray:
-    return x if is_fp32(f) else quantize(x, f)
+    return x if f.is_float32 else quantize(x, f)
 
 
 POLICIES: dict[str, PrecisionPolicy] = {
