@@ -71,14 +71,25 @@ PROG = "gpu_precision.py"
 FORMATS = ["fp32", "tf32", "fp16", "bf16", "e4m3fn", "e4m3fn_fast_accum"]
 N_BATCHES = 8
 POLICIES = ["fp32", "tf32", "autocast_bf16", "autocast_fp16_gradscaler"]
-# NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column; tensor-core figures there are "with sparsity", dense is half
-# (TF32 989.4 / 2 = 494.7, FP16 and BF16 1978.9 / 2 = 989.4, FP8 3957.8 / 2 = 1978.9); FP32 is the plain (non-tensor)
-# rate. Rounded as in the course's reference facts (shared/FACTS.md).
-DATASHEET_PEAKS = {"fp32": 67, "tf32": 495, "fp16": 989, "bf16": 989, "e4m3fn": 1979, "e4m3fn_fast_accum": 1979}
-DATASHEET_GPU = "NVIDIA H200"  # what nvidia-smi and torch call the SXM part; the NVL part has lower peaks
+# The comparison column: NVIDIA's dense peaks, derived from the datasheet figures kept in the package (with their
+# source) in odyssey_lessons/measured/nvidia_h200_datasheet.json. Read by path, so the script needs only torch.
+DATASHEET_FILE = Path(__file__).resolve().parents[1] / "odyssey_lessons" / "measured" / "nvidia_h200_datasheet.json"
+
+
+def datasheet_peaks(sheet: dict) -> dict[str, int]:
+    """Dense peaks in TFLOP/s, rounded to integers: plain figures as printed, tensor-core figures half the 'with
+    sparsity' ones; FP8 with fast accumulation has the same peak as FP8."""
+    peaks = {**sheet["dense"], **{k: v / 2 for k, v in sheet["with_sparsity"].items()}}
+    peaks["e4m3fn_fast_accum"] = peaks["e4m3fn"]
+    return {k: round(v) for k, v in peaks.items()}
+
+
+DATASHEET = json.loads(DATASHEET_FILE.read_text(encoding="utf-8"))
+DATASHEET_PEAKS = datasheet_peaks(DATASHEET)
+DATASHEET_GPU = DATASHEET["gpu"]  # what nvidia-smi and torch call the SXM part; the NVL part has lower peaks
 DATASHEET_SOURCE = (
-    "NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column, dense = half of the 'with sparsity' figures "
-    "(FP32 67, TF32 494.7, FP16/BF16 989.4, FP8 1978.9 TFLOP/s); rounded as in the course's shared/FACTS.md"
+    f"{DATASHEET['source']}, dense = half of the 'with sparsity' figures; "
+    "kept in odyssey_lessons/measured/nvidia_h200_datasheet.json"
 )
 
 

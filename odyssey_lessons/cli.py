@@ -108,9 +108,12 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         return 1
     argv = lab_argv(root, port=args.port, open_browser=not args.no_browser)
     print("Starting JupyterLab; open the http://127.0.0.1:... URL it prints below. Stop it with Ctrl-C.", flush=True)
+    from odyssey_lessons.grading._provisioner import ipc_environ
+
+    env = ipc_environ()  # the lessons' kernels connect over IPC, as in every kernel the course starts
     if os.name == "posix":
-        os.execv(argv[0], argv)  # jupyter takes over this process, so Ctrl-C reaches it directly
-    return subprocess.call(argv)
+        os.execve(argv[0], argv, env)  # jupyter takes over this process, so Ctrl-C reaches it directly
+    return subprocess.call(argv, env=env)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from odyssey_lessons.grading._provisioner import ipc_environ
 from tests._lab import (
     REPO_ROOT,
     ConsoleLog,
@@ -22,6 +23,12 @@ from tests._lab import (
     running_lab,
     screenshot,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every kernel the tests start (nbval runs, self-checks, JupyterLab's) connects over IPC, as ``odyssey`` starts
+    them: kernels started in parallel by the two xdist workers cannot race for TCP ports."""
+    os.environ.update(ipc_environ({}))
 
 
 @pytest.fixture

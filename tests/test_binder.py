@@ -1,10 +1,14 @@
-"""The Binder / JupyterHub configuration (binder/) describes the same environment as pyproject.toml."""
+"""The Binder / JupyterHub configuration (binder/) locks the environment pyproject.toml declares."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
@@ -15,9 +19,32 @@ def _requirements() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def test_binder_requirements_equal_the_package_dependencies():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert sorted(_requirements()) == sorted(deps)
+def _lock() -> dict[str, Version]:
+    pins = {}
+    for line in _requirements():
+        req = Requirement(line)
+        (spec,) = req.specifier  # exactly one ==version each
+        assert spec.operator == "==" and not req.extras and req.marker is None, line
+        pins[canonicalize_name(req.name)] = Version(spec.version)
+    return pins
+
+
+def test_binder_lock_pins_every_dependency_within_its_lower_bound():
+    """The class image's lock and the package's lower bounds agree: every dependency of pyproject.toml is pinned, to a
+    version its specifier admits, so an image built from the lock runs the same code the package declares."""
+    pins = _lock()
+    deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    for dep in deps:
+        name = canonicalize_name(dep.name)
+        assert name in pins, f"{dep} is not in binder/requirements.txt: run binder/lock.py"
+        assert dep.specifier.contains(pins[name]), f"the lock pins {name}=={pins[name]}, outside {dep}"
+
+
+def test_binder_lock_is_sorted_and_generated():
+    text = (BINDER / "requirements.txt").read_text()
+    assert "binder/lock.py" in text.splitlines()[1]
+    names = list(_lock())
+    assert names == sorted(names) and len(names) == len(set(names))
 
 
 def test_runtime_matches_requires_python():

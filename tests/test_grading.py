@@ -6,6 +6,7 @@ block in a code cell, one in a markdown cell and two check cells), copied to a t
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from odyssey_lessons.grading import (
     self_check,
     stub_solutions,
 )
-from odyssey_lessons.grading._assign import record_check_outputs
+from odyssey_lessons.grading._assign import notebook_text, record_check_outputs
 from odyssey_lessons.grading._cells import CODE_STUB, MARKDOWN_STUB, read_outcome
 from odyssey_lessons.grading._check import MAX_MESSAGE_CHARS
 
@@ -305,6 +306,29 @@ def test_check_cells_may_not_write_to_stderr() -> None:
         record_check_outputs(nb, "nb")
     cell.outputs = cell.outputs[1:]
     assert record_check_outputs(nb, "nb").cells[0].outputs == cell.outputs
+
+
+def test_recorded_check_output_does_not_depend_on_how_the_kernel_split_the_text() -> None:
+    """print() writes the text and the newline separately; a flush in between gives two stream outputs. The recorded
+    notebook must be the same bytes either way (and equal to what nbval compares after coalescing)."""
+    from nbval.plugin import coalesce_streams as nbval_coalesce
+
+    def notebook(*chunks: str) -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell('# NBVAL_CHECK_OUTPUT\ncheck("a", t, points=1)', execution_count=3)
+        cell.id = "cell-0"  # as assign names cells (new_code_cell picks a random id)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=c) for c in chunks]
+        cell.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": "True"}, execution_count=3))
+        nb.cells.append(cell)
+        return nb
+
+    whole = notebook("[PASS] a (1/1 points)\n")
+    texts = {notebook_text(record_check_outputs(nb, "nb")) for nb in (whole, notebook("[PASS] a (1/1 points)", "\n"))}
+    assert len(texts) == 1
+    split = notebook("[PASS] a", " (1/1 points)", "\n")
+    recorded = record_check_outputs(split, "nb").cells[0].outputs
+    assert split.cells[0].outputs[0].text == "[PASS] a"  # the executed notebook is left as it was
+    assert recorded == nbval_coalesce(copy.deepcopy(split.cells[0].outputs)) == whole.cells[0].outputs
 
 
 # --- self-check ------------------------------------------------------------------------------------------------------

@@ -174,7 +174,8 @@ def _check_specs(nb: NotebookNode, name: str) -> dict[int, list[CheckSpec]]:
 
 
 def _current_env_kernel_manager():  # -> jupyter_client.AsyncKernelManager
-    """A kernel running this interpreter, whatever ``python3`` kernelspec the user has installed.
+    """A kernel running this interpreter, whatever ``python3`` kernelspec the user has installed, connected over IPC
+    (``_provisioner``) so that kernels started in parallel cannot race for TCP ports.
 
     nbval's ``--nbval-current-env`` (used by the self-check) starts the same kernel, so a solution is recorded in
     exactly the environment a learner's run is checked in.
@@ -182,7 +183,13 @@ def _current_env_kernel_manager():  # -> jupyter_client.AsyncKernelManager
     from jupyter_client.manager import AsyncKernelManager
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
-    return AsyncKernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    from odyssey_lessons.grading._provisioner import with_ipc_provisioner
+
+    class _IpcSpecs(NbvalKernelspecManager):
+        def get_kernel_spec(self, kernel_name: str):  # noqa: ANN202 (a jupyter_client KernelSpec)
+            return with_ipc_provisioner(super().get_kernel_spec(kernel_name))
+
+    return AsyncKernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=_IpcSpecs())
 
 
 def execute(nb: NotebookNode, *, cwd: Path, name: str, timeout: int = DEFAULT_TIMEOUT) -> NotebookNode:
@@ -223,6 +230,27 @@ def _printed(outputs: Iterable[NotebookNode]) -> str:
     return "".join(out.text for out in outputs if out.output_type == "stream")
 
 
+def coalesce_streams(outputs: list[NotebookNode]) -> list[NotebookNode]:
+    """``outputs`` with every stream's text merged into that stream's first output, as nbval does before comparing.
+
+    The kernel sends printed text in chunks whose boundaries depend on timing: ``print("[PASS] ...")`` writes the
+    text and its newline separately, and when the kernel's flush timer fires in between, the cell records two stream
+    outputs instead of one (13 cells in 300 in a measurement on 2 cores under load). Merging makes the recorded
+    notebook a function of the text printed, not of when it was flushed.
+    """
+    merged: list[NotebookNode] = []
+    first: dict[str, NotebookNode] = {}
+    for out in outputs:
+        if out.output_type == "stream" and out.name in first:
+            first[out.name].text += out.text
+            continue
+        if out.output_type == "stream":
+            out = copy.deepcopy(out)
+            first[out.name] = out
+        merged.append(out)
+    return merged
+
+
 def record_check_outputs(executed: NotebookNode, name: str) -> NotebookNode:
     """Keep outputs and execution counts on check cells only, after making sure every check passed.
 
@@ -241,6 +269,7 @@ def record_check_outputs(executed: NotebookNode, name: str) -> NotebookNode:
             cell.outputs = []
             cell.execution_count = None
             continue
+        cell.outputs = coalesce_streams(cell.outputs)
         for out in cell.outputs:
             plain = out.output_type == "execute_result" and set(out.data) == {"text/plain"}
             stdout = out.output_type == "stream" and out.name == "stdout"

@@ -29,6 +29,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from odyssey_lessons.grading._provisioner import ipc_environ
+
 _PLUGIN = "odyssey_lessons.grading._nbval_report"
 _SANDBOX = Path(__file__).with_name("_sandbox.py")
 KERNEL_NAME = "odyssey-sandbox"
@@ -156,7 +158,7 @@ class _Runner:
         argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         spec = {"argv": argv, "display_name": "odyssey sandbox", "language": "python"}
         (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-        env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        env = ipc_environ({k: os.environ[k] for k in _KEEP_ENV if k in os.environ})  # kernels start over IPC
         env.update(
             HOME=str(self.home),
             JUPYTER_PATH=str(self.home / "jupyter"),

@@ -4,6 +4,7 @@ Run as a script by path (``python -I _sandbox.py CONFIG -- KERNEL_ARGV...``; sta
 and imports nothing a student could have touched). ``CONFIG`` is a JSON file written by the grader:
 
 - ``work``: the kernel's own folder (with a uid, the only place it may write); the connection file is copied there.
+  A kernel that connects over IPC (``_provisioner``) is also given its socket folder.
 - ``cwd``: the kernel's working directory (default ``work``).
 - ``uid``: a fresh user id for this submission, or null. With a uid (the grader runs as root) the launcher first
   enters a private mount namespace, mounts an empty unreadable tmpfs over every ``hide`` path (the grading master,
@@ -86,6 +87,17 @@ def _expose(paths: list[str]) -> None:
             os.rmdir(stage)
 
 
+def _own_ipc_folder(connection: dict, uid: int) -> None:
+    """Give the kernel's IPC socket folder (made by the grader's ``odyssey-ipc`` provisioner, mode 0700) to ``uid``,
+    so the kernel can create its sockets there while other submissions' uids cannot connect to them."""
+    if connection.get("transport") != "ipc":
+        return
+    folder = os.path.dirname(connection["ip"])
+    if not os.path.basename(folder).startswith("odyssey-ipc-") or os.stat(folder).st_uid != os.getuid():
+        raise OSError(1, f"IPC socket folder {folder!r} was not made by the grader's provisioner")
+    os.chown(folder, uid, uid)
+
+
 def _limit(config: dict) -> None:
     limits = [
         (resource.RLIMIT_AS, config["memory_mb"] * _MB),
@@ -115,6 +127,7 @@ def main(argv: list[str]) -> None:
             file.write(text)
         kernel[kernel.index("-f") + 1] = copied
         if uid is not None:
+            _own_ipc_folder(json.loads(text), uid)
             _hide(config["hide"])
             _expose(config["expose"])
             os.chown(copied, uid, uid)

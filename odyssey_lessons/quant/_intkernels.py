@@ -3,9 +3,9 @@
 ``int8_matmul(a, b)`` computes ``sum_k (a[i,k] - za) * (b[k,j] - zb)`` exactly in int32. ``int8_conv2d`` unfolds the
 int8 image into patches (im2col, padding with the zero point) and runs the same GEMM.
 
-How the kernel is written (read ``../shared/NUMBA.md``): every int8 value is widened to int32 *explicitly* and every
-sum is cast back with ``np.int32(...)``. numba types ``int32 + int32`` as int64; without the casts the accumulators
-would silently become int64 and LLVM would vectorise at half the width. ``b`` is transposed once to ``(N, K)`` so
+How the kernel is written: every int8 value is widened to int32 *explicitly* and every sum is cast back with
+``np.int32(...)``. numba types ``int32 + int32`` as int64; without the casts the accumulators would silently
+become int64 and LLVM would vectorise at half the width. ``b`` is transposed once to ``(N, K)`` so
 that both operands of a dot product are contiguous; a 4 x 4 register block computes 16 dot products per pass over
 ``K`` (each loaded byte is used 4 times) and LLVM vectorises the ``K`` loop (sign extension, then ``vpmaddwd`` or
 ``vpmulld`` + ``vpaddd``, 256-bit). Measured single-threaded on a 2-core AVX-512 Xeon (``benchmarks/bench_quant.py``):
