@@ -1,14 +1,28 @@
-"""The outside oracle dtype of every registered format that ml_dtypes (or numpy) implements.
+"""Outside oracles: :func:`require` imports one, and ``ORACLE`` is the dtype of every registered format that ml_dtypes
+(or numpy) implements.
 
 tf32 has none: it is checked against the exact reference in ``tests/reference.py``.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 import numpy as np
 import pytest
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+
+def require(module: str) -> ModuleType:
+    """Import an oracle (ml_dtypes, torch, scipy, ...). The test extra installs every one of them, so a missing oracle
+    fails the test instead of skipping it: a skipped comparison would let "equal to PyTorch" go unchecked."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(f"oracle {module!r} cannot be imported ({exc}); install the test extra: pip install -e '.[test]'")
+
+
+ml_dtypes = require("ml_dtypes")
 
 ORACLE: dict[str, type] = {
     "fp32": np.float32,

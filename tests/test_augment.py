@@ -21,6 +21,7 @@ from odyssey_lessons.data import (
     standardize,
     warp_digits,
 )
+from tests.oracles import require
 
 
 def reference_warp(image: np.ndarray, angle_deg: float, dx: float, dy: float, fill: float) -> np.ndarray:
@@ -98,7 +99,7 @@ def test_non_square_images_match_reference(rng):
 
 def test_matches_scipy_affine_transform(rng, images):
     """SciPy (optional) as an outside oracle: order-1 affine_transform with grid-constant padding is our warp."""
-    ndimage = pytest.importorskip("scipy.ndimage")
+    ndimage = require("scipy.ndimage")
     n = len(images)
     angles, shifts = rng.uniform(-30, 30, n), rng.uniform(-2, 2, (n, 2))
     out = warp_digits(images, angles, shifts, fill=1.5)

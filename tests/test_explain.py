@@ -16,9 +16,8 @@ from odyssey_lessons.formats._explain import (
     format_table,
     storage_bytes,
 )
-
-ml_dtypes = pytest.importorskip("ml_dtypes")
-from tests.oracles import ORACLE as ALL_ORACLES  # noqa: E402
+from tests.oracles import ORACLE as ALL_ORACLES
+from tests.oracles import ml_dtypes
 
 ORACLE = {name: dtype for name, dtype in ALL_ORACLES.items() if name != "fp32"}  # the <= 16-bit formats
 

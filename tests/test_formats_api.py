@@ -31,9 +31,10 @@ from odyssey_lessons.formats import (
     stall_point,
     ulp,
 )
+from tests.oracles import require
 from tests.reference import neighbours, round_reference
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+ml_dtypes = require("ml_dtypes")
 
 
 # ----- stochastic rounding ------------------------------------------------------------------------------------------

@@ -18,10 +18,8 @@ from odyssey_lessons.formats import (
     quantize,
     rounder,
 )
+from tests.oracles import ORACLE, ml_dtypes
 from tests.reference import round_reference
-
-ml_dtypes = pytest.importorskip("ml_dtypes")
-from tests.oracles import ORACLE  # noqa: E402
 
 SMALL = [name for name in ORACLE if FORMATS[name].bits <= 16]
 

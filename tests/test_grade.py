@@ -25,6 +25,7 @@ from odyssey_lessons.grading._graded import Master, build_graded, guard_name, ma
 from odyssey_lessons.grading._isolate import isolation_level
 from odyssey_lessons.grading._submissions import collect, safe_name
 from tests.grade_corpus.cases import ALL, ANSWER_CASES, DOUBLE, NORM, RAW_CASES
+from tests.oracles import require
 
 CORPUS = Path(__file__).parent / "grade_corpus"
 NAME = "97_grademe"
@@ -221,7 +222,7 @@ def test_serial_equals_parallel(graded: dict[str, dict], serial: Path) -> None:
 
 
 def test_dask_equals_serial(course: Path, subset: Path, serial: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+    distributed = require("distributed")
     out, few = subset.parent / "dask", subset.parent / "dask-submissions"
     few.mkdir()
     for student in DASK_SUBSET:

@@ -33,6 +33,7 @@ from odyssey_lessons.optim import (
     trace,
 )
 from odyssey_lessons.optim._base import PARALLEL_MIN_SIZE
+from tests.oracles import require
 from tests.reference_optim import run_reference
 
 
@@ -149,7 +150,7 @@ def test_bad_hyperparameters_raise(factory, match):
 
 @pytest.mark.parametrize("name", ["sgd", "sgd_nesterov", "adam", "adamw"])
 def test_matches_torch_optim_when_installed(name, rng):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     params, grads_seq = _problem(rng)
     tp = [torch.tensor(params[k], requires_grad=True) for k in params]
     ours_opt, torch_opt = {
@@ -230,7 +231,7 @@ TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
 def test_optimizers_match_torch_optim_step_for_step(case, rng):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     name, lr, hyper = case
     params, grads_seq = _long_problem(rng)
     tp = [torch.tensor(params[k], requires_grad=True) for k in params]
@@ -251,7 +252,7 @@ def test_optimizers_match_torch_optim_step_for_step(case, rng):
 
 
 def test_default_learning_rates_are_torchs():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     import inspect
 
     for name, torch_name in TORCH_OPTIMIZERS.items():

@@ -10,6 +10,7 @@ import pytest
 
 from odyssey_lessons import nn
 from odyssey_lessons.perf import COUNTERS, layer_counts, layer_name, model_counts
+from tests.oracles import require
 
 # One instance and one input shape per registered layer type.
 CASES = {
@@ -141,7 +142,7 @@ def test_bad_itemsize_and_model(rng):
 
 # ----- torch's FlopCounterMode as an outside oracle ------------------------------------------------------------------
 def _torch_flops(module, x):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from torch.utils.flop_counter import FlopCounterMode
 
     x = torch.tensor(x, requires_grad=True)
@@ -154,7 +155,7 @@ def _torch_flops(module, x):
 
 
 def test_linear_matches_torch_without_bias_terms(rng):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     b, n_in, n_out = 5, 7, 3
     fwd, bwd = _torch_flops(torch.nn.Linear(n_in, n_out), rng.standard_normal((b, n_in)).astype(np.float32))
     c = layer_counts(nn.Linear(n_in, n_out, rng=rng), (b, n_in))
@@ -164,7 +165,7 @@ def test_linear_matches_torch_without_bias_terms(rng):
 
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 0)])
 def test_conv2d_matches_torch_without_bias_terms(stride, padding, rng):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     shape = (2, 3, 9, 7)
     fwd, bwd = _torch_flops(
         torch.nn.Conv2d(3, 4, 3, stride=stride, padding=padding), rng.standard_normal(shape).astype(np.float32)

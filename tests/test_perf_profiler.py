@@ -16,6 +16,7 @@ import pytest
 from odyssey_lessons import nn
 from odyssey_lessons.perf import layer_counts, loss_counts, model_counts, plot_roofline, profile, roofline
 from odyssey_lessons.perf._profiler import LOSS_NAME
+from tests.oracles import require
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_roofline_from_dicts_and_bad_roofs(rng):
 
 
 def test_plot_roofline_draws_on_the_axes(cnn_batch):
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -23,6 +23,7 @@ from odyssey_lessons.quant import (
     ste_mask,
 )
 from odyssey_lessons.train import evaluate, fit
+from tests.oracles import require
 from tests.reference_quant import ref_ste_mask
 
 
@@ -43,7 +44,7 @@ def test_ste_mask_matches_reference(rng, symmetric, bits):
 
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_ste_mask_matches_torch(rng, symmetric):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = (rng.standard_normal(400) * 2).astype(np.float32)
     qp = calc_qparams(np.float64(-1.0), np.float64(1.5), bits=4, symmetric=symmetric)
     xt = torch.tensor(x, requires_grad=True)

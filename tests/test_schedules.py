@@ -29,6 +29,7 @@ from odyssey_lessons.schedules import (
     warmup_cosine,
     wsd,
 )
+from tests.oracles import require
 
 N = 60  # steps compared per schedule
 
@@ -162,7 +163,7 @@ def test_matches_reference(factory, reference, kwargs):
 # ----- torch.optim.lr_scheduler as the oracle ------------------------------------------------------------------------
 def torch_lrs(make_scheduler, lr: float, n: int) -> np.ndarray:
     """The lr of each of ``n`` updates: ``param_groups[0]["lr"]`` read before each optimizer step."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=lr)
     scheduler = make_scheduler(torch.optim.lr_scheduler, opt)
@@ -236,11 +237,10 @@ def test_matches_torch(name):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * got.max())
 
 
-def test_cosine_holds_min_lr_after_total_steps_where_torch_climbs_back():
+def test_cosine_holds_min_lr_after_total_steps():
+    # Past T_max torch's CosineAnnealingLR (2.13) climbs back; that is torch's choice, not asserted here.
     sched = cosine(0.1, total_steps=10, min_lr=0.01)
     assert sched(np.arange(10, 40)).tolist() == [0.01] * 30
-    want = torch_lrs(lambda m, o: m.CosineAnnealingLR(o, T_max=10, eta_min=0.01), 0.1, 21)
-    assert want[20] == pytest.approx(0.1)  # the documented difference
 
 
 def test_one_cycle_holds_final_lr_after_total_steps():
@@ -264,7 +264,7 @@ PLATEAU_CASES = [
     "kwargs", PLATEAU_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "default"
 )
 def test_reduce_on_plateau_matches_torch(kwargs, rng):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     # A noisy loss that improves, stalls, improves a little and stalls again, so every rule gets exercised.
     trend = np.concatenate([np.linspace(1.0, 0.5, 15), np.full(25, 0.5), np.linspace(0.5, 0.45, 10), np.full(30, 0.45)])
     metrics = trend + rng.normal(0.0, 0.01, trend.size)

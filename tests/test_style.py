@@ -17,7 +17,7 @@ def _ruff() -> list[str]:
         return [str(exe)]
     if shutil.which("ruff"):
         return ["ruff"]
-    pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    pytest.fail("ruff is not installed: the test extra installs it (pip install -e '.[test]')")
 
 
 # --no-cache: ruff's cache keys a file's result on its own content, so a cached verdict survives a change elsewhere

@@ -13,8 +13,9 @@ import pytest
 from odyssey_lessons.formats import FORMATS, custom_format, encode, finfo, quantize
 from odyssey_lessons.formats._explain import explain
 from odyssey_lessons.widgets import FormatExplorer, parse_value
+from tests.oracles import require
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+ml_dtypes = require("ml_dtypes")
 
 
 @pytest.fixture

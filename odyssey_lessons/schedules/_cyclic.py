@@ -80,7 +80,7 @@ def one_cycle(
     ends are torch's, fractional ones included; ``anneal`` is ``"cos"`` (half cosine) or ``"linear"``.
 
     Step ``k = 0`` is the first update, at ``lr0``; step ``T - 1`` is the last, at ``lr_min``. Past it the value stays
-    at ``lr_min``, where torch extrapolates the last phase at ``k = T`` and raises after.
+    at ``lr_min``, where torch (2.13) extrapolates the last phase at ``k = T`` and raises after.
 
     Raises:
         ValueError: ``max_lr``, ``div_factor`` or ``final_div_factor`` not > 0; ``pct_start`` outside (0, 1);

@@ -45,7 +45,7 @@ def multistep(lr: float, *, milestones: Sequence[int], gamma: float = 0.1) -> Sc
 
     Raises:
         ValueError: ``lr`` or ``gamma`` not > 0, or ``milestones`` empty, negative or not strictly increasing
-            (torch accepts repeats and counts them twice; here a repeat is taken for a typo).
+            (torch 2.13 accepts repeats and counts them twice; here a repeat is taken for a typo).
     """
     lr = check_lr(lr)
     gamma = check_positive("gamma", gamma)
@@ -118,7 +118,7 @@ def cosine(lr: float, *, total_steps: int, min_lr: float = 0.0) -> Schedule:
     """``lr_k = min_lr + (lr - min_lr) * (1 + cos(pi * min(k, T) / T)) / 2`` with ``T = total_steps``.
 
     Equals torch ``CosineAnnealingLR(T_max=T, eta_min=min_lr)`` for ``k <= T``. Past ``T`` this schedule stays at
-    ``min_lr`` (as optax ``cosine_decay_schedule`` does); torch's cosine keeps going and climbs back to ``lr`` at
+    ``min_lr`` (as optax ``cosine_decay_schedule`` does); torch's (2.13) keeps going and climbs back to ``lr`` at
     ``k = 2T`` (period ``2T``), which is rarely what a run that outlasts ``T_max`` wants.
 
     Raises:

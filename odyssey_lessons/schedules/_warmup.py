@@ -26,8 +26,8 @@ def warmup(schedule: Schedule, *, warmup_steps: int, start_factor: float = 0.0) 
         lr_k = schedule(k - W)                 for k >= W
 
     so the value at ``k = W`` is ``schedule(0)`` and the curve is continuous. With the default ``s = 0`` the first
-    update (``k = 0``) has ``lr = 0``, as optax's warm-ups from ``init_value=0``; torch's ``LinearLR`` needs ``s > 0``
-    and then gives the same values (``LinearLR(start_factor=s, total_iters=W)`` chained before the schedule).
+    update (``k = 0``) has ``lr = 0``, as optax's warm-ups from ``init_value=0``; torch's ``LinearLR`` (2.13) needs
+    ``s > 0`` and then gives the same values (``LinearLR(start_factor=s, total_iters=W)`` chained before the schedule).
 
     Raises:
         TypeError: ``schedule`` is not a :class:`Schedule`.
