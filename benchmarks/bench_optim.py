@@ -1,8 +1,9 @@
 """Benchmark: optimizer step throughput (parameters/s) of the fused numba optimizers, against baselines in the same run.
 
-One step is ``opt.update`` + ``apply_updates`` (the pure API: new state and parameter arrays every step, written into
-memory recycled from the arrays of two steps before, which the loop has dropped). Baselines,
-timed alternately with ours so that they see the same machine load:
+Two forms of ours: the fused in-place ``opt.step(params, grads, state)`` (one pass over memory per array, as torch
+does it), and the pure ``opt.update`` + ``apply_updates`` (new state and parameter arrays every step, written into
+memory recycled from the arrays of two steps before, which the loop has dropped; a second pass for the addition).
+Baselines, timed alternately with ours so that they see the same machine load:
 
 - a plain numpy implementation of the same rule (written below, updating its state and parameters in place, as numpy
   code would);
@@ -10,7 +11,7 @@ timed alternately with ours so that they see the same machine load:
 
 "ours 1 thread" runs the same kernels with numba limited to the calling thread (as inside a training step), to show
 what the parallel kernels buy. Parameters are split into 4 equal float32 arrays. Not a test: nothing asserts a time;
-the issue's target (at least as fast as torch on CPU) is reported next to the measurements.
+the target (the fused step at least as fast as torch foreach on CPU) is reported next to the measurements.
 
     python benchmarks/bench_optim.py [--quick] [--repeats 5] [--json PATH]
 """
@@ -89,12 +90,18 @@ def torch_optimizer(torch_name: str, hyper: dict, params: dict, grads: dict):
     return opt.step
 
 
-def ours_optimizer(name: str, hyper: dict, params: dict, grads: dict, serial: bool = False):
-    """A ``step()`` closure: ``update`` + ``apply_updates``, keeping the new parameters and state."""
+def ours_optimizer(name: str, hyper: dict, params: dict, grads: dict, serial: bool = False, fused: bool = True):
+    """A ``step()`` closure: the fused in-place ``opt.step``, or ``update`` + ``apply_updates`` keeping the new
+    parameters and state."""
     opt = OPTIMIZERS[name](**hyper)
+    if fused:
+        params = {k: v.copy() for k, v in params.items()}
     box = [params, opt.init(params)]
 
     def step():
+        if fused:
+            box[1] = opt.step(box[0], grads, box[1])
+            return
         updates, box[1] = opt.update(grads, box[1], box[0])
         box[0] = apply_updates(box[0], updates)
 
@@ -122,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
         for label, (name, hyper, torch_name) in CONFIGS.items():
             fns = {
                 "ours": ours_optimizer(name, hyper, params, grads),
+                "ours_pure": ours_optimizer(name, hyper, params, grads, fused=False),
                 "ours_1_thread": ours_optimizer(name, hyper, params, grads, serial=True),
                 "numpy": numpy_optimizer(name, hyper, params, grads),
             }
@@ -131,13 +139,14 @@ def run(args: argparse.Namespace) -> dict:
             row = {"optimizer": label, "params": n, **{f"{k}_params_per_s": n / v for k, v in t.items()}}
             row["vs_numpy"] = t["numpy"] / t["ours"]
             row["vs_torch"] = t["torch"] / t["ours"] if "torch" in t else None
+            row["pure_vs_torch"] = t["torch"] / t["ours_pure"] if "torch" in t else None
             rows.append(row)
             print(f"  {label:20s} {n:>11,d}: " + ", ".join(f"{k} {n / v / 1e6:7.1f} M/s" for k, v in t.items()))
     return {
         "benchmark": "optimizer step throughput",
         **provenance(),
         "torch_threads": None if torch is None else torch.get_num_threads(),
-        "step": "update + apply_updates (ours, pure); in-place step (numpy, torch foreach=True)",
+        "step": "in-place step (ours: opt.step; numpy; torch foreach=True); ours pure: update + apply_updates",
         "n_arrays": N_ARRAYS,
         "repeats": repeats,
         "rows": rows,
@@ -149,9 +158,9 @@ def markdown(result: dict) -> str:
         f"optimizer step throughput, {header_line(result)}, {result['torch_threads']} torch threads",
         f"one step = {result['step']}; parameters in {result['n_arrays']} float32 arrays; min of {result['repeats']}",
         "",
-        "| optimizer | params | ours M/s | ours 1 thread M/s | numpy M/s | torch M/s | × numpy | × torch (target ≥ 1) "
-        "|",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| optimizer | params | ours step M/s | ours pure M/s | ours step 1 thread M/s | numpy M/s | torch M/s "
+        "| × numpy | step × torch (target ≥ 1) | pure × torch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def mps(r, key):
@@ -160,9 +169,11 @@ def markdown(result: dict) -> str:
 
     for r in result["rows"]:
         vs_torch = "" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}"
+        pure = "" if r["pure_vs_torch"] is None else f"{r['pure_vs_torch']:.2f}"
         lines.append(
-            f"| {r['optimizer']} | {r['params'] / 1e6:.0f}M | {mps(r, 'ours')} | {mps(r, 'ours_1_thread')} | "
-            f"{mps(r, 'numpy')} | {mps(r, 'torch')} | {r['vs_numpy']:.2f} | {vs_torch} |"
+            f"| {r['optimizer']} | {r['params'] / 1e6:.0f}M | {mps(r, 'ours')} | {mps(r, 'ours_pure')} | "
+            f"{mps(r, 'ours_1_thread')} | {mps(r, 'numpy')} | {mps(r, 'torch')} | {r['vs_numpy']:.2f} | {vs_torch} "
+            f"| {pure} |"
         )
     return "\n".join(lines)
 
@@ -171,7 +182,7 @@ def summary(result: dict) -> list[dict]:
     """Per optimizer and size: throughput × plain numpy, and × torch.optim foreach (target ≥ 1, from the issue)."""
     rows = []
     for r in result["rows"]:
-        case = f"{r['optimizer']} step, {r['params'] / 1e6:.0f}M params"
+        case = f"{r['optimizer']} fused step, {r['params'] / 1e6:.0f}M params"
         detail = f"{r['ours_params_per_s'] / 1e6:.0f} M params/s"
         rows.append(ratio_row("optim", case, r["vs_numpy"], baseline="numpy (in place)", detail=detail))
         if r["vs_torch"] is not None:

@@ -47,11 +47,11 @@ FORMAT_KERNELS = {
 }
 OPTIMIZER_KERNELS = {
     "add": (OK.add_kernel, (_f32(), _f32(), _f32())),
-    "sgd": (OK.sgd_kernel, (_f32(), _f32(), _f32(), f32(0.1), f32(0.01))),
-    "sgd_momentum": (OK.sgd_momentum_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(0.9), False)),
-    "adam": (OK.adam_kernel, (*[_f32() for _ in range(7)], *map(f32, (0.1, 0.999, 1e-3, 0.1, 0.5, 1e-8, 0, 0)))),
-    "adagrad": (OK.adagrad_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(1e-10))),
-    "lion": (OK.lion_kernel, (*[_f32() for _ in range(5)], f32(1e-4), f32(0.9), f32(0.99), f32(0.0))),
+    "sgd": (OK.sgd_kernel, (_f32(), _f32(), _f32(), f32(0.1), f32(0.01), True)),
+    "sgd_momentum": (OK.sgd_momentum_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(0.9), False, True)),
+    "adam": (OK.adam_kernel, (*[_f32() for _ in range(7)], *map(f32, (0.1, 0.999, 1e-3, 0.1, 0.5, 1e-8, 0, 0)), True)),
+    "adagrad": (OK.adagrad_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(1e-10), True)),
+    "lion": (OK.lion_kernel, (*[_f32() for _ in range(5)], f32(1e-4), f32(0.9), f32(0.99), f32(0.0), True)),
 }
 
 

@@ -496,3 +496,90 @@ def test_apply_updates_casts_other_dtypes_to_float32(rng):
     out = apply_updates(params, {"w": np.ones(5, np.float32)})
     assert out["w"].dtype == np.float32
     np.testing.assert_allclose(out["w"], params["w"] + 1, rtol=1e-6)
+
+
+# ----- the fused in-place step ----------------------------------------------------------------------------------------
+def _copy(tree):
+    return {k: np.array(v, copy=True) for k, v in tree.items()}
+
+
+def _state_arrays(state):
+    """The state's arrays (not the step counter), in order."""
+    return [a for part in state[1:] for _, a in sorted(part.items())]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_fused_step_equals_update_then_apply_bit_for_bit(case, rng):
+    """``opt.step`` (one pass, in place) gives exactly the float32 values of ``update`` + ``apply_updates``."""
+    name, lr, hyper = case
+    params, grads_seq = _long_problem(rng)
+    pure, _ = _run(OPTIMIZERS[name](lr, **hyper), params, grads_seq)
+    opt = OPTIMIZERS[name](lr, **hyper)
+    fused = _copy(params)
+    state = opt.init(fused)
+    for grads in grads_seq:
+        state = opt.step(fused, grads, state)
+    assert state.step == len(grads_seq)
+    for k in params:
+        np.testing.assert_array_equal(fused[k], pure[k], err_msg=k)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
+def test_fused_step_matches_torch_optim_foreach(case, rng):
+    torch = require("torch")
+    name, lr, hyper = case
+    params, grads_seq = _long_problem(rng)
+    tp = [torch.tensor(params[k], requires_grad=True) for k in params]
+    lr0 = lr(0) if callable(lr) else lr
+    topt = getattr(torch.optim, TORCH_OPTIMIZERS[name])(tp, lr=lr0, foreach=True, **hyper)
+    opt = OPTIMIZERS[name](lr, **hyper)
+    ours = _copy(params)
+    state = opt.init(ours)
+    for step, grads in enumerate(grads_seq):
+        for group in topt.param_groups:
+            group["lr"] = lr(step) if callable(lr) else lr
+        for t, k in zip(tp, params, strict=True):
+            t.grad = torch.tensor(grads[k])
+        topt.step()
+        state = opt.step(ours, grads, state)
+        for t, k in zip(tp, params, strict=True):
+            np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{k} step {step}")
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fused_step_writes_in_place_on_the_parallel_path(name, rng):
+    n = 3 * PARALLEL_MIN_SIZE // 2
+    params = {"w": rng.standard_normal(n).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
+    grads_seq = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(3)]
+    hyper = {"weight_decay": 0.01, **FULL_STATE[name]}
+    pure, _ = _run(OPTIMIZERS[name](1e-2, **hyper), params, grads_seq)
+    opt = OPTIMIZERS[name](1e-2, **hyper)
+    fused = _copy(params)
+    arrays = {k: id(v) for k, v in fused.items()}
+    state = opt.init(fused)
+    state_arrays = _state_arrays(state)
+    for grads in grads_seq:
+        state = opt.step(fused, grads, state)
+    assert {k: id(v) for k, v in fused.items()} == arrays
+    after = _state_arrays(state)  # the state's own memory, overwritten
+    assert state_arrays and len(after) == len(state_arrays)
+    assert all(np.shares_memory(a, b) for a, b in zip(after, state_arrays, strict=True))
+    for k in params:
+        np.testing.assert_array_equal(fused[k], pure[k], err_msg=k)
+
+
+def test_fused_step_refuses_arrays_it_cannot_write_through(rng):
+    params, grads_seq = _long_problem(rng, steps=1)
+    opt = adam(1e-2)
+    state = opt.init(params)
+    with pytest.raises(TypeError, match=r"params\['w'\] must be a float32 numpy array.*float64"):
+        opt.step({**params, "w": params["w"].astype(np.float64)}, grads_seq[0], state)
+    with pytest.raises(ValueError, match=r"params\['w'\] must be C-contiguous and writeable"):
+        opt.step({**params, "w": np.asfortranarray(params["w"])}, grads_seq[0], state)
+    frozen = _copy(params)
+    frozen["b"].flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\['b'\]"):
+        opt.step(frozen, grads_seq[0], state)
+    with pytest.raises(TypeError, match="params must be a dict"):
+        opt.step([params["w"]], grads_seq[0], state)
+    assert chain(scale(1.0)).step is None  # composed transforms have only the pure form

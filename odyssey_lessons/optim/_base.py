@@ -27,11 +27,20 @@ class GradientTransformation(NamedTuple):
 
     ``learning_rate`` is the optimizer's ``lr`` (a number or a schedule of the step) so a training loop can record
     it; ``None`` for transforms without one.
+
+    ``step`` (the named optimizers only; ``None`` for composed transforms) is the fused in-place form, as
+    ``torch.optim``'s ``optimizer.step()``: ``state = opt.step(params, grads, state)`` adds the update to each
+    parameter array and overwrites the state's arrays, in one pass over memory per array. It gives the same float32
+    values, bit for bit, as ``updates, state = opt.update(grads, state, params)`` followed by
+    ``params = apply_updates(params, updates)``, which read and write every array twice. The arrays of ``params``
+    and of the state passed in are modified (they must be writeable C-contiguous float32); the returned state holds
+    the same arrays.
     """
 
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params | None], tuple[Params, Any]]
     learning_rate: float | Schedule | None = None
+    step: Callable[[Params, Params, Any], Any] | None = None
 
 
 class _Lease:

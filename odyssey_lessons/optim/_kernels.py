@@ -2,9 +2,14 @@
 
 Each kernel reads the parameters ``p``, the gradients ``g`` and the old state, and writes the new state and the update
 ``u`` (what :func:`~odyssey_lessons.optim.apply_updates` adds to ``p``) into separate output arrays, so the caller's
-state is never modified. Arithmetic is float32 throughout: every scalar arrives as ``np.float32`` and constants are
-written ``np.float32(...)`` (a Python float would silently promote the loop to float64 and halve its SIMD width).
-Scalars that depend only on the step (bias corrections, decayed learning rates) are computed by the caller, once.
+state is never modified -- or, with ``apply=True`` (the fused in-place ``step``), adds the update to ``p`` itself
+(``p[i] = p[i] + u_i``, the same float32 sum ``apply_updates`` forms) and receives the old state arrays as the new
+ones: one pass over memory per array, as ``torch.optim`` makes. Every element is read before it is written, so
+aliasing the old and new state is safe.
+
+Arithmetic is float32 throughout: every scalar arrives as ``np.float32`` and constants are written
+``np.float32(...)`` (a Python float would silently promote the loop to float64 and halve its SIMD width). Scalars that
+depend only on the step (bias corrections, decayed learning rates) are computed by the caller, once.
 
 ``g_i`` below is the gradient after L2 weight decay, ``g + wd * p`` (only when ``wd != 0``, as PyTorch does).
 """
@@ -26,17 +31,21 @@ def add_kernel(p, u, out):
 
 
 @njit(cache=True, parallel=True)
-def sgd_kernel(p, g, u, lr, wd):
+def sgd_kernel(p, g, u, lr, wd, apply):
     """Plain SGD: ``u = -lr * (g + wd p)``."""
     for i in prange(p.size):
         gi = g[i]
         if wd != _ZERO:
             gi += wd * p[i]
-        u[i] = -lr * gi
+        ui = -lr * gi
+        if apply:
+            p[i] = p[i] + ui
+        else:
+            u[i] = ui
 
 
 @njit(cache=True, parallel=True)
-def sgd_momentum_kernel(p, g, b, b_new, u, lr, wd, momentum, nesterov):
+def sgd_momentum_kernel(p, g, b, b_new, u, lr, wd, momentum, nesterov, apply):
     """SGD with momentum (``torch.optim.SGD``, dampening 0): ``b' = momentum b + g`` (``b = 0`` before the first
     step, so ``b' = g`` then); ``u = -lr b'``, or with Nesterov ``u = -lr (g + momentum b')``."""
     for i in prange(p.size):
@@ -45,14 +54,15 @@ def sgd_momentum_kernel(p, g, b, b_new, u, lr, wd, momentum, nesterov):
             gi += wd * p[i]
         bi = momentum * b[i] + gi
         b_new[i] = bi
-        if nesterov:
-            u[i] = -lr * (gi + momentum * bi)
+        ui = -lr * (gi + momentum * bi) if nesterov else -lr * bi
+        if apply:
+            p[i] = p[i] + ui
         else:
-            u[i] = -lr * bi
+            u[i] = ui
 
 
 @njit(cache=True, parallel=True)
-def adam_kernel(p, g, m, v, m_new, v_new, u, c1, b2, c2, step_size, bc2_sqrt, eps, wd, decoupled_wd):
+def adam_kernel(p, g, m, v, m_new, v_new, u, c1, b2, c2, step_size, bc2_sqrt, eps, wd, decoupled_wd, apply):
     """Adam/AdamW (``torch.optim.Adam``/``AdamW``, single-tensor path).
 
     ``m' = m + (1 - b1)(g - m)`` (torch's lerp), ``v' = b2 v + (1 - b2) g^2``,
@@ -72,11 +82,14 @@ def adam_kernel(p, g, m, v, m_new, v_new, u, c1, b2, c2, step_size, bc2_sqrt, ep
         ui = -step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps)
         if decoupled_wd != _ZERO:
             ui -= decoupled_wd * p[i]
-        u[i] = ui
+        if apply:
+            p[i] = p[i] + ui
+        else:
+            u[i] = ui
 
 
 @njit(cache=True, parallel=True)
-def adagrad_kernel(p, g, s, s_new, u, clr, wd, eps):
+def adagrad_kernel(p, g, s, s_new, u, clr, wd, eps, apply):
     """Adagrad (``torch.optim.Adagrad``): ``s' = s + g^2``, ``u = -clr g / (sqrt(s') + eps)`` with the decayed rate
     ``clr = lr / (1 + (t - 1) lr_decay)``."""
     for i in prange(p.size):
@@ -85,11 +98,15 @@ def adagrad_kernel(p, g, s, s_new, u, clr, wd, eps):
             gi += wd * p[i]
         si = s[i] + gi * gi
         s_new[i] = si
-        u[i] = -clr * gi / (np.sqrt(si) + eps)
+        ui = -clr * gi / (np.sqrt(si) + eps)
+        if apply:
+            p[i] = p[i] + ui
+        else:
+            u[i] = ui
 
 
 @njit(cache=True, parallel=True)
-def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, c, eps, wd, momentum, centered):
+def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, c, eps, wd, momentum, centered, apply):
     """RMSprop (``torch.optim.RMSprop``): ``sq' = alpha sq + (1 - alpha) g^2``; centered: ``ga' = ga + (1 - alpha)
     (g - ga)`` and ``avg = sqrt(sq' - ga'^2) + eps``, else ``avg = sqrt(sq') + eps``; with momentum
     ``b' = momentum b + g / avg`` and ``u = -lr b'``, else ``u = -lr g / avg``.
@@ -112,13 +129,17 @@ def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, lr, alpha, c, eps,
         if momentum != _ZERO:
             bi = momentum * b[i] + gi / avg
             b_new[i] = bi
-            u[i] = -lr * bi
+            ui = -lr * bi
         else:
-            u[i] = -lr * gi / avg
+            ui = -lr * gi / avg
+        if apply:
+            p[i] = p[i] + ui
+        else:
+            u[i] = ui
 
 
 @njit(cache=True, parallel=True)
-def lion_kernel(p, g, m, m_new, u, lr, b1, b2, wd):
+def lion_kernel(p, g, m, m_new, u, lr, b1, b2, wd, apply):
     """Lion (Chen et al. 2023): ``c = b1 m + (1 - b1) g``, ``u = -lr (sign(c) + wd p)``,
     ``m' = b2 m + (1 - b2) g``. ``sign(0) = 0``."""
     c1 = _ONE - b1
@@ -130,4 +151,8 @@ def lion_kernel(p, g, m, m_new, u, lr, b1, b2, wd):
         m_new[i] = b2 * m[i] + c2 * gi
         if wd != _ZERO:
             s += wd * p[i]
-        u[i] = -lr * s
+        ui = -lr * s
+        if apply:
+            p[i] = p[i] + ui
+        else:
+            u[i] = ui

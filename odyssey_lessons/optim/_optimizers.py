@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,6 +68,51 @@ def _f32(x: float) -> np.float32:
     return np.float32(x)
 
 
+def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
+    """A flat view of ``x`` that the fused step writes through: ``x`` must be a writeable C-contiguous float32 array
+    (a copy would silently leave the caller's array unchanged)."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {got}")
+    if not (x.flags.c_contiguous and x.flags.writeable):
+        raise ValueError(f"{name} must be C-contiguous and writeable for the in-place step (it is updated in place)")
+    return x.reshape(-1)
+
+
+def _state_in(x: np.ndarray, name: str, fused: bool) -> np.ndarray:
+    """An old state array, flat; the fused step also writes the new state into it."""
+    return _writable_flat(x, name) if fused else _flat(x)
+
+
+def _state_out(out: Recycler, old: np.ndarray, fused: bool) -> np.ndarray:
+    """Where the new state goes: the old array itself (fused step) or fresh recycled memory (pure update)."""
+    return old if fused else out.empty(old.size)
+
+
+def _shaped(u: np.ndarray, like: Any, fused: bool) -> np.ndarray | None:
+    """The update array in the parameter's shape; ``None`` for the fused step, which has no update array."""
+    return None if fused else u.reshape(np.shape(like) if isinstance(like, np.ndarray) else like)
+
+
+def _params_in(params: Params, name: str, fused: bool) -> np.ndarray:
+    return _writable_flat(params[name], f"params[{name!r}]") if fused else _flat(params[name])
+
+
+def _transformation(init: Callable, run: Callable, lr: float | Schedule) -> GradientTransformation:
+    """The pure ``update`` and the fused in-place ``step`` of one optimizer, both from ``run(grads, state, params,
+    fused) -> (updates, state)``."""
+
+    def update(grads: Params, state: Any, params: Params | None = None) -> tuple[Params, Any]:
+        return run(grads, state, params, False)
+
+    def step(params: Params, grads: Params, state: Any) -> Any:
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict name -> array, got {type(params).__name__}")
+        return run(grads, state, params, True)[1]
+
+    return GradientTransformation(init, update, lr, step)
+
+
 # ----- SGD --------------------------------------------------------------------------------------------------------
 class SgdState(NamedTuple):
     step: int
@@ -105,25 +150,26 @@ def sgd(
 
     out = Recycler()
 
-    def update(grads: Params, state: SgdState, params: Params | None = None) -> tuple[Params, SgdState]:
+    def run(grads: Params, state: SgdState, params: Params | None, fused: bool) -> tuple[Params, SgdState]:
         out.resize((2 if momentum else 1) * len(grads))
         grads, params = _prepare(grads, params, state.momentum, weight_decay != 0)
         rate, wd, mu = _f32(lr_at(lr, state.step)), _f32(weight_decay), _f32(momentum)
         updates, buffers = {}, {}
         for name, g in grads.items():
-            g, p = _flat(g), _flat(params[name])
-            u = out.empty(g.size)
+            g, p = _flat(g), _params_in(params, name, fused)
+            u = _EMPTY if fused else out.empty(g.size)
             with kernel_threads(g.size):
                 if momentum:
-                    b = out.empty(g.size)
-                    K.sgd_momentum_kernel(p, g, _flat(state.momentum[name]), b, u, rate, wd, mu, nesterov)
+                    b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused)
+                    b = _state_out(out, b_old, fused)
+                    K.sgd_momentum_kernel(p, g, b_old, b, u, rate, wd, mu, nesterov, fused)
                     buffers[name] = b.reshape(np.shape(grads[name]))
                 else:
-                    K.sgd_kernel(p, g, u, rate, wd)
-            updates[name] = u.reshape(np.shape(grads[name]))
+                    K.sgd_kernel(p, g, u, rate, wd, fused)
+            updates[name] = _shaped(u, grads[name], fused)
         return updates, SgdState(state.step + 1, buffers)
 
-    return GradientTransformation(init, update, lr)
+    return _transformation(init, run, lr)
 
 
 # ----- Adam / AdamW -----------------------------------------------------------------------------------------------
@@ -164,7 +210,7 @@ def adam(
 
     out = Recycler()
 
-    def update(grads: Params, state: AdamState, params: Params | None = None) -> tuple[Params, AdamState]:
+    def run(grads: Params, state: AdamState, params: Params | None, fused: bool) -> tuple[Params, AdamState]:
         out.resize(3 * len(grads))
         grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
         t = state.step + 1
@@ -175,17 +221,24 @@ def adam(
         updates, mu, nu = {}, {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
-            g, p = _flat(g), _flat(params[name])
-            m, v, u = out.empty(g.size), out.empty(g.size), out.empty(g.size)
+            g, p = _flat(g), _params_in(params, name, fused)
+            m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
+            v_old = _state_in(state.nu[name], f"state.nu[{name!r}]", fused)
+            m, v = _state_out(out, m_old, fused), _state_out(out, v_old, fused)
+            u = _EMPTY if fused else out.empty(g.size)
             with kernel_threads(g.size):
                 K.adam_kernel(
-                    p, g, _flat(state.mu[name]), _flat(state.nu[name]), m, v, u,
-                    _f32(1.0 - b1), _f32(b2), _f32(1.0 - b2), step_size, bc2_sqrt, _f32(eps), l2, dwd,
+                    p, g, m_old, v_old, m, v, u,
+                    _f32(1.0 - b1), _f32(b2), _f32(1.0 - b2), step_size, bc2_sqrt, _f32(eps), l2, dwd, fused,
                 )  # fmt: skip
-            updates[name], mu[name], nu[name] = u.reshape(shape), m.reshape(shape), v.reshape(shape)
+            updates[name], mu[name], nu[name] = (
+                _shaped(u, shape, fused),
+                m.reshape(shape),
+                v.reshape(shape),
+            )
         return updates, AdamState(t, mu, nu)
 
-    return GradientTransformation(init, update, lr)
+    return _transformation(init, run, lr)
 
 
 def adamw(
@@ -237,21 +290,22 @@ def adagrad(
 
     out = Recycler()
 
-    def update(grads: Params, state: AdagradState, params: Params | None = None) -> tuple[Params, AdagradState]:
+    def run(grads: Params, state: AdagradState, params: Params | None, fused: bool) -> tuple[Params, AdagradState]:
         out.resize(2 * len(grads))
         grads, params = _prepare(grads, params, state.sum, weight_decay != 0)
         clr = _f32(lr_at(lr, state.step) / (1.0 + state.step * lr_decay))
         updates, sums = {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
-            g, p = _flat(g), _flat(params[name])
-            s, u = out.empty(g.size), out.empty(g.size)
+            g, p = _flat(g), _params_in(params, name, fused)
+            s_old = _state_in(state.sum[name], f"state.sum[{name!r}]", fused)
+            s, u = _state_out(out, s_old, fused), _EMPTY if fused else out.empty(g.size)
             with kernel_threads(g.size):
-                K.adagrad_kernel(p, g, _flat(state.sum[name]), s, u, clr, _f32(weight_decay), _f32(eps))
-            updates[name], sums[name] = u.reshape(shape), s.reshape(shape)
+                K.adagrad_kernel(p, g, s_old, s, u, clr, _f32(weight_decay), _f32(eps), fused)
+            updates[name], sums[name] = _shaped(u, shape, fused), s.reshape(shape)
         return updates, AdagradState(state.step + 1, sums)
 
-    return GradientTransformation(init, update, lr)
+    return _transformation(init, run, lr)
 
 
 # ----- RMSprop ----------------------------------------------------------------------------------------------------
@@ -296,30 +350,34 @@ def rmsprop(
 
     out = Recycler()
 
-    def update(grads: Params, state: RmspropState, params: Params | None = None) -> tuple[Params, RmspropState]:
+    def run(grads: Params, state: RmspropState, params: Params | None, fused: bool) -> tuple[Params, RmspropState]:
         out.resize((2 + bool(centered) + bool(momentum)) * len(grads))
         grads, params = _prepare(grads, params, state.square_avg, weight_decay != 0)
         rate = _f32(lr_at(lr, state.step))
         updates, sq_avgs, g_avgs, bufs = {}, {}, {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
-            g, p = _flat(g), _flat(params[name])
-            sq, u = out.empty(g.size), out.empty(g.size)
-            ga_old, ga = (_flat(state.grad_avg[name]), out.empty(g.size)) if centered else (_EMPTY, _EMPTY)
-            b_old, b = (_flat(state.momentum[name]), out.empty(g.size)) if momentum else (_EMPTY, _EMPTY)
+            g, p = _flat(g), _params_in(params, name, fused)
+            sq_old = _state_in(state.square_avg[name], f"state.square_avg[{name!r}]", fused)
+            sq, u = _state_out(out, sq_old, fused), _EMPTY if fused else out.empty(g.size)
+            ga_old = _state_in(state.grad_avg[name], f"state.grad_avg[{name!r}]", fused) if centered else _EMPTY
+            ga = _state_out(out, ga_old, fused) if centered else _EMPTY
+            b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused) if momentum else _EMPTY
+            b = _state_out(out, b_old, fused) if momentum else _EMPTY
             with kernel_threads(g.size):
                 K.rmsprop_kernel(
-                    p, g, _flat(state.square_avg[name]), ga_old, b_old, sq, ga, b, u,
+                    p, g, sq_old, ga_old, b_old, sq, ga, b, u,
                     rate, _f32(alpha), _f32(1.0 - alpha), _f32(eps), _f32(weight_decay), _f32(momentum), centered,
+                    fused,
                 )  # fmt: skip
-            updates[name], sq_avgs[name] = u.reshape(shape), sq.reshape(shape)
+            updates[name], sq_avgs[name] = _shaped(u, shape, fused), sq.reshape(shape)
             if centered:
                 g_avgs[name] = ga.reshape(shape)
             if momentum:
                 bufs[name] = b.reshape(shape)
         return updates, RmspropState(state.step + 1, sq_avgs, g_avgs, bufs)
 
-    return GradientTransformation(init, update, lr)
+    return _transformation(init, run, lr)
 
 
 # ----- Lion -------------------------------------------------------------------------------------------------------
@@ -349,21 +407,22 @@ def lion(
 
     out = Recycler()
 
-    def update(grads: Params, state: LionState, params: Params | None = None) -> tuple[Params, LionState]:
+    def run(grads: Params, state: LionState, params: Params | None, fused: bool) -> tuple[Params, LionState]:
         out.resize(2 * len(grads))
         grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
         rate = _f32(lr_at(lr, state.step))
         updates, mu = {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
-            g, p = _flat(g), _flat(params[name])
-            m, u = out.empty(g.size), out.empty(g.size)
+            g, p = _flat(g), _params_in(params, name, fused)
+            m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
+            m, u = _state_out(out, m_old, fused), _EMPTY if fused else out.empty(g.size)
             with kernel_threads(g.size):
-                K.lion_kernel(p, g, _flat(state.mu[name]), m, u, rate, _f32(b1), _f32(b2), _f32(weight_decay))
-            updates[name], mu[name] = u.reshape(shape), m.reshape(shape)
+                K.lion_kernel(p, g, m_old, m, u, rate, _f32(b1), _f32(b2), _f32(weight_decay), fused)
+            updates[name], mu[name] = _shaped(u, shape, fused), m.reshape(shape)
         return updates, LionState(state.step + 1, mu)
 
-    return GradientTransformation(init, update, lr)
+    return _transformation(init, run, lr)
 
 
 OPTIMIZERS: dict[str, Callable[..., GradientTransformation]] = {
