@@ -292,3 +292,17 @@ def test_general_kernel_agrees_with_float32_fast_path(name, rounding):
         for r in (fast, general):
             ok = (r == lo) | (np.abs(r) > np.abs(lo)) | np.isnan(r) | np.isnan(lo)
             assert ok.all()
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("scale", [1.0, 2.0**-7, 3.0, 448.0 / 1e-3, 1e30])
+def test_scaled_rounder_is_multiply_round_multiply(name, scale, rng):
+    """``rounder(fmt, saturate=True)(x, scale=s)`` (one fused pass) equals the three float32 passes it replaces."""
+    x = _float32_sample(rng, 2000)
+    s, inv = np.float32(scale), np.float32(1.0 / scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = quantize(x * s, name, saturate=True) * inv
+        got = rounder(name, saturate=True)(x, scale=scale)
+        strided = rounder(name, saturate=True)(x[::2], scale=scale)  # not contiguous: the numpy fallback
+    assert_same_floats(got, expected)
+    assert_same_floats(strided, expected[::2])

@@ -302,9 +302,9 @@ def _fast_finish(b, r, maxb, ovf, infb, nan_to_zero, neg_zero):
     return nan_out if u > _INF32 else r
 
 
-@njit(cache=True, parallel=True)
-def quantize_f32_nearest(x, out, q):
-    """Round float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32), branch-free."""
+@njit(cache=True)
+def _nearest_run(x, out, q):
+    """Round the contiguous float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32)."""
     s = q[F_SHIFT]
     keep = _u32(~_u32(_u32(_ONE32 << s) - _ONE32))
     half_m1 = _u32(_u32(_ONE32 << _u32(s - _ONE32)) - _ONE32)
@@ -312,16 +312,51 @@ def quantize_f32_nearest(x, out, q):
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
     nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
     magic = _u32_as_f32(q[F_MAGIC])
+    for j in range(x.size):
+        b = _f32_as_u32(x[j])
+        u = _u32(b & _ABS32)
+        rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
+        rs = _f32_as_u32((abs(x[j]) + magic) - magic)
+        out[j] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+
+
+@njit(cache=True)
+def quantize_f32_nearest_scaled(x, out, q, scale, inv_scale):
+    """Scaled rounding in one pass (FP8 recipes' fake quantization): ``out = round(x * scale) * inv_scale`` with
+    float32 products, ``q`` the (saturating) nearest-rounding parameters. The same values as multiplying, rounding
+    and multiplying again in three numpy passes, bit for bit; on the calling thread (training-step arrays)."""
+    s = q[F_SHIFT]
+    keep = _u32(~_u32(_u32(_ONE32 << s) - _ONE32))
+    half_m1 = _u32(_u32(_ONE32 << _u32(s - _ONE32)) - _ONE32)
+    tiny = q[F_TINY]
+    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
+    nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
+    magic = _u32_as_f32(q[F_MAGIC])
+    for j in range(x.size):
+        y = x[j] * scale
+        b = _f32_as_u32(y)
+        u = _u32(b & _ABS32)
+        rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
+        rs = _f32_as_u32((abs(y) + magic) - magic)
+        r = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+        out[j] = _u32_as_f32(r) * inv_scale
+
+
+@njit(cache=True, parallel=True)
+def quantize_f32_nearest(x, out, q):
+    """Round float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32), branch-free, in parallel
+    chunks."""
     n = x.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         lo = c * _CHUNK
-        xc, oc = x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)]
-        for j in range(xc.size):
-            b = _f32_as_u32(xc[j])
-            u = _u32(b & _ABS32)
-            rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
-            rs = _f32_as_u32((abs(xc[j]) + magic) - magic)
-            oc[j] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+        _nearest_run(x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)], q)
+
+
+@njit(cache=True)
+def quantize_f32_nearest_serial(x, out, q):
+    """:func:`quantize_f32_nearest` on the calling thread: for the small arrays of a training step, where scheduling
+    a parallel loop (about 1 us) costs more than rounding a few thousand values."""
+    _nearest_run(x, out, q)
 
 
 @njit(cache=True, parallel=True)

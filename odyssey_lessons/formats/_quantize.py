@@ -190,8 +190,12 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
     the checks done once: for loops that round many small arrays (a training step rounds a dozen per step, and
     ``quantize``'s per-call validation costs as much as rounding a few thousand values).
 
-    A C-contiguous float32 ``x`` goes straight to the kernel, on the calling thread; anything else goes through
-    :func:`quantize`. Nothing is rounded for fp32 itself (``r(x)`` returns ``x``).
+    A C-contiguous float32 ``x`` goes straight to the serial kernel, on the calling thread (no parallel scheduling:
+    a training step rounds arrays of a few thousand values); anything else goes through :func:`quantize`. Nothing is
+    rounded for fp32 itself (``r(x)`` returns ``x``).
+
+    ``r(x, scale=s)`` is scaled rounding, as FP8 recipes cast: ``quantize(x * float32(s), fmt) * float32(1 / s)``
+    with float32 products, in one pass (``s`` positive and finite: the caller's contract, not checked per call).
 
     Raises:
         ValueError: Unknown format.
@@ -202,19 +206,28 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
         raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
     fast = fast_params(f, bool(saturate), "nearest")
     identity = f.is_float32 and not saturate
-    kernel = _FAST_KERNELS["nearest"] if fast is not None and f.subnormals else None
+    usable = fast is not None and f.subnormals
 
-    def round_to_format(x: NDArray) -> NDArray[np.float32]:
+    def round_to_format(x: NDArray, scale: float | None = None) -> NDArray[np.float32]:
+        if scale is not None:
+            return _round_scaled(x, scale)
         if identity and isinstance(x, np.ndarray) and x.dtype == np.float32:
             return x
-        if kernel is None or not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
+        if not usable or not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
             return quantize(x, f, saturate=bool(saturate))
+        out = np.empty(x.size, dtype=np.uint32)
+        K.quantize_f32_nearest_serial(x.reshape(-1), out, fast)
+        return out.view(np.float32).reshape(x.shape)
+
+    def _round_scaled(x: NDArray, scale: float) -> NDArray[np.float32]:
+        s, inv = np.float32(scale), np.float32(1.0 / scale)
+        if not usable or not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
+            with np.errstate(over="ignore"):
+                q = quantize(np.asarray(x, np.float32) * s, f, saturate=bool(saturate))
+            q *= inv
+            return q
         out = np.empty(x.shape, dtype=np.float32)
-        if numba.get_num_threads() == 1:
-            kernel(x.reshape(-1), out.reshape(-1).view(np.uint32), fast)
-        else:
-            with serial_kernels():
-                kernel(x.reshape(-1), out.reshape(-1).view(np.uint32), fast)
+        K.quantize_f32_nearest_scaled(x.reshape(-1), out.reshape(-1), fast, s, inv)
         return out
 
     round_to_format.__doc__ = f"Round to {f.name} (nearest even{', saturating' if saturate else ''})."

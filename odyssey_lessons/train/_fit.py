@@ -34,6 +34,7 @@ from odyssey_lessons.optim import GradientTransformation, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
 from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._kernels import store_cast_counting
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
@@ -126,12 +127,15 @@ def _cast_param_grads(grads: dict[str, np.ndarray], caster: Caster) -> tuple[flo
     nonzero = under = over = 0
     for name, g in grads.items():
         q = caster.gradients("p:" + name, g)
-        finite = np.isfinite(g)
-        live = finite & (g != 0)
-        nonzero += int(np.count_nonzero(live))
-        under += int(np.count_nonzero(live & (q == 0)))
-        over += int(np.count_nonzero(finite & ~np.isfinite(q)))
-        g[...] = q
+        if g.dtype == np.float32 and g.flags.c_contiguous and q.dtype == np.float32 and q.flags.c_contiguous:
+            live, lost, overflowed = store_cast_counting(g.reshape(-1), q.reshape(-1))
+        else:  # layers keep float32 C-contiguous gradients; anything else takes the numpy passes
+            finite = np.isfinite(g)
+            live_mask = finite & (g != 0)
+            live, lost = np.count_nonzero(live_mask), np.count_nonzero(live_mask & (q == 0))
+            overflowed = np.count_nonzero(finite & ~np.isfinite(q))
+            g[...] = q
+        nonzero, under, over = nonzero + int(live), under + int(lost), over + int(overflowed)
     return (under / nonzero, over / nonzero) if nonzero else (0.0, 0.0)
 
 

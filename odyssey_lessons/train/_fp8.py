@@ -9,11 +9,12 @@ format and divided by ``s`` again.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from odyssey_lessons.formats import FloatFormat, get_format, quantize
+from odyssey_lessons.formats import FloatFormat, get_format, quantize, rounder
 
 _F32_MAX = float(np.finfo(np.float32).max)
 _E8M0_MIN_EXP, _E8M0_MAX_EXP = -127, 127  # e8m0fnu holds 2**-127 .. 2**127
@@ -35,7 +36,11 @@ def _check_margin(margin: object) -> int:
 
 
 def _amax(x: NDArray[np.floating]) -> float:
-    return float(np.max(np.abs(x))) if x.size else 0.0
+    """``max|x_i|`` (NaN if any element is NaN), in two passes without the temporary ``abs(x)``."""
+    if not x.size:
+        return 0.0
+    hi, lo = np.max(x), -np.min(x)
+    return float(hi if hi >= lo else lo)  # a NaN makes both NaN, and the comparison false
 
 
 def _scale_from_amax(amax: float, fmt_max: float, margin: int, previous: float) -> float:
@@ -77,11 +82,13 @@ def fake_quantize_scaled(x: ArrayLike, fmt: str | FloatFormat, scale: float) -> 
         raise TypeError(f"scale must be a number, got {type(scale).__name__} {scale!r}")
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be positive and finite, got scale={scale!r}")
-    x32 = _float_array(x).astype(np.float32, copy=False)
-    with np.errstate(over="ignore"):  # a product beyond float32 is inf, which saturates to max like any overflow
-        q = quantize(x32 * np.float32(scale), f, saturate=True)
-    q *= np.float32(1.0 / scale)
-    return q
+    x32 = np.ascontiguousarray(_float_array(x), dtype=np.float32)
+    return _saturating_rounder(f)(x32, scale=scale)  # a product beyond float32 is inf and saturates to max
+
+
+@cache
+def _saturating_rounder(f: FloatFormat):  # -> formats.rounder's function
+    return rounder(f, saturate=True)
 
 
 class DelayedScaling:
@@ -134,7 +141,8 @@ class DelayedScaling:
         amax = _amax(_float_array(x))
         self._ring[self._count % self.history_len] = amax
         self._count += 1
-        self._scale = _scale_from_amax(float(np.max(self.history)), self.fmt.max, self.margin, self._scale)
+        recorded = self._ring[: min(self._count, self.history_len)]  # the ring's order does not matter for its max
+        self._scale = _scale_from_amax(float(np.max(recorded)), self.fmt.max, self.margin, self._scale)
         return amax
 
     @property
