@@ -412,12 +412,22 @@ def test_delayed_scaling_keeps_one_history_per_site(digits, rng):
     assert len(set(scales.values())) > 4  # distinct histories, not one shared scale
 
 
-@pytest.mark.parametrize("fmt", ["e4m3fn", "e5m2"])
+@pytest.mark.parametrize("fmt", ["e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn"])
 def test_mx_fake_quantize_equals_block_quantize_then_dequantize(rng, fmt):
-    x = (rng.standard_normal((4, 64)) * 10.0 ** rng.uniform(-3, 3, (4, 64))).astype(np.float32)
+    """The fused one-pass kernel against the two public steps, including blocks at E8M0's clamps, blocks of zeros,
+    and blocks holding inf or NaN (which decode to NaN)."""
+    x = (rng.standard_normal((12, 64)) * 10.0 ** rng.uniform(-3, 3, (12, 64))).astype(np.float32)
+    x[1, :32] = 0.0
+    x[1, 32:40] = -0.0
+    x[2, 5], x[2, 40], x[3, 7] = np.inf, np.nan, -np.inf
+    x[4] *= np.float32(1e-38)  # float32 subnormals: the scale clamps at 2**-127
+    x[5, :32] = np.float32(3e38)  # the largest binades
+    x[6] = np.float32(2.0) ** rng.integers(-30, 30, 64)  # exact powers of two: amax on a binade edge
     q, scales = mx_block_quantize(x.reshape(-1), fmt, block_size=32)
     expected = mx_block_dequantize(q, scales).reshape(x.shape)
-    np.testing.assert_array_equal(mx_fake_quantize(x, get_format(fmt)), expected)
+    got = mx_fake_quantize(x, get_format(fmt))
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got[1]), np.signbit(expected[1]))  # -0 stays -0
     assert not np.array_equal(expected, x)
 
 

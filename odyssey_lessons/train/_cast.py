@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons.formats import FloatFormat, rounder
+from odyssey_lessons.formats._quantize import fast_params
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -16,6 +17,7 @@ from odyssey_lessons.train._fp8 import (
     mx_block_dequantize,
     mx_block_quantize,
 )
+from odyssey_lessons.train._kernels import mx_fake_quantize_blocks
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 
 MX_BLOCK = 32
@@ -32,8 +34,13 @@ def mx_fake_quantize(x: np.ndarray, fmt: FloatFormat, *, block_size: int = MX_BL
     pad = -flat.size % block_size
     if pad:
         flat = np.concatenate([flat, np.zeros(pad, np.float32)])
-    q, scales = mx_block_quantize(flat, fmt, block_size=block_size)
-    out = mx_block_dequantize(q, scales)
+    params = fast_params(fmt, True, "nearest")
+    if params is None or not fmt.subnormals:  # no fast path for this element format: quantize, then dequantize
+        q, scales = mx_block_quantize(flat, fmt, block_size=block_size)
+        out = mx_block_dequantize(q, scales)
+    else:  # the same values in one fused pass
+        out = np.empty_like(flat)
+        mx_fake_quantize_blocks(flat, out, params, block_size, fmt.max_exponent)
     return out[: x.size].reshape(x.shape)
 
 
