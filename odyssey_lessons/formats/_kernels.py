@@ -303,21 +303,32 @@ def _fast_finish(b, r, maxb, ovf, infb, nan_to_zero, neg_zero):
 
 
 @njit(cache=True)
-def _nearest_run(x, out, q):
-    """Round the contiguous float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32)."""
+def _nearest_setup(q):
+    """The loop constants of round-to-nearest from the fast-path parameters ``q``, as one tuple."""
     s = q[F_SHIFT]
     keep = _u32(~_u32(_u32(_ONE32 << s) - _ONE32))
     half_m1 = _u32(_u32(_ONE32 << _u32(s - _ONE32)) - _ONE32)
-    tiny = q[F_TINY]
-    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
     nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
-    magic = _u32_as_f32(q[F_MAGIC])
+    return s, keep, half_m1, q[F_TINY], q[F_MAX], q[F_OVF], q[F_INF], nan_to_zero, neg_zero, _u32_as_f32(q[F_MAGIC])
+
+
+@njit(cache=True)
+def _nearest_bits(y, k):
+    """The bits of the float32 ``y`` rounded to nearest (ties to even), with ``k = _nearest_setup(q)``."""
+    s, keep, half_m1, tiny, maxb, ovf, infb, nan_to_zero, neg_zero, magic = k
+    b = _f32_as_u32(y)
+    u = _u32(b & _ABS32)
+    rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
+    rs = _f32_as_u32((abs(y) + magic) - magic)
+    return _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+
+
+@njit(cache=True)
+def _nearest_run(x, out, q):
+    """Round the contiguous float32 ``x`` to nearest (ties to even) into ``out`` (uint32 view of float32)."""
+    k = _nearest_setup(q)
     for j in range(x.size):
-        b = _f32_as_u32(x[j])
-        u = _u32(b & _ABS32)
-        rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
-        rs = _f32_as_u32((abs(x[j]) + magic) - magic)
-        out[j] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
+        out[j] = _nearest_bits(x[j], k)
 
 
 @njit(cache=True)
@@ -325,21 +336,9 @@ def quantize_f32_nearest_scaled(x, out, q, scale, inv_scale):
     """Scaled rounding in one pass (FP8 recipes' fake quantization): ``out = round(x * scale) * inv_scale`` with
     float32 products, ``q`` the (saturating) nearest-rounding parameters. The same values as multiplying, rounding
     and multiplying again in three numpy passes, bit for bit; on the calling thread (training-step arrays)."""
-    s = q[F_SHIFT]
-    keep = _u32(~_u32(_u32(_ONE32 << s) - _ONE32))
-    half_m1 = _u32(_u32(_ONE32 << _u32(s - _ONE32)) - _ONE32)
-    tiny = q[F_TINY]
-    maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
-    nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
-    magic = _u32_as_f32(q[F_MAGIC])
+    k = _nearest_setup(q)
     for j in range(x.size):
-        y = x[j] * scale
-        b = _f32_as_u32(y)
-        u = _u32(b & _ABS32)
-        rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
-        rs = _f32_as_u32((abs(y) + magic) - magic)
-        r = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
-        out[j] = _u32_as_f32(r) * inv_scale
+        out[j] = _u32_as_f32(_nearest_bits(x[j] * scale, k)) * inv_scale
 
 
 @njit(cache=True, parallel=True)
