@@ -229,26 +229,35 @@ def test_optimizers_match_the_reference(case, rng):
 TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "Adagrad", "rmsprop": "RMSprop"}
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
-def test_optimizers_match_torch_optim_step_for_step(case, rng):
+def _compare_with_torch(case, rng, *, foreach: bool, fused: bool) -> None:
+    """Run ``case`` in torch.optim and ours side by side, comparing the parameters after every step."""
     torch = require("torch")
     name, lr, hyper = case
     params, grads_seq = _long_problem(rng)
     tp = [torch.tensor(params[k], requires_grad=True) for k in params]
     lr0 = lr(0) if callable(lr) else lr
-    topt = getattr(torch.optim, TORCH_OPTIMIZERS[name])(tp, lr=lr0, foreach=False, **hyper)
+    topt = getattr(torch.optim, TORCH_OPTIMIZERS[name])(tp, lr=lr0, foreach=foreach, **hyper)
     opt = OPTIMIZERS[name](lr, **hyper)
-    ours, state = params, opt.init(params)
+    ours = {k: np.array(v, copy=True) for k, v in params.items()}
+    state = opt.init(ours)
     for step, grads in enumerate(grads_seq):
         for group in topt.param_groups:
             group["lr"] = lr(step) if callable(lr) else lr
         for t, k in zip(tp, params, strict=True):
             t.grad = torch.tensor(grads[k])
         topt.step()
-        updates, state = opt.update(grads, state, ours)
-        ours = apply_updates(ours, updates)
+        if fused:
+            state = opt.step(ours, grads, state)
+        else:
+            updates, state = opt.update(grads, state, ours)
+            ours = apply_updates(ours, updates)
         for t, k in zip(tp, params, strict=True):
             np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{k} step {step}")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
+def test_optimizers_match_torch_optim_step_for_step(case, rng):
+    _compare_with_torch(case, rng, foreach=False, fused=False)
 
 
 def test_default_learning_rates_are_torchs():
@@ -372,11 +381,17 @@ def test_learning_rate_is_recorded(name):
     assert OPTIMIZERS[name](_schedule).learning_rate is _schedule
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_large_arrays_take_the_parallel_path(name, rng):
+def _parallel_problem(rng):
+    """One array large enough for the kernels' parallel path and one small one, with three steps of gradients."""
     n = 3 * PARALLEL_MIN_SIZE // 2
     params = {"w": rng.standard_normal(n).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
     grads_seq = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(3)]
+    return params, grads_seq
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_large_arrays_take_the_parallel_path(name, rng):
+    params, grads_seq = _parallel_problem(rng)
     hyper = {"weight_decay": 0.01, **FULL_STATE[name]}
     big, _ = _run(OPTIMIZERS[name](1e-2, **hyper), params, grads_seq)
     small = {"w": params["w"][:5], "b": params["b"]}
@@ -526,31 +541,12 @@ def test_fused_step_equals_update_then_apply_bit_for_bit(case, rng):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in TORCH_OPTIMIZERS], ids=_case_id)
 def test_fused_step_matches_torch_optim_foreach(case, rng):
-    torch = require("torch")
-    name, lr, hyper = case
-    params, grads_seq = _long_problem(rng)
-    tp = [torch.tensor(params[k], requires_grad=True) for k in params]
-    lr0 = lr(0) if callable(lr) else lr
-    topt = getattr(torch.optim, TORCH_OPTIMIZERS[name])(tp, lr=lr0, foreach=True, **hyper)
-    opt = OPTIMIZERS[name](lr, **hyper)
-    ours = _copy(params)
-    state = opt.init(ours)
-    for step, grads in enumerate(grads_seq):
-        for group in topt.param_groups:
-            group["lr"] = lr(step) if callable(lr) else lr
-        for t, k in zip(tp, params, strict=True):
-            t.grad = torch.tensor(grads[k])
-        topt.step()
-        state = opt.step(ours, grads, state)
-        for t, k in zip(tp, params, strict=True):
-            np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{k} step {step}")
+    _compare_with_torch(case, rng, foreach=True, fused=True)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_fused_step_writes_in_place_on_the_parallel_path(name, rng):
-    n = 3 * PARALLEL_MIN_SIZE // 2
-    params = {"w": rng.standard_normal(n).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
-    grads_seq = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(3)]
+    params, grads_seq = _parallel_problem(rng)
     hyper = {"weight_decay": 0.01, **FULL_STATE[name]}
     pure, _ = _run(OPTIMIZERS[name](1e-2, **hyper), params, grads_seq)
     opt = OPTIMIZERS[name](1e-2, **hyper)
