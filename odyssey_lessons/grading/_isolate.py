@@ -139,6 +139,18 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.05)
 
 
+def _remove_ipc_folders(uid: int) -> None:
+    """Remove the IPC socket folders given to ``uid`` (``_sandbox`` hands each kernel its folder). The provisioner
+    removes its folder when nbval shuts the kernel down, but a kernel killed with its uid is not shut down by nbval."""
+    tmp = Path(tempfile.gettempdir())
+    for folder in tmp.glob("odyssey-ipc-*"):
+        try:
+            if folder.is_dir() and folder.stat().st_uid == uid:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
 def _kill_session(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -286,6 +298,8 @@ def run_nbval(nb: NotebookNode, limits: Limits) -> RunResult:
     finally:
         if runner is not None:
             _give_back(runner)
+        if uid is not None:
+            _remove_ipc_folders(uid)
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return result
