@@ -45,6 +45,7 @@ FORMAT_KERNELS = {
     "quantize_f32_stochastic": _fmt_case(FK.quantize_f32_stochastic, "fp16", "stochastic", np.uint64(7)),
     "quantize_f32_scale": _fmt_case(FK.quantize_f32_scale, "e8m0fnu", "nearest", FK.MODE_NEAREST, np.uint64(0)),
     "quantize_f32_nearest_serial": _fmt_case(FK.quantize_f32_nearest_serial, "bf16", "nearest"),
+    "abs_max_bits": (FK.abs_max_bits, (_f32(),)),
     "quantize_f32_nearest_scaled": (
         FK.quantize_f32_nearest_scaled,
         (_f32(), _f32(), fast_params(FORMATS["e4m3fn"], True, "nearest"), f32(4.0), f32(0.25)),

@@ -335,10 +335,27 @@ def _nearest_run(x, out, q):
 def quantize_f32_nearest_scaled(x, out, q, scale, inv_scale):
     """Scaled rounding in one pass (FP8 recipes' fake quantization): ``out = round(x * scale) * inv_scale`` with
     float32 products, ``q`` the (saturating) nearest-rounding parameters. The same values as multiplying, rounding
-    and multiplying again in three numpy passes, bit for bit; on the calling thread (training-step arrays)."""
+    and multiplying again in three numpy passes, bit for bit; on the calling thread (training-step arrays).
+
+    Returns the bits of ``amax = max|x_i|`` from the same pass (delayed scaling records it): non-negative float32
+    values order as their bit patterns do, so an integer max finds it, vectorised; a NaN anywhere gives a NaN
+    pattern (above ``0x7F800000``, inf's)."""
     k = _nearest_setup(q)
+    amax = _ZERO32
     for j in range(x.size):
+        amax = max(amax, _u32(_f32_as_u32(x[j]) & _ABS32))
         out[j] = _u32_as_f32(_nearest_bits(x[j] * scale, k)) * inv_scale
+    return amax
+
+
+@njit(cache=True)
+def abs_max_bits(x):
+    """The bits of ``max|x_i|`` of the float32 ``x`` (0 when empty; a NaN pattern when any element is NaN), as an
+    integer max over the magnitude bits: one vectorised pass."""
+    amax = _ZERO32
+    for j in range(x.size):
+        amax = max(amax, _u32(_f32_as_u32(x[j]) & _ABS32))
+    return amax
 
 
 @njit(cache=True, parallel=True)

@@ -14,6 +14,7 @@ from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
     fake_quantize_scaled,
+    fake_quantize_scaled_amax,
     mx_block_dequantize,
     mx_block_quantize,
 )
@@ -80,9 +81,10 @@ class Caster:
         history = self._delayed.get(site)
         if history is None:
             history = self._delayed[site] = DelayedScaling(fmt, history_len=self.policy.amax_history)
-        y = fake_quantize_scaled(x, fmt, history.scale())
-        if record:
-            history.update_amax(x)
+        if not record:
+            return fake_quantize_scaled(x, fmt, history.scale())
+        y, amax = fake_quantize_scaled_amax(np.ascontiguousarray(x, dtype=np.float32), fmt, history.scale())
+        history.record_amax(amax)
         return y
 
     def weights(self, site: str, x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons.formats import FloatFormat, get_format, quantize, rounder
+from odyssey_lessons.formats._kernels import abs_max_bits, quantize_f32_nearest_scaled
+from odyssey_lessons.formats._quantize import fast_params
 
 _F32_MAX = float(np.finfo(np.float32).max)
 _E8M0_MIN_EXP, _E8M0_MAX_EXP = -127, 127  # e8m0fnu holds 2**-127 .. 2**127
@@ -36,11 +38,14 @@ def _check_margin(margin: object) -> int:
 
 
 def _amax(x: NDArray[np.floating]) -> float:
-    """``max|x_i|`` (NaN if any element is NaN), in two passes without the temporary ``abs(x)``."""
-    if not x.size:
-        return 0.0
-    hi, lo = np.max(x), -np.min(x)
-    return float(hi if hi >= lo else lo)  # a NaN makes both NaN, and the comparison false
+    """``max|x_i|`` (NaN if any element is NaN): one integer-max pass over float32 data, numpy otherwise."""
+    if x.dtype == np.float32 and x.flags.c_contiguous:
+        return _amax_from_bits(abs_max_bits(x.reshape(-1)))
+    return float(np.max(np.abs(x))) if x.size else 0.0
+
+
+def _amax_from_bits(bits: np.uint32) -> float:
+    return math.nan if bits > 0x7F800000 else float(np.uint32(bits).view(np.float32))
 
 
 def _scale_from_amax(amax: float, fmt_max: float, margin: int, previous: float) -> float:
@@ -84,6 +89,17 @@ def fake_quantize_scaled(x: ArrayLike, fmt: str | FloatFormat, scale: float) -> 
         raise ValueError(f"scale must be positive and finite, got scale={scale!r}")
     x32 = np.ascontiguousarray(_float_array(x), dtype=np.float32)
     return _saturating_rounder(f)(x32, scale=scale)  # a product beyond float32 is inf and saturates to max
+
+
+def fake_quantize_scaled_amax(x: NDArray[np.float32], fmt: FloatFormat, scale: float) -> tuple[NDArray, float]:
+    """:func:`fake_quantize_scaled` of a C-contiguous float32 ``x`` and ``amax(x)``, from one pass where the format
+    has a fast kernel (delayed scaling casts with the old scale and records the amax of the same tensor)."""
+    params = fast_params(fmt, True, "nearest")
+    if params is None or not fmt.subnormals or x.dtype != np.float32 or not x.flags.c_contiguous:
+        return fake_quantize_scaled(x, fmt, scale), _amax(x)
+    out = np.empty(x.shape, dtype=np.float32)
+    bits = quantize_f32_nearest_scaled(x.reshape(-1), out.reshape(-1), params, np.float32(scale), np.float32(1 / scale))
+    return out, _amax_from_bits(bits)
 
 
 @cache
@@ -138,7 +154,10 @@ class DelayedScaling:
         Raises:
             TypeError: ``x`` is not a floating array.
         """
-        amax = _amax(_float_array(x))
+        return self.record_amax(_amax(_float_array(x)))
+
+    def record_amax(self, amax: float) -> float:
+        """Record an amax computed elsewhere (e.g. in the cast's own pass); as :meth:`update_amax` otherwise."""
         self._ring[self._count % self.history_len] = amax
         self._count += 1
         recorded = self._ring[: min(self._count, self.history_len)]  # the ring's order does not matter for its max
