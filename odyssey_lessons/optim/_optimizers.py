@@ -7,6 +7,10 @@ an old state can be kept, inspected or replayed. "New" arrays reuse the memory o
 references any more (:class:`~odyssey_lessons.optim._base.Recycler`): fresh memory would cost a page fault per
 4 KiB page written, more than the update itself.
 
+Beside it, each optimizer has the fused in-place ``step(params, grads, state)`` that ``torch.optim`` users know: the
+same kernels add the update to the parameters and overwrite the state in one pass (see
+:class:`~odyssey_lessons.optim.GradientTransformation`). Both come from one ``run(grads, state, params, fused)``.
+
 The same rules, written as chains of small transforms, are in :mod:`odyssey_lessons.optim._transforms`; the tests
 check that both agree with each other, with slow reference implementations and with ``torch.optim``.
 """
@@ -89,9 +93,9 @@ def _state_out(out: Recycler, old: np.ndarray, fused: bool) -> np.ndarray:
     return old if fused else out.empty(old.size)
 
 
-def _shaped(u: np.ndarray, like: Any, fused: bool) -> np.ndarray | None:
+def _shaped(u: np.ndarray, shape: tuple[int, ...], fused: bool) -> np.ndarray | None:
     """The update array in the parameter's shape; ``None`` for the fused step, which has no update array."""
-    return None if fused else u.reshape(np.shape(like) if isinstance(like, np.ndarray) else like)
+    return None if fused else u.reshape(shape)
 
 
 def _params_in(params: Params, name: str, fused: bool) -> np.ndarray:
@@ -166,7 +170,7 @@ def sgd(
                     buffers[name] = b.reshape(np.shape(grads[name]))
                 else:
                     K.sgd_kernel(p, g, u, rate, wd, fused)
-            updates[name] = _shaped(u, grads[name], fused)
+            updates[name] = _shaped(u, np.shape(grads[name]), fused)
         return updates, SgdState(state.step + 1, buffers)
 
     return _transformation(init, run, lr)
