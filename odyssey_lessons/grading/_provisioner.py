@@ -11,7 +11,7 @@ as the entry point ``odyssey-ipc`` (group ``jupyter_client.kernel_provisioners``
 in one of two ways:
 
 - by a kernel spec's metadata (``{"kernel_provisioner": {"provisioner_name": "odyssey-ipc"}}``), for the kernel
-  managers the package creates itself (:func:`ipc_kernel_spec_manager`, used by ``odyssey assign``);
+  managers the package creates itself (:func:`with_ipc_provisioner`, used by ``odyssey assign``);
 - by the environment variable ``JUPYTER_DEFAULT_PROVISIONER_NAME``, for kernels that other programs start (nbval under
   ``odyssey check``, the test suite, JupyterLab in the browser tests): :func:`ipc_environ`.
 """
@@ -48,6 +48,7 @@ class IpcProvisioner(LocalProvisioner):
             self._ipc_dir = tempfile.mkdtemp(prefix="odyssey-ipc-")  # mode 0700
             prefix = os.path.join(self._ipc_dir, "kernel")
             if len(prefix) + 6 > _MAX_SOCKET_PATH:
+                os.rmdir(self._ipc_dir)
                 raise RuntimeError(
                     f"IPC socket paths under {self._ipc_dir!r} are too long for a Unix socket "
                     f"({len(prefix) + 6} > {_MAX_SOCKET_PATH} bytes); set TMPDIR to a shorter folder"
