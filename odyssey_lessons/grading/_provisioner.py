@@ -48,9 +48,10 @@ class IpcProvisioner(LocalProvisioner):
             self._ipc_dir = tempfile.mkdtemp(prefix="odyssey-ipc-")  # mode 0700
             prefix = os.path.join(self._ipc_dir, "kernel")
             if len(prefix) + 6 > _MAX_SOCKET_PATH:
-                os.rmdir(self._ipc_dir)
+                folder, self._ipc_dir = self._ipc_dir, None
+                os.rmdir(folder)
                 raise RuntimeError(
-                    f"IPC socket paths under {self._ipc_dir!r} are too long for a Unix socket "
+                    f"IPC socket paths under {folder!r} are too long for a Unix socket "
                     f"({len(prefix) + 6} > {_MAX_SOCKET_PATH} bytes); set TMPDIR to a shorter folder"
                 )
             km.cache_ports = False  # the TCP port cache does not apply to IPC "ports" (file-name suffixes)
