@@ -31,7 +31,7 @@ FIXED_COLUMNS = ("student", "score", "max_score", "status", "message")
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)  # short: the target's name may be long
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             file.write(text)
@@ -41,6 +41,13 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _cell(text: str) -> str:
+    """A CSV text cell a spreadsheet shows as text: one starting with ``= + - @``, a tab or a carriage return would be
+    read as a formula (CSV injection), so it gets a leading apostrophe, as OWASP recommends. gradebook.json keeps
+    the text as it is."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class Gradebook:
@@ -86,7 +93,7 @@ class Gradebook:
         for row in rows:
             earned = {c["check_id"]: c["earned"] for c in row["checks"]}
             message = " | ".join(filter(None, [row.get("message", ""), *row.get("faults", [])]))
-            fixed = [row["student"], row["score"], row["max_score"], row["status"], message]
+            fixed = [_cell(row["student"]), row["score"], row["max_score"], row["status"], _cell(message)]
             writer.writerow([*fixed, *(earned.get(k, 0) for k in self.check_ids)])
         write_atomic(self.out / "gradebook.csv", buffer.getvalue())
         document = {"assignment": self.assignment, "checks": self.check_ids, "students": rows}

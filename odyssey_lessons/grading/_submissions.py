@@ -15,8 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 MAX_BYTES = 50 * 1024 * 1024
-_IGNORED = (".", "__MACOSX", "__pycache__")
+# What archivers, file systems and Jupyter leave beside submissions: never a student. Anything else gets a row, a
+# name starting with a dot included (".alice.ipynb" is alice's notebook, hidden by her shell, not junk).
+_JUNK = frozenset({".DS_Store", ".git", ".ipynb_checkpoints", ".Trashes", ".Spotlight-V100", ".fseventsd", "Thumbs.db"})
+_JUNK_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_HASHED = re.compile(r"-[0-9a-f]{8}$")  # the suffix safe_name adds
+_MAX_SAFE = 60  # characters of a safe name before its hash suffix: far below any file system's 255-byte limit
 
 
 @dataclass(frozen=True)
@@ -35,21 +40,37 @@ class Job:
         return hashlib.sha256(self.data).hexdigest() if self.data is not None else ""
 
 
+def _digest(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
 def safe_name(student: str) -> str:
-    """A file name for ``student``: letters, digits, ``._-``; a hash suffix when anything had to change."""
+    """A file name for ``student``, distinct for distinct students: letters, digits, ``._-``, at most 69 characters.
+
+    A name that is already safe, short and not shaped like a hashed name stays as it is; any other gets its cleaned
+    first 60 characters plus ``-`` and 8 hex digits of its SHA-1. So "Zoë O'Brien" and a student literally named
+    like its safe form get two files, and a 240-character name does not overflow a file name.
+    """
     cleaned = _SAFE.sub("_", student).strip("._-") or "student"
-    if cleaned == student and not student.startswith("-"):
+    if cleaned == student and len(student) <= _MAX_SAFE and not _HASHED.search(student):
         return student
-    return f"{cleaned[:60]}-{hashlib.sha1(student.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    return f"{cleaned[:_MAX_SAFE]}-{_digest(student)}"
 
 
 def _printable(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) become U+FFFD."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A file name as text, one per name: bytes that are not UTF-8 (kept by Python as surrogates) become U+FFFD, and
+    then a hash of the original bytes tells apart two names that differ only there."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text if text == name else f"{text} [{_digest(name)}]"
 
 
 def _ignored(path: Path) -> bool:
-    return path.name.startswith(_IGNORED) or ".ipynb_checkpoints" in path.parts
+    parts = path.parts
+    return (
+        path.name in _JUNK
+        or path.name.startswith("._")  # macOS resource forks
+        or any(p in _JUNK_FOLDERS or p == ".ipynb_checkpoints" for p in parts)
+    )
 
 
 def _read(path: Path, root: Path) -> tuple[bytes | None, str, str]:
