@@ -67,3 +67,26 @@ def test_every_submitted_file_gets_its_own_row_and_files(tmp_path: Path):
     for student, _, _, _, message in rows:
         assert student[:1] not in "=+-@" and message == "'=HYPERLINK(1)"
     assert "'=cmd|' -C calc'!A0" in {r[0] for r in rows} and "'+1" in {r[0] for r in rows}
+
+
+def test_printed_text_reaching_the_grader_is_bounded_and_cut_at_line_ends():
+    from odyssey_lessons.grading._nbval_report import MAX_PRINTED, clip_text
+
+    assert clip_text("short\n") == "short\n"
+    line = "[PASS] a (1/1 points)"
+    text = line + "\n" + "x" * 10_000_000 + line + "junk\n" + "y" * 300 + "\n" + line + "\n"
+    clipped = clip_text(text)
+    assert len(clipped) <= MAX_PRINTED + 100
+    lines = clipped.split("\n")
+    assert lines[0] == line and lines[-2] == line and "characters not kept" in clipped
+    assert set(lines) <= set(text.split("\n")) | {next(x for x in lines if "not kept" in x)}  # no line made up
+
+
+def test_a_submission_printing_megabytes_reaches_the_grader_clipped(tmp_path: Path):
+    from odyssey_lessons.grading._isolate import Limits, run_nbval
+    from odyssey_lessons.grading._nbval_report import MAX_PRINTED
+
+    cell = nbformat.v4.new_code_cell("print('z' * 100, end='')\nfor _ in range(200_000): print('w' * 40)\nprint('end')")
+    result = run_nbval(nbformat.v4.new_notebook(cells=[cell]), Limits(sandbox=False, total_timeout=120))
+    printed = result.entries[0]["printed"]
+    assert len(printed) <= MAX_PRINTED + 100 and printed.endswith("end\n") and "not kept" in printed

@@ -86,6 +86,25 @@ def _status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str
     return "error", detail
 
 
+MAX_PRINTED = 64 * 1024  # characters of a cell's printed text that reach the grader
+MAX_ERROR = 4096  # characters of one error line (``Name: message``) that reach the grader
+
+
+def clip_text(text: str, limit: int = MAX_PRINTED) -> str:
+    """``text`` if it has at most ``limit`` characters, else its first and last ``limit / 2`` or so, cut at line ends
+    with a marker line between: a submission that prints a gigabyte cannot grow the grader's memory or the report.
+
+    Only whole lines of ``text`` are kept, so the cut cannot join two fragments into a line that was never printed
+    (a ``[PASS]`` line, say). The marker line names how much was cut.
+    """
+    if len(text) <= limit:
+        return text
+    head_end = text.rfind("\n", 0, limit // 2) + 1
+    tail_start = text.find("\n", len(text) - limit // 2)
+    tail_start = len(text) if tail_start < 0 else tail_start + 1
+    return f"{text[:head_end]}[... {tail_start - head_end} characters not kept ...]\n{text[tail_start:]}"
+
+
 class _Recorder:
     """Appends one JSON line per nbval cell to ``path``."""
 
@@ -116,9 +135,9 @@ class _Recorder:
             "status": status,
             "detail": detail,
             "seconds": round(call.duration, 3) if call.when == "call" else 0.0,
-            "printed": "".join(out.get("text", "") for out in outputs if out.get("output_type") == "stream"),
+            "printed": clip_text("".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")),
             "errors": [
-                f"{out.get('ename', '')}: {out.get('evalue', '')}"
+                f"{out.get('ename', '')}: {out.get('evalue', '')}"[:MAX_ERROR]
                 for out in outputs
                 if out.get("output_type") == "error"
             ],
