@@ -74,6 +74,13 @@ def fast_params(fmt: FloatFormat, saturate: bool, rounding: str) -> NDArray[np.u
     return q
 
 
+def nearest_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | None:
+    """The parameters of the branch-free round-to-nearest kernels (``_kernels._nearest_*``: the serial, scaled and MX
+    ones) for ``fmt``, or ``None`` when ``fmt`` needs the general kernel (a format without subnormals, or float32)."""
+    fast = fast_params(fmt, saturate, "nearest")
+    return fast if fast is not None and fmt.subnormals else None
+
+
 _FAST_KERNELS = {
     "nearest": K.quantize_f32_nearest,
     "toward_zero": K.quantize_f32_toward_zero,
@@ -204,9 +211,9 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
     f = get_format(fmt)
     if not isinstance(saturate, bool | np.bool_):
         raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
-    fast = fast_params(f, bool(saturate), "nearest")
+    fast = nearest_params(f, bool(saturate))
     identity = f.is_float32 and not saturate
-    usable = fast is not None and f.subnormals
+    usable = fast is not None
 
     def round_to_format(x: NDArray, scale: float | None = None) -> NDArray[np.float32]:
         if scale is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons.formats import FloatFormat, rounder
-from odyssey_lessons.formats._quantize import fast_params
+from odyssey_lessons.formats._quantize import nearest_params
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -35,8 +35,8 @@ def mx_fake_quantize(x: np.ndarray, fmt: FloatFormat, *, block_size: int = MX_BL
     pad = -flat.size % block_size
     if pad:
         flat = np.concatenate([flat, np.zeros(pad, np.float32)])
-    params = fast_params(fmt, True, "nearest")
-    if params is None or not fmt.subnormals:  # no fast path for this element format: quantize, then dequantize
+    params = nearest_params(fmt, True)
+    if params is None:  # no fast path for this element format: quantize, then dequantize
         q, scales = mx_block_quantize(flat, fmt, block_size=block_size)
         out = mx_block_dequantize(q, scales)
     else:  # the same values in one fused pass

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons.formats import FloatFormat, get_format, quantize, rounder
 from odyssey_lessons.formats._kernels import abs_max_bits, quantize_f32_nearest_scaled
-from odyssey_lessons.formats._quantize import fast_params
+from odyssey_lessons.formats._quantize import nearest_params
 
 _F32_MAX = float(np.finfo(np.float32).max)
 _E8M0_MIN_EXP, _E8M0_MAX_EXP = -127, 127  # e8m0fnu holds 2**-127 .. 2**127
@@ -94,8 +94,8 @@ def fake_quantize_scaled(x: ArrayLike, fmt: str | FloatFormat, scale: float) -> 
 def fake_quantize_scaled_amax(x: NDArray[np.float32], fmt: FloatFormat, scale: float) -> tuple[NDArray, float]:
     """:func:`fake_quantize_scaled` of a C-contiguous float32 ``x`` and ``amax(x)``, from one pass where the format
     has a fast kernel (delayed scaling casts with the old scale and records the amax of the same tensor)."""
-    params = fast_params(fmt, True, "nearest")
-    if params is None or not fmt.subnormals or x.dtype != np.float32 or not x.flags.c_contiguous:
+    params = nearest_params(fmt, True)
+    if params is None or x.dtype != np.float32 or not x.flags.c_contiguous:
         return fake_quantize_scaled(x, fmt, scale), _amax(x)
     out = np.empty(x.shape, dtype=np.float32)
     bits = quantize_f32_nearest_scaled(x.reshape(-1), out.reshape(-1), params, np.float32(scale), np.float32(1 / scale))
