@@ -14,6 +14,10 @@ that both operands of a dot product are contiguous; a 4 x 4 register block compu
 vectorising over ``N`` with accumulators in memory. Reaching BLAS speed needs VNNI (``vpdpbusd``) code that numba
 does not generate from Python loops.
 
+On a CPU with VNNI, :func:`int8_matmul` and :func:`int8_conv2d` take the ``vpdpbusd`` kernel of
+:mod:`odyssey_lessons.quant._vnnigemm` instead (``path="auto"``); this kernel is the portable fallback, and both are
+exact, so they agree bit for bit.
+
 Overflow bound: one product is at most ``128 * 128 = 2**14`` in magnitude, so ``K`` products fit in int32 for
 ``K * 2**14 < 2**31``, i.e. ``K < 131,072`` (``K * 127 * 127 < 2**31`` gives the often quoted ``K < 133,000`` for the
 restricted symmetric range). With zero points the bound is ``K * max|a - za| * max|b - zb| < 2**31``; the wrappers
@@ -29,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from odyssey_lessons.nn._kernels import im2col
+from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
 
 INT32_MAX = 2**31 - 1
 _SIGNED_TOP = np.uint8(0x80)
@@ -141,6 +146,19 @@ def gemm_s8_kernel(a, bt, za, zb, out):
 
 
 @njit(cache=True)
+def quantize_u8_kernel(x, scale, zp, qmin, qmax, out):
+    """``out[i, j] = clamp(rint(x[i, j] / scale) + zp, qmin, qmax)`` for float32 ``x`` (M, K) and float32 ``scale``:
+    ``quantize`` for one per-tensor uint8 activation in one pass (ties to even, the division in float32). Columns of
+    ``out`` past K are left as they are."""
+    lo, hi = np.float32(qmin), np.float32(qmax)
+    z = np.float32(zp)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            t = np.rint(x[i, j] / scale) + z
+            out[i, j] = np.uint8(min(max(t, lo), hi))
+
+
+@njit(cache=True)
 def maxpool_int_kernel(x, y, k, stride):
     """``y[n, c, i, j] = max_{u, v < k} x[n, c, i*stride + u, j*stride + v]`` on integer codes (max commutes with
     the increasing map ``q -> (q - z) * s``, so pooling the codes is exact)."""
@@ -206,21 +224,32 @@ def matmul_s8t(a: np.ndarray, bt: np.ndarray, za: int, zb: int) -> np.ndarray:
     return out
 
 
-def int8_matmul(a: np.ndarray, b: np.ndarray, *, a_zero_point: int = 0, b_zero_point: int = 0) -> np.ndarray:
+def to_unsigned(x: np.ndarray, zero_point: int) -> tuple[np.ndarray, int]:
+    """uint8 data as is; int8 data shifted to uint8 (``x + 128``, zero point ``zero_point + 128``), C-contiguous."""
+    if x.dtype == np.int8:
+        return np.ascontiguousarray(x.view(np.uint8) ^ _SIGNED_TOP), zero_point + 128
+    return np.ascontiguousarray(x), zero_point
+
+
+def int8_matmul(
+    a: np.ndarray, b: np.ndarray, *, a_zero_point: int = 0, b_zero_point: int = 0, path: str = "auto"
+) -> np.ndarray:
     """Exact integer matrix product ``C[i, j] = sum_k (a[i, k] - a_zero_point) * (b[k, j] - b_zero_point)``, int32.
 
     Args:
         a: (M, K) int8, or uint8 activations (asymmetric quantization with ``a_zero_point`` in 0..255).
         b: (K, N) int8 weights (usually symmetric, ``b_zero_point = 0``).
         a_zero_point, b_zero_point: Zero points in the range of the operand's dtype.
+        path: ``"auto"`` (the fastest this CPU has), ``"avx512_vnni"``, ``"vnni_256"`` or ``"portable"`` (see
+            :data:`odyssey_lessons.quant.INT8_PATHS`); every path gives the same exact result.
 
     Returns:
         (M, N) int32, equal to the int64 product (the bound below guarantees no wrap-around).
 
     Raises:
         TypeError: Not int8/uint8 arrays (``b`` must be int8), or a zero point that is not an int.
-        ValueError: Not 2-D, inner sizes differ, zero point out of range, or ``K`` so large that
-            ``K * max|a - za| * max|b - zb|`` could reach 2**31.
+        ValueError: Not 2-D, inner sizes differ, zero point out of range, ``K`` so large that
+            ``K * max|a - za| * max|b - zb|`` could reach 2**31, or a path this CPU lacks.
     """
     _check_int_array("a", a, 2)
     _check_int_array("b", b, 2)
@@ -230,6 +259,11 @@ def int8_matmul(a: np.ndarray, b: np.ndarray, *, a_zero_point: int = 0, b_zero_p
         raise ValueError(f"a (M, K) and b (K, N) must share K, got a.shape={a.shape}, b.shape={b.shape}")
     za = _check_zero_point("a_zero_point", a_zero_point, a.dtype)
     zb = _check_zero_point("b_zero_point", b_zero_point, b.dtype)
+    path = resolve_int8_path(path)
+    if path != "portable":
+        check_accumulator_bound(a.shape[1], za - 128 if a.dtype == np.uint8 else za, zb)
+        au, zau = to_unsigned(a, za)
+        return vnni_matmul(au, PackedWeights(np.ascontiguousarray(b.T)), zau, zb, path)
     a8, za8 = to_signed(a, za)
     return matmul_s8t(a8, np.ascontiguousarray(b.T), za8, zb)
 
@@ -260,8 +294,18 @@ def _check_nonneg_int(name: str, v: object, minimum: int) -> int:
     return int(v)
 
 
+def im2col_u8(xu: np.ndarray, k: int, stride: int, padding: int, zx: int, k_pad: int) -> np.ndarray:
+    """uint8 patches of ``xu`` (N, C, H, W) as rows (N*OH*OW, k_pad), padding holding the zero point ``zx``; the
+    columns past ``C*k*k`` are left unset (the VNNI panels hold zeros there)."""
+    n, c, h, w = xu.shape
+    oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", w, k, stride, padding)
+    cols = np.empty((n * oh * ow, k_pad), dtype=np.uint8)
+    im2col(xu, cols, k, stride, padding, np.uint8(zx))
+    return cols
+
+
 def int8_conv2d(
-    x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0, x_zero_point: int = 0
+    x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0, x_zero_point: int = 0, path: str = "auto"
 ) -> np.ndarray:
     """Exact integer 2-D convolution (cross-correlation, NCHW, as :class:`odyssey_lessons.nn.Conv2D`):
 
@@ -274,6 +318,7 @@ def int8_conv2d(
         x: (N, C, H, W) int8, or uint8 with ``x_zero_point`` in 0..255.
         w: (O, C, kh, kw) int8 weights (symmetric, zero point 0), square kernel.
         stride, padding: As in ``nn.Conv2D``.
+        path: The GEMM path, as in :func:`int8_matmul`.
 
     Returns:
         (N, O, OH, OW) int32, ``OH = (H + 2*padding - kh) // stride + 1``.
@@ -293,11 +338,19 @@ def int8_conv2d(
     stride = _check_nonneg_int("stride", stride, 1)
     padding = _check_nonneg_int("padding", padding, 0)
     zx = _check_zero_point("x_zero_point", x_zero_point, x.dtype)
-    x8, zx8 = to_signed(x, zx)
+    path = resolve_int8_path(path)
     n, _, h, wd = x.shape
     k = w.shape[2]
     oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", wd, k, stride, padding)
-    acc = conv2d_s8(x8, np.ascontiguousarray(w.reshape(w.shape[0], -1)), k, stride, padding, zx8)
+    rows = np.ascontiguousarray(w.reshape(w.shape[0], -1))
+    if path != "portable":
+        check_accumulator_bound(rows.shape[1], zx - 128 if x.dtype == np.uint8 else zx, 0)
+        xu, zxu = to_unsigned(x, zx)
+        packed = PackedWeights(rows)
+        acc = vnni_matmul(im2col_u8(xu, k, stride, padding, zxu, packed.k_pad), packed, zxu, 0, path)
+    else:
+        x8, zx8 = to_signed(x, zx)
+        acc = conv2d_s8(x8, rows, k, stride, padding, zx8)
     return np.ascontiguousarray(acc.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
 
 

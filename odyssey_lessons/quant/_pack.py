@@ -9,6 +9,7 @@ Signed codes are stored as ``b``-bit two's complement and sign-extended on unpac
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from odyssey_lessons.quant._affine import QParams
 
@@ -118,3 +119,20 @@ def size_report(n_elements: int, qp: QParams) -> dict[str, float]:
         "bits_per_element": 8 * total / n if n else 0.0,
         "compression": 4 * n / total if total else 0.0,
     }
+
+
+@njit(cache=True)
+def unpack_signed_kernel(packed, bits, out):
+    """``out[i]`` = the ``i``-th ``bits``-bit two's-complement code of the little-endian bit stream ``packed``
+    (:func:`pack_int`'s layout), sign-extended to int8, for ``i < out.size``; one pass, no temporaries."""
+    mask = np.uint32((1 << bits) - 1)
+    sign = np.int32(1 << (bits - 1))
+    last = packed.size - 1
+    for i in range(out.size):
+        pos = i * bits
+        byte = pos >> 3
+        word = np.uint32(packed[byte])
+        if byte < last:
+            word |= np.uint32(packed[byte + 1]) << np.uint32(8)
+        v = np.int32((word >> np.uint32(pos & 7)) & mask)
+        out[i] = np.int8(v - 2 * sign if v >= sign else v)

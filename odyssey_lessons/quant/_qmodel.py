@@ -24,9 +24,18 @@ import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
 from odyssey_lessons.quant._affine import QParams, choose_qparams, quantize
-from odyssey_lessons.quant._intkernels import conv2d_s8, conv_out_size, matmul_s8t, maxpool2d_int, to_signed
+from odyssey_lessons.quant._intkernels import (
+    conv2d_s8,
+    conv_out_size,
+    im2col_u8,
+    matmul_s8t,
+    maxpool2d_int,
+    quantize_u8_kernel,
+    to_signed,
+)
 from odyssey_lessons.quant._pack import pack_int, unpack_int
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize_kernel
+from odyssey_lessons.quant._vnnigemm import PackedWeights, QuantizedGemm, resolve_int8_path
 
 _INT32 = np.iinfo(np.int32)
 
@@ -52,6 +61,7 @@ class QGemm:
     kernel_size: int = 0
     stride: int = 1
     padding: int = 0
+    path: str = "portable"
 
     def weight_codes(self) -> np.ndarray:
         """int8 codes as rows (O, K): unpacked from the stored bytes when ``weight_bits < 8``."""
@@ -75,8 +85,19 @@ class QGemm:
         self._zy, self._hi = np.int64(zy), np.int64(self.out_qp.qmax)
         self._lo = np.int64(max(self.out_qp.qmin, zy) if self.relu else self.out_qp.qmin)
 
+    def vnni_gemm(self) -> QuantizedGemm:
+        """This layer on the VNNI kernel: weights packed (sub-byte codes stay packed), epilogue constants folded.
+        Built on first use, then kept."""
+        if getattr(self, "_vnni", None) is None:
+            packed = PackedWeights(np.ascontiguousarray(self.weight_codes()), self.weight_bits)
+            zy, lo, hi = int(self._zy), int(self._lo), int(self._hi)
+            self._vnni = QuantizedGemm(packed, self._zx, self.bias, self.m0, self.shift, zy, lo, hi)
+        return self._vnni
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """uint8 codes in (in_qp) -> uint8 codes out (out_qp): int8 GEMM + int32 bias, then requantization."""
+        if self.path != "portable":
+            return self._forward_vnni(x)
         x8, zx = to_signed(x, self._zx)
         rows = self.weight_codes()
         if self.kernel_size == 0:
@@ -88,6 +109,19 @@ class QGemm:
         requantize_kernel(acc, self.m0, self.shift, self._zy, self._lo, self._hi, q)
         if self.kernel_size == 0:
             return q
+        n, _, h, w = x.shape
+        oh = conv_out_size("H", h, self.kernel_size, self.stride, self.padding)
+        ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
+        return np.ascontiguousarray(q.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
+
+
+    def _forward_vnni(self, x: np.ndarray) -> np.ndarray:
+        """As :meth:`forward`, on the VNNI kernel with the bias, requantization and clamp fused into its epilogue."""
+        gemm = self.vnni_gemm()
+        if self.kernel_size == 0:
+            return gemm(x, self.path)
+        cols = im2col_u8(x, self.kernel_size, self.stride, self.padding, self._zx, gemm.weights.k_pad)
+        q = gemm(cols, self.path)
         n, _, h, w = x.shape
         oh = conv_out_size("H", h, self.kernel_size, self.stride, self.padding)
         ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
@@ -186,11 +220,27 @@ class QuantizedModel:
     """Integer-only inference for a trained ``nn.Sequential`` (see the module docstring); build with
     :meth:`from_float`. ``layers`` lists the quantized steps (:class:`QGemm`, :class:`QMaxPool`, ...)."""
 
-    def __init__(self, layers: list, input_qp: QParams, output_qp: QParams, float_nbytes: int) -> None:
+    def __init__(
+        self, layers: list, input_qp: QParams, output_qp: QParams, float_nbytes: int, path: str = "auto"
+    ) -> None:
         self.layers = layers
         self.input_qp = input_qp
         self.output_qp = output_qp
         self.float_nbytes = int(float_nbytes)
+        self.use_path(path)
+
+    def use_path(self, path: str) -> QuantizedModel:
+        """Run the integer layers on ``path`` (``"auto"``, ``"avx512_vnni"``, ``"vnni_256"`` or ``"portable"``, see
+        :data:`odyssey_lessons.quant.INT8_PATHS`); every path computes the same codes. Returns the model.
+
+        Raises:
+            ValueError, TypeError: An unknown path, or one this CPU lacks.
+        """
+        self.path = resolve_int8_path(path)
+        for layer in self.layers:
+            if isinstance(layer, QGemm):
+                layer.path = self.path
+        return self
 
     @classmethod
     def from_float(
@@ -202,6 +252,7 @@ class QuantizedModel:
         act_bits: int = 8,
         weight_granularity: str = "channel",
         observer: str = "minmax",
+        path: str = "auto",
     ) -> QuantizedModel:
         """Quantize a trained float model, calibrating activation ranges on ``calibration_x``.
 
@@ -213,6 +264,7 @@ class QuantizedModel:
             act_bits: 2..8; activations are asymmetric (``0 .. 2**b - 1``, uint8 container).
             weight_granularity: ``"channel"`` (one scale per output channel) or ``"tensor"``.
             observer: Activation observer (``"minmax"``, ``"moving_average"``, ``"percentile"``, ``"mse"``).
+            path: The int8 GEMM path (:meth:`use_path`); ``"auto"`` takes the fastest this CPU has.
 
         Raises:
             TypeError: ``model`` not a Sequential or ``calibration_x`` not a float array.
@@ -253,7 +305,7 @@ class QuantizedModel:
                 x = x.reshape(x.shape[0], -1)
                 layers.append(QFlatten())
         float_nbytes = sum(a.nbytes for a in model.params().values()) + sum(a.nbytes for a in model.buffers().values())
-        return cls(layers, input_qp, qp, float_nbytes)
+        return cls(layers, input_qp, qp, float_nbytes, path)
 
     def forward_int(self, x: np.ndarray) -> np.ndarray:
         """Integer codes of the output for float inputs ``x`` (quantized with the calibrated input parameters).
@@ -266,12 +318,15 @@ class QuantizedModel:
             raise TypeError(f"x must be a float numpy.ndarray, got {getattr(x, 'dtype', type(x).__name__)}")
         if np.isnan(x).any():
             raise ValueError("x contains NaN, which has no quantized value")
-        # quantize(x, input_qp) written out for the per-tensor case: its generic checks cost more than a small
-        # batch's whole integer forward. Same formula: clamp(rint(x / s) + z), ties to even, in float32.
+        # quantize(x, input_qp) in one numba pass for the per-tensor case: its generic checks and numpy's five passes
+        # cost more than a small batch's whole integer forward. Same formula: clamp(rint(x / s) + z), ties to even,
+        # the division in float32.
         qp = self.input_qp
-        with np.errstate(over="ignore"):
-            t = np.rint(x.astype(np.float32) / qp.scale)
-        q = np.clip(t + qp.zero_point, qp.qmin, qp.qmax).astype(np.uint8)
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        flat = x32.reshape(x32.shape[0] if x32.ndim > 1 else 1, -1 if x32.size else 0)
+        q = np.empty(x32.shape, dtype=np.uint8)
+        scale = np.float32(qp.scale.reshape(-1)[0])
+        quantize_u8_kernel(flat, scale, int(qp.zero_point), int(qp.qmin), int(qp.qmax), q.reshape(flat.shape))
         for layer in self.layers:
             q = layer.forward(q)
         return q

@@ -1,0 +1,222 @@
+"""The int8 GEMM on VNNI (:mod:`odyssey_lessons.native._vnni`), with its epilogue: zero-point corrections, and for a
+quantized layer the int32 bias, requantization and clamp, written straight to uint8 codes.
+
+``vpdpbusd`` multiplies *unsigned* by *signed* bytes, so ``a`` is uint8: activations already are (asymmetric,
+zero point ``za`` in 0..255); int8 data is shifted by 128 (``a + 128``, zero point ``za + 128``), which leaves
+``a - za`` unchanged. Then ``sum_k (a - za)(b - zb) = sum_k a*b - za * colsum(b) - zb * rowsum(a) + K * za * zb``,
+every term computed mod 2**32 (int32 wrap-around), which gives the exact result when it fits int32.
+
+Two kernels, one per vector width, so that a CPU with only AVX-VNNI (256-bit) never compiles a 512-bit instruction.
+Each walks the weight panels (outer: a panel of K x 32 int8 stays in L1 while every row of ``a`` passes over it)
+and the rows of ``a`` in tiles of 8, 4, 2, 1 rows (512-bit) or 2, 1 (256-bit), and finishes each tile while it is
+hot in L1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from odyssey_lessons.native._features import cpu_features
+from odyssey_lessons.native._vnni import NR, T256_1, T256_2, T512_1, T512_2, T512_4, T512_8, pack_weights
+from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
+from odyssey_lessons.quant._requant import requantize_value
+
+@njit(cache=True, inline="always")
+def _finish(tile, mr, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8):
+    """Rows ``i .. i+mr``, columns ``j0 .. j0+NR`` (clipped to N) of the result from the tile's raw sums ``S``:
+    ``S + colterm[j] - rowterm[i]`` as int32 into ``out32``, or -- when ``out8`` has rows -- requantized with the
+    per-column ``m0``/``shift`` and clamped to ``zrange = (zp, lo, hi)`` into ``out8``. The loop over columns has
+    no branch, so it vectorises."""
+    # slices walked from 0: an index LLVM cannot prove non-negative keeps numba's wraparound check alive and turns
+    # the vector loop into gathers and scatters (tests/test_kernel_codegen.py)
+    if out8.shape[0] > 0:
+        jn = min(j0 + NR, out8.shape[1])
+        zp, lo, hi = zrange[0], zrange[1], zrange[2]
+        ct, m, sh = colterm[j0:jn], m0[j0:jn], shift[j0:jn]
+        for r in range(mr):
+            t, o = tile[r], out8[i + r, j0:jn]
+            for c in range(jn - j0):
+                o[c] = requantize_value(np.int32(t[c] + ct[c]), m[c], sh[c], zp, lo, hi)
+    else:
+        jn = min(j0 + NR, out32.shape[1])
+        ct = colterm[j0:jn]
+        for r in range(mr):
+            rt = rowterm[i + r]
+            t, o = tile[r], out32[i + r, j0:jn]
+            for c in range(jn - j0):
+                o[c] = np.int32(np.int32(t[c] + ct[c]) - rt)
+
+
+@njit(cache=True)
+def gemm_vnni512(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
+    """``a`` uint8 (M, Kp) x ``panels`` (N/NR, Kp/4, NR, 4) int8, then the epilogue of :func:`_finish`."""
+    m = a.shape[0]
+    n_panels, k4 = panels.shape[0], panels.shape[1]
+    tile = np.empty((8, NR), dtype=np.int32)
+    for jp in range(n_panels):
+        off = jp * k4 * NR * 4
+        j0 = jp * NR
+        i = 0
+        while i + 8 <= m:
+            T512_8(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 8, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            i += 8
+        if i + 4 <= m:
+            T512_4(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 4, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            i += 4
+        if i + 2 <= m:
+            T512_2(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            i += 2
+        if i < m:
+            T512_1(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+
+
+@njit(cache=True)
+def gemm_vnni256(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
+    """As :func:`gemm_vnni512` on 256-bit vectors (AVX-VNNI), tiles of 2 and 1 rows."""
+    m = a.shape[0]
+    n_panels, k4 = panels.shape[0], panels.shape[1]
+    tile = np.empty((2, NR), dtype=np.int32)
+    for jp in range(n_panels):
+        off = jp * k4 * NR * 4
+        j0 = jp * NR
+        i = 0
+        while i + 2 <= m:
+            T256_2(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            i += 2
+        if i < m:
+            T256_1(a, i, panels.reshape(-1), off, k4, tile)
+            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+
+
+@njit(cache=True)
+def row_sums_u8(a, k, out):
+    """``out[i] = sum_{p < k} a[i, p]`` in int32 (for a nonzero weight zero point)."""
+    for i in range(a.shape[0]):
+        s = np.int32(0)
+        for p in range(k):
+            s = np.int32(s + np.int32(a[i, p]))
+        out[i] = s
+
+
+GEMM_KERNELS = {"avx512_vnni": gemm_vnni512, "vnni_256": gemm_vnni256}
+"""Kernel per native path (the names of :func:`odyssey_lessons.native.cpu_features`)."""
+
+INT8_PATHS = ("avx512_vnni", "vnni_256", "portable")
+"""The int8 GEMM paths, fastest first: VNNI on 512-bit vectors, VNNI on 256-bit vectors, and the portable kernel of
+:mod:`odyssey_lessons.quant._intkernels` (plain int32 multiply-adds, any CPU)."""
+
+
+def available_int8_paths() -> tuple[str, ...]:
+    """The paths of :data:`INT8_PATHS` this machine can run (numba's compile target decides, see
+    :func:`odyssey_lessons.native.cpu_features`); ``"portable"`` always."""
+    features = cpu_features()
+    return tuple(p for p in INT8_PATHS if p == "portable" or features[p])
+
+
+def resolve_int8_path(path: str) -> str:
+    """``"auto"`` -> the fastest available path; a named path is returned if this machine has it.
+
+    Raises:
+        TypeError: ``path`` is not a str.
+        ValueError: An unknown path, or one this CPU (or numba's compile target) lacks.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, got path={path!r}")
+    available = available_int8_paths()
+    if path == "auto":
+        return available[0]
+    if path not in INT8_PATHS:
+        raise ValueError(f"path must be 'auto' or one of {INT8_PATHS}, got path={path!r}")
+    if path not in available:
+        raise ValueError(
+            f"path={path!r} needs a CPU feature numba's compile target lacks here (cpu_features()={cpu_features()}); "
+            f"available: {available}"
+        )
+    return path
+
+
+class PackedWeights:
+    """int8 weight codes (N, K) packed once for the VNNI kernels: the panels, and the column sums ``sum_k w[j, k]``.
+
+    Codes of fewer than 8 bits (``bits < 8``) stay bit-packed in memory (:func:`~odyssey_lessons.quant.pack_int` of
+    the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call, in one numba pass
+    into a buffer kept for the purpose.
+    """
+
+    def __init__(self, rows: np.ndarray, bits: int = 8) -> None:
+        self.n, self.k = rows.shape
+        self.k_pad = -(-self.k // 4) * 4
+        self.bits = bits
+        panels = pack_weights(rows)
+        self.stored = panels if bits == 8 else pack_int(panels, bits)
+        self._unpacked = None if bits == 8 else np.empty(panels.shape, dtype=np.int8)
+        self.colsum = rows.astype(np.int32).sum(axis=1, dtype=np.int32)
+
+    def panels(self) -> np.ndarray:
+        """The int8 panels (N/NR, K_pad/4, NR, 4): unpacked from the stored bits when ``bits < 8``."""
+        if self._unpacked is None:
+            return self.stored
+        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
+        return self._unpacked
+
+
+_EMPTY32 = np.zeros((0, 0), dtype=np.int32)
+_EMPTY8 = np.zeros((0, 0), dtype=np.uint8)
+_EMPTY_VEC = np.zeros(0, dtype=np.int32)
+
+
+def padded_u8(a: np.ndarray, k_pad: int) -> np.ndarray:
+    """uint8 ``a`` (M, K) as a C-contiguous (M, k_pad) array (zero columns appended when K < k_pad)."""
+    if a.shape[1] == k_pad and a.flags.c_contiguous:
+        return a
+    out = np.zeros((a.shape[0], k_pad), dtype=np.uint8)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def vnni_matmul(a_u8: np.ndarray, w: PackedWeights, za: int, zb: int, kernel: str) -> np.ndarray:
+    """int32 ``sum_k (a[i, k] - za) * (w[j, k] - zb)`` for uint8 ``a`` (M, K); arguments checked by the caller.
+
+    ``= S[i, j] + (K za zb - za colsum[j]) - zb rowsum[i]``, each term wrapped to int32."""
+    a = padded_u8(a_u8, w.k_pad)
+    m = a.shape[0]
+    rowterm = np.zeros(m, dtype=np.int32)
+    if zb != 0:
+        row_sums_u8(a, w.k, rowterm)
+        rowterm = (rowterm.astype(np.int64) * zb).astype(np.int32)  # mod 2**32
+    colterm = (w.k * za * zb - za * w.colsum.astype(np.int64)).astype(np.int32)
+    out = np.empty((m, w.n), dtype=np.int32)
+    GEMM_KERNELS[kernel](a, w.panels(), colterm, rowterm, _EMPTY_VEC, _EMPTY_VEC, _EMPTY_VEC, out, _EMPTY8)
+    return out
+
+
+class QuantizedGemm:
+    """A quantized layer on the VNNI kernel: packed weights, and every per-column constant of its epilogue computed
+    once -- ``colterm[j] = bias[j] - za * colsum[j]`` (the input zero point's correction folded into the int32
+    bias), and ``m0``, ``shift`` per column."""
+
+    def __init__(
+        self, weights: PackedWeights, za: int, bias: np.ndarray, m0: np.ndarray, shift: np.ndarray,
+        zy: int, lo: int, hi: int,
+    ) -> None:  # fmt: skip
+        n = weights.n
+        self.weights = weights
+        self.colterm = (bias.astype(np.int64) - za * weights.colsum.astype(np.int64)).astype(np.int32)
+        self.m0 = np.ascontiguousarray(np.broadcast_to(m0.reshape(-1), (n,)), dtype=np.int32)
+        self.shift = np.ascontiguousarray(np.broadcast_to(shift.reshape(-1), (n,)), dtype=np.int32)
+        self.zrange = np.array([zy, lo, hi], dtype=np.int64)
+
+    def __call__(self, a_u8: np.ndarray, kernel: str) -> np.ndarray:
+        """uint8 codes ``clamp(zy + requantize(sum_k (a - za) w + bias), lo, hi)`` for uint8 ``a`` (M, K)."""
+        a = padded_u8(a_u8, self.weights.k_pad)
+        out = np.empty((a.shape[0], self.weights.n), dtype=np.uint8)
+        GEMM_KERNELS[kernel](
+            a, self.weights.panels(), self.colterm, _EMPTY_VEC, self.m0, self.shift, self.zrange, _EMPTY32, out
+        )
+        return out
