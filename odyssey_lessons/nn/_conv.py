@@ -117,13 +117,19 @@ class MaxPool2D(Layer):
         k, s = self.kernel_size, self.stride
         oh, ow = _out_size("H", h, k, s, 0), _out_size("W", w, k, s, 0)
         y = np.empty((n, c, oh, ow), dtype=x.dtype)
-        self._arg = np.empty((n, c, oh, ow), dtype=np.int64)
-        _kernels.maxpool_forward(np.ascontiguousarray(x), y, self._arg, k, s)
+        if training:
+            self._arg = np.empty((n, c, oh, ow), dtype=np.int64)
+            _kernels.maxpool_forward(np.ascontiguousarray(x), y, self._arg, k, s)
+        else:  # inference: nothing to route gradients back through
+            self._arg = None
+            _kernels.maxpool_eval(np.ascontiguousarray(x), y, k, s)
         self._in_shape = x.shape
         return self._remember_output(y)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         grad_y = np.ascontiguousarray(self._check_grad(grad_y))
+        if self._arg is None:
+            raise RuntimeError("MaxPool2D.backward needs a forward with training=True (inference keeps no argmax)")
         grad_x = np.zeros(self._in_shape, dtype=grad_y.dtype)
         _kernels.maxpool_backward(grad_y, self._arg, grad_x)
         return grad_x

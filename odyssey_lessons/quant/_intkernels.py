@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.nn._kernels import im2col
+from odyssey_lessons.nn._kernels import im2col, maxpool_eval
 from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
 
 INT32_MAX = 2**31 - 1
@@ -156,24 +156,6 @@ def quantize_u8_kernel(x, scale, zp, qmin, qmax, out):
         for j in range(x.shape[1]):
             t = np.rint(x[i, j] / scale) + z
             out[i, j] = np.uint8(min(max(t, lo), hi))
-
-
-@njit(cache=True)
-def maxpool_int_kernel(x, y, k, stride):
-    """``y[n, c, i, j] = max_{u, v < k} x[n, c, i*stride + u, j*stride + v]`` on integer codes (max commutes with
-    the increasing map ``q -> (q - z) * s``, so pooling the codes is exact)."""
-    n_img, n_ch, oh, ow = y.shape
-    for n in range(n_img):
-        for c in range(n_ch):
-            for i in range(oh):
-                for j in range(ow):
-                    best = x[n, c, i * stride, j * stride]
-                    for u in range(k):
-                        for v in range(k):
-                            val = x[n, c, i * stride + u, j * stride + v]
-                            if val > best:
-                                best = val
-                    y[n, c, i, j] = best
 
 
 # ----- validating wrappers ------------------------------------------------------------------------------------------
@@ -361,5 +343,5 @@ def maxpool2d_int(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
     oh = conv_out_size("H", h, kernel_size, stride, 0)
     ow = conv_out_size("W", w, kernel_size, stride, 0)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
-    maxpool_int_kernel(np.ascontiguousarray(x), y, kernel_size, stride)
+    maxpool_eval(np.ascontiguousarray(x), y, kernel_size, stride)
     return y

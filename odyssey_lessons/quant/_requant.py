@@ -56,24 +56,28 @@ def rounding_divide_by_pot(x, exponent):
 
 
 @njit(cache=True, inline="always")
-def requantize_value(acc, m0, shift, zp, lo, hi):
-    """``clamp(zp + RDBPOT(SRDHM(acc << max(-shift, 0), m0), max(shift, 0)), lo, hi)`` for one int32 accumulator
-    (steps 0-3 above), as int64. The same arithmetic as :func:`srdhm` and :func:`rounding_divide_by_pot`, written
-    with selects instead of branches so that a loop over channels vectorises (the VNNI kernel's epilogue)."""
-    a = np.int64(acc)
-    sh = np.int64(shift)
-    left = -sh if sh < 0 else np.int64(0)  # M >= 1: left shift first, saturating to int32 (TFLite)
-    right = sh if sh > 0 else np.int64(0)
-    a = min(max(a << left, _INT32_MIN), _INT32_MAX)
-    b = np.int64(m0)
-    ab = a * b
+def requantize_right(acc, m0, right, zp, lo, hi):
+    """``clamp(zp + RDBPOT(SRDHM(acc, m0), right), lo, hi)`` for an int32 accumulator and ``right >= 0`` (steps 1-3),
+    as int64. The arithmetic of :func:`srdhm` and :func:`rounding_divide_by_pot` written with selects instead of
+    branches, so that a loop over channels vectorises (the VNNI kernel's epilogue); ``m0 >= 0`` (quantize_multiplier
+    gives ``[2**30, 2**31)``), so SRDHM's one saturating case ``acc = m0 = -2**31`` cannot occur."""
+    ab = np.int64(acc) * np.int64(m0)
     t = ab + (_NUDGE_POS if ab >= 0 else _NUDGE_NEG)
     q = (t + (_TWO31 - 1 if t < 0 else 0)) >> 31  # t / 2**31 truncated toward zero, as in C
-    q = _INT32_MAX if (a == _INT32_MIN and b == _INT32_MIN) else q
-    mask = (np.int64(1) << right) - 1
+    r = np.int64(right)
+    mask = (np.int64(1) << r) - 1
     threshold = (mask >> 1) + (1 if q < 0 else 0)
-    v = (q >> right) + (1 if (q & mask) > threshold else 0) + zp
+    v = (q >> r) + (1 if (q & mask) > threshold else 0) + zp
     return min(max(v, lo), hi)
+
+
+@njit(cache=True, inline="always")
+def requantize_value(acc, m0, shift, zp, lo, hi):
+    """Steps 0-3 for one int32 accumulator: for ``shift < 0`` (``M >= 1``) a left shift by ``-shift`` saturated to
+    int32 (TFLite), then :func:`requantize_right` with ``max(shift, 0)``."""
+    sh = np.int64(shift)
+    a = min(max(np.int64(acc) << (-sh if sh < 0 else np.int64(0)), _INT32_MIN), _INT32_MAX)
+    return requantize_right(a, m0, sh if sh > 0 else np.int64(0), zp, lo, hi)
 
 
 @njit(cache=True)

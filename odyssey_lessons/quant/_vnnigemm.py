@@ -20,32 +20,37 @@ from numba import njit
 from odyssey_lessons.native._features import cpu_features
 from odyssey_lessons.native._vnni import NR, T256_1, T256_2, T512_1, T512_2, T512_4, T512_8, pack_weights
 from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
-from odyssey_lessons.quant._requant import requantize_value
+from odyssey_lessons.quant._requant import requantize_right, requantize_value
 
 @njit(cache=True, inline="always")
-def _finish(tile, mr, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8):
+def _finish(tile, mr, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8):
     """Rows ``i .. i+mr``, columns ``j0 .. j0+NR`` (clipped to N) of the result from the tile's raw sums ``S``:
     ``S + colterm[j] - rowterm[i]`` as int32 into ``out32``, or -- when ``out8`` has rows -- requantized with the
-    per-column ``m0``/``shift`` and clamped to ``zrange = (zp, lo, hi)`` into ``out8``. The loop over columns has
-    no branch, so it vectorises."""
-    # slices walked from 0: an index LLVM cannot prove non-negative keeps numba's wraparound check alive and turns
-    # the vector loop into gathers and scatters (tests/test_kernel_codegen.py)
+    per-column ``m0``/``shift`` and clamped to ``zrange = (zp, lo, hi, any shift < 0)`` into ``out8``.
+
+    The per-column arrays are padded to whole panels, so the arithmetic runs over all NR columns, a loop of fixed
+    length without branches that LLVM vectorises completely (a loop over the 8 columns of a small layer would run
+    in the scalar remainder of a 16-lane vector loop); only the copy into ``out8`` stops at N. Slices are walked
+    from 0: an index LLVM cannot prove non-negative keeps numba's wraparound check alive and turns a vector loop
+    into gathers and scatters (tests/test_kernel_codegen.py)."""
     if out8.shape[0] > 0:
-        jn = min(j0 + NR, out8.shape[1])
+        width = min(NR, out8.shape[1] - j0)
         zp, lo, hi = zrange[0], zrange[1], zrange[2]
-        ct, m, sh = colterm[j0:jn], m0[j0:jn], shift[j0:jn]
         for r in range(mr):
-            t, o = tile[r], out8[i + r, j0:jn]
-            for c in range(jn - j0):
-                o[c] = requantize_value(np.int32(t[c] + ct[c]), m[c], sh[c], zp, lo, hi)
+            if zrange[3]:  # some channel has M >= 1: the general form, with its left shift
+                for c in range(width):
+                    acc = np.int32(tile[r, c] + colterm[j0 + c])
+                    out8[i + r, j0 + c] = requantize_value(acc, m0[j0 + c], shift[j0 + c], zp, lo, hi)
+            else:
+                for c in range(width):
+                    acc = np.int32(tile[r, c] + colterm[j0 + c])
+                    out8[i + r, j0 + c] = requantize_right(acc, m0[j0 + c], shift[j0 + c], zp, lo, hi)
     else:
-        jn = min(j0 + NR, out32.shape[1])
-        ct = colterm[j0:jn]
+        width = min(NR, out32.shape[1] - j0)
         for r in range(mr):
             rt = rowterm[i + r]
-            t, o = tile[r], out32[i + r, j0:jn]
-            for c in range(jn - j0):
-                o[c] = np.int32(np.int32(t[c] + ct[c]) - rt)
+            for c in range(width):
+                out32[i + r, j0 + c] = np.int32(np.int32(tile[r, c] + colterm[j0 + c]) - rt)
 
 
 @njit(cache=True)
@@ -53,26 +58,28 @@ def gemm_vnni512(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
     """``a`` uint8 (M, Kp) x ``panels`` (N/NR, Kp/4, NR, 4) int8, then the epilogue of :func:`_finish`."""
     m = a.shape[0]
     n_panels, k4 = panels.shape[0], panels.shape[1]
+    flat = panels.reshape(-1)
     tile = np.empty((8, NR), dtype=np.int32)
+    row8 = np.empty(NR, dtype=np.uint8)
     for jp in range(n_panels):
         off = jp * k4 * NR * 4
         j0 = jp * NR
         i = 0
         while i + 8 <= m:
-            T512_8(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 8, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T512_8(a, i, flat, off, k4, tile)
+            _finish(tile, 8, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
             i += 8
         if i + 4 <= m:
-            T512_4(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 4, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T512_4(a, i, flat, off, k4, tile)
+            _finish(tile, 4, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
             i += 4
         if i + 2 <= m:
-            T512_2(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T512_2(a, i, flat, off, k4, tile)
+            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
             i += 2
         if i < m:
-            T512_1(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T512_1(a, i, flat, off, k4, tile)
+            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
 
 
 @njit(cache=True)
@@ -80,18 +87,20 @@ def gemm_vnni256(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
     """As :func:`gemm_vnni512` on 256-bit vectors (AVX-VNNI), tiles of 2 and 1 rows."""
     m = a.shape[0]
     n_panels, k4 = panels.shape[0], panels.shape[1]
+    flat = panels.reshape(-1)
     tile = np.empty((2, NR), dtype=np.int32)
+    row8 = np.empty(NR, dtype=np.uint8)
     for jp in range(n_panels):
         off = jp * k4 * NR * 4
         j0 = jp * NR
         i = 0
         while i + 2 <= m:
-            T256_2(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T256_2(a, i, flat, off, k4, tile)
+            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
             i += 2
         if i < m:
-            T256_1(a, i, panels.reshape(-1), off, k4, tile)
-            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
+            T256_1(a, i, flat, off, k4, tile)
+            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8, row8)
 
 
 @njit(cache=True)
@@ -171,6 +180,13 @@ _EMPTY8 = np.zeros((0, 0), dtype=np.uint8)
 _EMPTY_VEC = np.zeros(0, dtype=np.int32)
 
 
+def padded(v: np.ndarray) -> np.ndarray:
+    """A per-column int32 vector (N,) zero-padded to whole panels (a multiple of NR)."""
+    out = np.zeros(-(-v.size // NR) * NR, dtype=np.int32)
+    out[: v.size] = v
+    return out
+
+
 def padded_u8(a: np.ndarray, k_pad: int) -> np.ndarray:
     """uint8 ``a`` (M, K) as a C-contiguous (M, k_pad) array (zero columns appended when K < k_pad)."""
     if a.shape[1] == k_pad and a.flags.c_contiguous:
@@ -190,7 +206,7 @@ def vnni_matmul(a_u8: np.ndarray, w: PackedWeights, za: int, zb: int, kernel: st
     if zb != 0:
         row_sums_u8(a, w.k, rowterm)
         rowterm = (rowterm.astype(np.int64) * zb).astype(np.int32)  # mod 2**32
-    colterm = (w.k * za * zb - za * w.colsum.astype(np.int64)).astype(np.int32)
+    colterm = padded((w.k * za * zb - za * w.colsum.astype(np.int64)).astype(np.int32))
     out = np.empty((m, w.n), dtype=np.int32)
     GEMM_KERNELS[kernel](a, w.panels(), colterm, rowterm, _EMPTY_VEC, _EMPTY_VEC, _EMPTY_VEC, out, _EMPTY8)
     return out
@@ -207,10 +223,10 @@ class QuantizedGemm:
     ) -> None:  # fmt: skip
         n = weights.n
         self.weights = weights
-        self.colterm = (bias.astype(np.int64) - za * weights.colsum.astype(np.int64)).astype(np.int32)
-        self.m0 = np.ascontiguousarray(np.broadcast_to(m0.reshape(-1), (n,)), dtype=np.int32)
-        self.shift = np.ascontiguousarray(np.broadcast_to(shift.reshape(-1), (n,)), dtype=np.int32)
-        self.zrange = np.array([zy, lo, hi], dtype=np.int64)
+        self.colterm = padded((bias.astype(np.int64) - za * weights.colsum.astype(np.int64)).astype(np.int32))
+        self.m0 = padded(np.broadcast_to(m0.reshape(-1), (n,)).astype(np.int32))
+        self.shift = padded(np.broadcast_to(shift.reshape(-1), (n,)).astype(np.int32))
+        self.zrange = np.array([zy, lo, hi, int((self.shift < 0).any())], dtype=np.int64)
 
     def __call__(self, a_u8: np.ndarray, kernel: str) -> np.ndarray:
         """uint8 codes ``clamp(zy + requantize(sum_k (a - za) w + bias), lo, hi)`` for uint8 ``a`` (M, K)."""
