@@ -41,19 +41,24 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 
 
-def _vnni_tile(mr: int, width: int):
+def _vnni_tile(mr: int, width: int, broadcast_signed: bool = False):
     """A numba intrinsic ``tile(a, row, panels, offset, k4, c)``: ``c[r, :] = sum_p a[row + r, 4p:4p+4] .
     panel[p, :, :]`` for ``r < mr``, int32, with the panel starting at byte ``offset`` of ``panels`` and ``k4``
-    steps; ``width`` is 512 or 256 (bits per vector)."""
+    steps; ``width`` is 512 or 256 (bits per vector).
+
+    ``a`` (broadcast) is uint8 and the panels int8 -- activations times packed weights -- or, with
+    ``broadcast_signed``, ``a`` is int8 weight rows and the panels uint8 activations (a convolution computed as
+    ``W @ patches``: output channels are the rows, pixels the columns)."""
     lanes = width // 32
+    a_dtype, p_dtype = (types.int8, types.uint8) if broadcast_signed else (types.uint8, types.int8)
     nvec = NR // lanes
     vty = ir.VectorType(_I32, lanes)
     name = f"llvm.x86.avx512.vpdpbusd.{width}"
 
     def typer(typingctx, a, row, panels, offset, k4, c):
-        if not (isinstance(a, types.Array) and a.dtype == types.uint8 and a.ndim == 2 and a.layout == "C"):
+        if not (isinstance(a, types.Array) and a.dtype == a_dtype and a.ndim == 2 and a.layout == "C"):
             return None
-        if not (isinstance(panels, types.Array) and panels.dtype == types.int8 and panels.layout == "C"):
+        if not (isinstance(panels, types.Array) and panels.dtype == p_dtype and panels.layout == "C"):
             return None
         if not (isinstance(c, types.Array) and c.dtype == types.int32 and c.ndim == 2 and c.layout == "C"):
             return None
@@ -99,7 +104,10 @@ def _vnni_tile(mr: int, width: int):
                 word = builder.load(builder.bitcast(builder.gep(rows[r], [a_off]), _I32.as_pointer()), align=1)
                 splat = builder.insert_element(ir.Constant(vty, ir.Undefined), word, ir.Constant(_I32, 0))
                 splat = builder.shuffle_vector(splat, ir.Constant(vty, ir.Undefined), ir.Constant(vty, None))
-                new.append([builder.call(fn, [accs[r][v], splat, bvecs[v]]) for v in range(nvec)])
+                if broadcast_signed:  # vpdpbusd's first multiplicand is the unsigned one
+                    new.append([builder.call(fn, [accs[r][v], bvecs[v], splat]) for v in range(nvec)])
+                else:
+                    new.append([builder.call(fn, [accs[r][v], splat, bvecs[v]]) for v in range(nvec)])
             p_next = builder.add(p, ir.Constant(_I64, 1))
             end = builder.block
             p.add_incoming(p_next, end)
@@ -123,16 +131,22 @@ def _vnni_tile(mr: int, width: int):
 
         return sig, codegen
 
-    typer.__name__ = f"vnni_tile_{mr}x{NR}_{width}"
+    typer.__name__ = f"vnni_tile_{mr}x{NR}_{width}{'_ws' if broadcast_signed else ''}"
     return intrinsic(typer)
 
 
 @functools.cache
-def tiles(width: int) -> dict[int, object]:
+def tiles(width: int, broadcast_signed: bool = False) -> dict[int, object]:
     """The tile intrinsics for ``width`` bits, keyed by rows per tile (8, 4, 2, 1 at 512; 2, 1 at 256: an AVX-VNNI
     CPU has 16 vector registers, and 2 x 32 int32 accumulators take 8 of them)."""
     heights = (8, 4, 2, 1) if width == 512 else (2, 1)
-    return {mr: _vnni_tile(mr, width) for mr in heights}
+    return {mr: _vnni_tile(mr, width, broadcast_signed) for mr in heights}
+
+
+def pack_patches_shape(n: int, pixels: int, k: int) -> tuple[int, int, int, int, int]:
+    """Shape of the activation panels of a convolution (see :func:`odyssey_lessons.quant._vnnigemm`): per image,
+    ``ceil(pixels / NR)`` panels of ``ceil(K / 4)`` steps of NR pixels x 4 bytes."""
+    return (n, -(-pixels // NR), -(-k // 4), NR, 4)
 
 
 def pack_weights(rows: np.ndarray) -> np.ndarray:
@@ -149,3 +163,6 @@ def pack_weights(rows: np.ndarray) -> np.ndarray:
 # whose globals are plain objects, not closures). Only a kernel that is compiled emits its instructions.
 T512_8, T512_4, T512_2, T512_1 = (tiles(512)[h] for h in (8, 4, 2, 1))
 T256_2, T256_1 = (tiles(256)[h] for h in (2, 1))
+# weights broadcast, activations in the panels (convolutions)
+W512_8, W512_4, W512_2, W512_1 = (tiles(512, True)[h] for h in (8, 4, 2, 1))
+W256_2, W256_1 = (tiles(256, True)[h] for h in (2, 1))

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from odyssey_lessons.nn._kernels import im2col, maxpool_eval
+from odyssey_lessons.quant._vnniconv import ConvWeights, vnni_conv2d
 from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
 
 INT32_MAX = 2**31 - 1
@@ -276,16 +277,6 @@ def _check_nonneg_int(name: str, v: object, minimum: int) -> int:
     return int(v)
 
 
-def im2col_u8(xu: np.ndarray, k: int, stride: int, padding: int, zx: int, k_pad: int) -> np.ndarray:
-    """uint8 patches of ``xu`` (N, C, H, W) as rows (N*OH*OW, k_pad), padding holding the zero point ``zx``; the
-    columns past ``C*k*k`` are left unset (the VNNI panels hold zeros there)."""
-    n, c, h, w = xu.shape
-    oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", w, k, stride, padding)
-    cols = np.empty((n * oh * ow, k_pad), dtype=np.uint8)
-    im2col(xu, cols, k, stride, padding, np.uint8(zx))
-    return cols
-
-
 def int8_conv2d(
     x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0, x_zero_point: int = 0, path: str = "auto"
 ) -> np.ndarray:
@@ -328,8 +319,7 @@ def int8_conv2d(
     if path != "portable":
         check_accumulator_bound(rows.shape[1], zx - 128 if x.dtype == np.uint8 else zx, 0)
         xu, zxu = to_unsigned(x, zx)
-        packed = PackedWeights(rows)
-        acc = vnni_matmul(im2col_u8(xu, k, stride, padding, zxu, packed.k_pad), packed, zxu, 0, path)
+        return vnni_conv2d(xu, ConvWeights(rows, k), stride, padding, zxu, path)
     else:
         x8, zx8 = to_signed(x, zx)
         acc = conv2d_s8(x8, rows, k, stride, padding, zx8)

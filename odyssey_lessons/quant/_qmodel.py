@@ -27,7 +27,6 @@ from odyssey_lessons.quant._affine import QParams, choose_qparams, quantize
 from odyssey_lessons.quant._intkernels import (
     conv2d_s8,
     conv_out_size,
-    im2col_u8,
     matmul_s8t,
     maxpool2d_int,
     quantize_u8_kernel,
@@ -35,6 +34,7 @@ from odyssey_lessons.quant._intkernels import (
 )
 from odyssey_lessons.quant._pack import pack_int, unpack_int
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize_kernel
+from odyssey_lessons.quant._vnniconv import ConvWeights, QuantizedConv
 from odyssey_lessons.quant._vnnigemm import PackedWeights, QuantizedGemm, resolve_int8_path
 
 _INT32 = np.iinfo(np.int32)
@@ -85,13 +85,20 @@ class QGemm:
         self._zy, self._hi = np.int64(zy), np.int64(self.out_qp.qmax)
         self._lo = np.int64(max(self.out_qp.qmin, zy) if self.relu else self.out_qp.qmin)
 
-    def vnni_gemm(self) -> QuantizedGemm:
-        """This layer on the VNNI kernel: weights packed (sub-byte codes stay packed), epilogue constants folded.
+    def vnni_layer(self) -> QuantizedGemm | QuantizedConv:
+        """This layer on the VNNI kernels: weights packed (sub-byte codes stay packed), epilogue constants folded.
         Built on first use, then kept."""
         if getattr(self, "_vnni", None) is None:
-            packed = PackedWeights(np.ascontiguousarray(self.weight_codes()), self.weight_bits)
+            rows = np.ascontiguousarray(self.weight_codes())
             zy, lo, hi = int(self._zy), int(self._lo), int(self._hi)
-            self._vnni = QuantizedGemm(packed, self._zx, self.bias, self.m0, self.shift, zy, lo, hi)
+            if self.kernel_size == 0:
+                packed = PackedWeights(rows, self.weight_bits)
+                self._vnni = QuantizedGemm(packed, self._zx, self.bias, self.m0, self.shift, zy, lo, hi)
+            else:
+                conv = ConvWeights(rows, self.kernel_size, self.weight_bits)
+                self._vnni = QuantizedConv(
+                    conv, self.stride, self.padding, self._zx, self.bias, self.m0, self.shift, zy, lo, hi
+                )
         return self._vnni
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -116,16 +123,9 @@ class QGemm:
 
 
     def _forward_vnni(self, x: np.ndarray) -> np.ndarray:
-        """As :meth:`forward`, on the VNNI kernel with the bias, requantization and clamp fused into its epilogue."""
-        gemm = self.vnni_gemm()
-        if self.kernel_size == 0:
-            return gemm(x, self.path)
-        cols = im2col_u8(x, self.kernel_size, self.stride, self.padding, self._zx, gemm.weights.k_pad)
-        q = gemm(cols, self.path)
-        n, _, h, w = x.shape
-        oh = conv_out_size("H", h, self.kernel_size, self.stride, self.padding)
-        ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
-        return np.ascontiguousarray(q.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
+        """As :meth:`forward`, on the VNNI kernels with the bias, requantization and clamp fused into their
+        epilogue (a convolution comes out in NCHW order directly)."""
+        return self.vnni_layer()(x, self.path)
 
 
 @dataclass
