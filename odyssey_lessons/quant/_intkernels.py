@@ -150,13 +150,16 @@ def gemm_s8_kernel(a, bt, za, zb, out):
 def quantize_u8_kernel(x, scale, zp, qmin, qmax, out):
     """``out[i, j] = clamp(rint(x[i, j] / scale) + zp, qmin, qmax)`` for float32 ``x`` (M, K) and float32 ``scale``:
     ``quantize`` for one per-tensor uint8 activation in one pass (ties to even, the division in float32). Columns of
-    ``out`` past K are left as they are."""
+    ``out`` past K are left as they are. Returns the number of NaN inputs (which have no code: the caller raises)."""
     lo, hi = np.float32(qmin), np.float32(qmax)
     z = np.float32(zp)
+    nans = 0
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
             t = np.rint(x[i, j] / scale) + z
+            nans += t != t
             out[i, j] = np.uint8(min(max(t, lo), hi))
+    return nans
 
 
 # ----- validating wrappers ------------------------------------------------------------------------------------------

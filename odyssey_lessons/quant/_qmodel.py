@@ -316,8 +316,6 @@ class QuantizedModel:
         """
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
             raise TypeError(f"x must be a float numpy.ndarray, got {getattr(x, 'dtype', type(x).__name__)}")
-        if np.isnan(x).any():
-            raise ValueError("x contains NaN, which has no quantized value")
         # quantize(x, input_qp) in one numba pass for the per-tensor case: its generic checks and numpy's five passes
         # cost more than a small batch's whole integer forward. Same formula: clamp(rint(x / s) + z), ties to even,
         # the division in float32.
@@ -326,7 +324,8 @@ class QuantizedModel:
         flat = x32.reshape(x32.shape[0] if x32.ndim > 1 else 1, -1 if x32.size else 0)
         q = np.empty(x32.shape, dtype=np.uint8)
         scale = np.float32(qp.scale.reshape(-1)[0])
-        quantize_u8_kernel(flat, scale, int(qp.zero_point), int(qp.qmin), int(qp.qmax), q.reshape(flat.shape))
+        if quantize_u8_kernel(flat, scale, int(qp.zero_point), int(qp.qmin), int(qp.qmax), q.reshape(flat.shape)):
+            raise ValueError("x contains NaN, which has no quantized value")
         for layer in self.layers:
             q = layer.forward(q)
         return q

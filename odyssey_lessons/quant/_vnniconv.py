@@ -26,29 +26,29 @@ from odyssey_lessons.quant._requant import requantize_right, requantize_value
 def im2col_panels(x, k, stride, pad, zx, out):
     """Patches of uint8 ``x`` (N, C, H, W) into ``out`` (N, ceil(P / NR), K4, NR, 4), ``P = OH * OW``:
     ``out[n, q // NR, t // 4, q % NR, t % 4] = x[n, c, i*stride + u - pad, j*stride + v - pad]`` for pixel
-    ``q = i*OW + j`` and tap ``t = (c*k + u)*k + v``; the padding holds the zero point ``zx``. Bytes of taps past
-    ``C*k*k`` and of pixels past ``P`` are left as they are (their weights are 0, their outputs dropped).
+    ``q = i*OW + j`` and tap ``t = (c*k + u)*k + v`` (0 for the taps past ``C*k*k`` that pad K to a multiple of 4);
+    the padding holds the zero point ``zx``. Bytes of pixels past ``P`` are left as they are (outputs dropped).
 
-    Each image is copied into a zero-point-padded buffer first; then, per pixel, the byte offsets of its taps in
-    that buffer and in ``out`` come from two tables built once, so the inner loop is a copy without a test or a
-    division, written out for the common 3 x 3 window. (Assembling 4 taps into a 32-bit word and storing it whole
-    was slower here.)"""
+    Each image is copied into a zero-point-padded buffer first, followed by a run of zeros (the source of the
+    padding taps). Then for each output row and 4-tap group, the inner loop over the row's pixels reads four
+    sources contiguously (stride 1) and writes the four bytes of each pixel side by side: an interleaved store
+    that LLVM vectorises, about 3x faster than a byte-by-byte copy through offset tables."""
     n_img, n_ch, h, w = x.shape
     hp, wp = h + 2 * pad, w + 2 * pad
-    ow = (wp - k) // stride + 1
-    pixels = ((hp - k) // stride + 1) * ow
-    taps = n_ch * k * k
-    src_of = np.empty(taps, dtype=np.int64)  # tap -> offset in the padded image, from the pixel's corner
-    dst_of = np.empty(taps, dtype=np.int64)  # tap -> offset in the pixel's column of its panel
+    oh, ow = (hp - k) // stride + 1, (wp - k) // stride + 1
+    k4 = out.shape[2]
+    zeros = n_ch * hp * wp  # start of the zero run after the image, long enough for a whole row of pixels
+    xp = np.zeros(zeros + ow * stride + 1, dtype=np.uint8)
+    xp[:zeros] = zx
+    src_of = np.full(k4 * 4, zeros, dtype=np.int64)  # tap -> offset of its source for pixel (0, 0)
+    row_step = np.zeros(k4 * 4, dtype=np.int64)  # tap -> source offset per output row (0 for the padding taps)
     for c in range(n_ch):
         for u in range(k):
             for v in range(k):
-                t = (c * k + u) * k + v
-                src_of[t] = (c * hp + u) * wp + v
-                dst_of[t] = (t >> 2) * NR * 4 + (t & 3)
-    xp = np.empty(n_ch * hp * wp, dtype=np.uint8)
-    xp[:] = zx
-    panel_bytes = out.shape[2] * NR * 4
+                src_of[(c * k + u) * k + v] = (c * hp + u) * wp + v
+                row_step[(c * k + u) * k + v] = stride * wp
+    row_off = np.zeros(k4 * 4, dtype=np.int64)
+    panel_bytes = k4 * NR * 4
     flat = out.reshape(-1)
     for n in range(n_img):
         for c in range(n_ch):
@@ -57,19 +57,33 @@ def im2col_panels(x, k, stride, pad, zx, out):
                 for xx in range(w):
                     xp[row + xx] = x[n, c, yy, xx]
         image = n * out.shape[1] * panel_bytes
-        for q in range(pixels):
-            src = (q // ow) * stride * wp + (q % ow) * stride
-            dst = image + (q // NR) * panel_bytes + (q % NR) * 4
-            if k == 3:
-                for cu in range(n_ch * 3):
-                    t = cu * 3
-                    s0 = src + src_of[t]
-                    flat[dst + dst_of[t]] = xp[s0]
-                    flat[dst + dst_of[t + 1]] = xp[s0 + 1]
-                    flat[dst + dst_of[t + 2]] = xp[s0 + 2]
-            else:
-                for t in range(taps):
-                    flat[dst + dst_of[t]] = xp[src + src_of[t]]
+        for i in range(oh):
+            for t in range(k4 * 4):
+                row_off[t] = i * row_step[t]
+            q0 = i * ow
+            j = 0
+            while j < ow:  # the pixels of row i that fall in one panel
+                q = q0 + j
+                end = min(ow, j + NR - q % NR)
+                base = image + (q // NR) * panel_bytes + (q % NR - j) * 4
+                for g in range(k4):
+                    t = 4 * g
+                    s0, s1 = src_of[t] + row_off[t], src_of[t + 1] + row_off[t + 1]
+                    s2, s3 = src_of[t + 2] + row_off[t + 2], src_of[t + 3] + row_off[t + 3]
+                    dst = base + g * NR * 4
+                    if stride == 1:  # contiguous sources: the loop LLVM vectorises
+                        for jj in range(j, end):
+                            flat[dst + 4 * jj] = xp[s0 + jj]
+                            flat[dst + 4 * jj + 1] = xp[s1 + jj]
+                            flat[dst + 4 * jj + 2] = xp[s2 + jj]
+                            flat[dst + 4 * jj + 3] = xp[s3 + jj]
+                    else:
+                        for jj in range(j, end):
+                            flat[dst + 4 * jj] = xp[s0 + stride * jj]
+                            flat[dst + 4 * jj + 1] = xp[s1 + stride * jj]
+                            flat[dst + 4 * jj + 2] = xp[s2 + stride * jj]
+                            flat[dst + 4 * jj + 3] = xp[s3 + stride * jj]
+                j = end
 
 
 @njit(cache=True, inline="always")
