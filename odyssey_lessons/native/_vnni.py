@@ -29,7 +29,7 @@ import functools
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -95,7 +95,9 @@ def _vnni_tile(mr: int, width: int, broadcast_signed: bool = False):
                     acc.add_incoming(zero, pre)
             b_step = builder.gep(b_base, [builder.mul(p, ir.Constant(_I64, NR * 4))])
             bvecs = [
-                builder.load(builder.bitcast(builder.gep(b_step, [ir.Constant(_I64, v * lanes * 4)]), vty.as_pointer()), align=1)
+                builder.load(
+                    builder.bitcast(builder.gep(b_step, [ir.Constant(_I64, v * lanes * 4)]), vty.as_pointer()), align=1
+                )
                 for v in range(nvec)
             ]
             a_off = builder.mul(p, ir.Constant(_I64, 4))

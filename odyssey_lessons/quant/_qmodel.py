@@ -121,7 +121,6 @@ class QGemm:
         ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
         return np.ascontiguousarray(q.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
 
-
     def _forward_vnni(self, x: np.ndarray) -> np.ndarray:
         """As :meth:`forward`, on the VNNI kernels with the bias, requantization and clamp fused into their
         epilogue (a convolution comes out in NCHW order directly)."""

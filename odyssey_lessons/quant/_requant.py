@@ -91,6 +91,7 @@ def requantize_kernel(acc, m0, shift, zp, lo, hi, out):
             ch = c if per_channel else 0
             out[r, c] = requantize_value(acc[r, c], m0[ch], shift[ch], zp, lo, hi)
 
+
 def quantize_multiplier(real_multiplier: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | int]:
     """Split ``M`` into ``M0 * 2**-31 * 2**-shift``, ``M0`` in ``[2**30, 2**31)``, ``-31 <= shift <= 31``.
 

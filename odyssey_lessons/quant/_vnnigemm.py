@@ -22,6 +22,7 @@ from odyssey_lessons.native._vnni import NR, T256_1, T256_2, T512_1, T512_2, T51
 from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
 from odyssey_lessons.quant._requant import requantize_right, requantize_value
 
+
 @njit(cache=True, inline="always")
 def _finish(tile, mr, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8):
     """Rows ``i .. i+mr``, columns ``j0 .. j0+NR`` (clipped to N) of the result from the tile's raw sums ``S``:
