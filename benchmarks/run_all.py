@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "train": ("bench_train.py", []),
     "augment": ("bench_augment.py", []),
     "quant": ("bench_quant.py", []),
+    "native": ("bench_native.py", []),
     "widgets": ("bench_widgets.py", []),
     "grade": ("bench_grade.py", []),
 }

@@ -22,7 +22,8 @@ NATIVE_FEATURES = ("avx512_vnni", "vnni_256", "avx512_bf16")
 
 
 def _target_features() -> tuple[str, set[str]]:
-    """numba's compile target: CPU name and the set of enabled LLVM feature names (``+avx512vnni`` -> ``avx512vnni``)."""
+    """numba's compile target: CPU name and the set of enabled LLVM feature names (``+avx512vnni`` ->
+    ``avx512vnni``)."""
     import llvmlite.binding as llvm
     from numba.core import config
 
