@@ -36,6 +36,8 @@ int8 layers (``M`` about 1/100), 2-6 with int4 weights (coarser ``s_w``, larger 
 often. Float32's own error (``M`` to 24 bits, ``acc`` exact below ``2**24``) is far smaller. A differing code feeds
 the next layer, so a whole model's output codes can differ by 2; predictions agree on 98-100% of the test images.
 Input quantization is identical: MLAS divides by the scale in float32 and rounds to even, as ``forward_int`` does.
+The accumulators are exact where the CPU has VNNI (``vpdpbusd``); x86 CPUs without it run u8s8 products through
+``vpmaddubsw``, whose int16 pair sums can saturate for uint8 activations times int8 weights near 127.
 
 ``export_float_onnx(model, input_shape)`` exports the float model (Gemm, Conv, Relu, MaxPool, Flatten,
 BatchNormalization in eval mode, Dropout dropped) in float32, the baseline on the same engine.
