@@ -9,8 +9,16 @@ GEMM rows time ``y = x @ W`` for the digits MLP's layer shapes and a 1024 x 1024
 - ``float32``: ``numpy.matmul`` (BLAS) on the same shapes.
 
 Model rows time ``QuantizedModel.predict_logits`` (quantize the input, integer layers, dequantize the logits; int4
-weights are unpacked on every call) against ``model.forward(x, training=False)``. Not a test: nothing asserts a time;
-the issue's targets (int8 >= 0.5x float32 BLAS at batch 256 and >= 1x at batch 1) are reported next to the numbers.
+weights are unpacked on every call) against ``model.forward(x, training=False)``.
+
+ONNX Runtime rows put a production engine beside ours, on the same models and numbers: the int8 ``QuantizedModel``
+exported with ``export_onnx`` (QLinearConv, MatMulInteger; MLAS int8 kernels) and the float model with
+``export_float_onnx``, both on one ORT thread, timed in turn with ours (int8 ``predict_logits``, float32 ``forward``)
+for the digits MLP and CNN and an MLP 1024 -> 1024 -> 1024 (random weights: speed does not depend on training).
+Without onnxruntime (``pip install 'odyssey-lessons[bench]'``) those rows are left out and the result says why.
+
+Not a test: nothing asserts a time; the issue's targets (int8 >= 0.5x float32 BLAS at batch 256 and >= 1x at batch 1)
+are reported next to the numbers.
 
     python benchmarks/bench_quant.py [--quick] [--repeats 20] [--json PATH]
 """
@@ -18,6 +26,7 @@ the issue's targets (int8 >= 0.5x float32 BLAS at batch 256 and >= 1x at batch 1
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 
 import numpy as np
 from _common import header_line, interleaved, main_for, provenance, ratio_row
@@ -26,6 +35,7 @@ from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import digits_cnn, mlp
 from odyssey_lessons.optim import adam
+from odyssey_lessons.quant import OnnxRuntimeModel, export_float_onnx, export_onnx
 from odyssey_lessons.quant._intkernels import int8_matmul, matmul_s8t
 from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.train import fit
@@ -71,13 +81,19 @@ def gemm_rows(repeats: int, rng: np.random.Generator) -> list[dict]:
     return rows
 
 
+def trained(layout: str):
+    """The digits model of ``layout`` ("mlp" or "cnn"), trained briefly, and its task."""
+    task = digits_task(layout, seed=0)
+    rng = np.random.default_rng(0)
+    model = mlp((64, 128, 10), rng=rng) if layout == "mlp" else digits_cnn(rng=rng)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0, progress=False)
+    return model, task
+
+
 def model_rows(repeats: int) -> list[dict]:
     rows = []
     for layout in ("mlp", "cnn"):
-        task = digits_task(layout, seed=0)
-        rng = np.random.default_rng(0)
-        model = mlp((64, 128, 10), rng=rng) if layout == "mlp" else digits_cnn(rng=rng)
-        fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0, progress=False)
+        model, task = trained(layout)
         x_test, y_test = task.test
         float_acc = float(np.mean(model.forward(x_test, training=False).argmax(axis=1) == y_test))
         for bits in (8, 4):
@@ -114,20 +130,79 @@ def model_rows(repeats: int) -> list[dict]:
     return rows
 
 
+def ort_models():
+    """(label, float model, int8 QuantizedModel, inputs) for the ONNX Runtime rows."""
+    for layout in ("mlp", "cnn"):
+        model, task = trained(layout)
+        qmodel = QuantizedModel.from_float(model, task.train[0][:512])
+        x = np.concatenate([task.test[0]] * 2)[: max(BATCHES)]  # the test set has 269 images
+        yield f"digits {layout}", model, qmodel, x
+    rng = np.random.default_rng(0)
+    model = mlp((1024, 1024, 1024), rng=rng)
+    x = rng.standard_normal((max(BATCHES), 1024)).astype(np.float32)
+    yield "mlp 1024->1024->1024", model, QuantizedModel.from_float(model, x), x
+
+
+def ort_rows(repeats: int) -> list[dict]:
+    """ORT int8, ORT float32, ours int8 and ours float32 on the same inputs, timed in turn, ORT on one thread."""
+    rows = []
+    for label, model, qmodel, x_all in ort_models():
+        shape = x_all.shape[1:]
+        ort_int8 = OnnxRuntimeModel(export_onnx(qmodel, shape), threads=1)
+        ort_fp32 = OnnxRuntimeModel(export_float_onnx(model, shape), threads=1)
+        for batch in BATCHES:
+            x = np.ascontiguousarray(x_all[:batch])
+            agree = float(np.mean(ort_int8.predict(x) == qmodel.predict(x)))
+            t = timed(
+                {
+                    "ort_int8": lambda m=ort_int8, x=x: m.predict_logits(x),
+                    "ort_fp32": lambda m=ort_fp32, x=x: m.predict_logits(x),
+                    "ours_int8": lambda q=qmodel, x=x: q.predict_logits(x),
+                    "ours_fp32": lambda m=model, x=x: m.forward(x, training=False),
+                },
+                repeats,
+            )
+            row = {"model": label, "batch": batch, **{f"{k}_s": v for k, v in t.items()}}
+            row["ort_int8_vs_fp32"] = t["ort_fp32"] / t["ort_int8"]
+            row["ours_int8_vs_fp32"] = t["ours_fp32"] / t["ours_int8"]
+            row["ours_int8_vs_ort_int8"] = t["ort_int8"] / t["ours_int8"]
+            row["prediction_agreement"] = agree
+            rows.append(row)
+            print(
+                f"  {label} batch {batch:3d}: ORT int8 {t['ort_int8'] * 1e6:8.1f} us, ORT fp32 "
+                f"{t['ort_fp32'] * 1e6:8.1f} us, ours int8 {t['ours_int8'] * 1e6:8.1f} us, ours fp32 "
+                f"{t['ours_fp32'] * 1e6:8.1f} us"
+            )
+    return rows
+
+
+def _ort_version() -> str | None:
+    try:
+        return importlib.metadata.version("onnxruntime")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def run(args: argparse.Namespace) -> dict:
     repeats = 5 if args.quick else args.repeats
     rng = np.random.default_rng(0)
     with single_threaded():
         gemm = gemm_rows(repeats, rng)
         models = model_rows(repeats)
-    return {
+        ort = ort_rows(repeats) if _ort_version() else []
+    result = {
         "benchmark": "integer inference (int8 GEMM and quantized models)",
         **provenance(),
-        "threads": "single_threaded(): numba and BLAS limited to the calling thread",
+        "threads": "single_threaded(): numba and BLAS limited to the calling thread; ORT intra_op_num_threads=1",
         "repeats": repeats,
         "gemm": gemm,
         "models": models,
+        "onnxruntime": ort,
     }
+    result["versions"]["onnxruntime"] = _ort_version()
+    if not ort:
+        result["onnxruntime_missing"] = "onnxruntime is not installed: pip install 'odyssey-lessons[bench]'"
+    return result
 
 
 def markdown(result: dict) -> str:
@@ -154,6 +229,21 @@ def markdown(result: dict) -> str:
             f"{r['float_s'] * 1e6:.1f} | {r['speedup']:.2f} | {r['int_accuracy']:.4f} | {r['float_accuracy']:.4f} | "
             f"{r['nbytes']} | {r['float_nbytes']} | {r['weight_ratio']:.2f} | {r['overhead_bytes']} |"
         )
+    if result.get("onnxruntime_missing"):
+        lines += ["", result["onnxruntime_missing"]]
+    if result.get("onnxruntime"):
+        lines += [
+            "",
+            "| model | batch | ORT int8 µs | ORT fp32 µs | ours int8 µs | ours fp32 µs | ORT int8 × fp32 "
+            "| ours int8 × fp32 | ours int8 × ORT int8 | same prediction |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in result["onnxruntime"]:
+            lines.append(
+                f"| {r['model']} | {r['batch']} | {r['ort_int8_s'] * 1e6:.1f} | {r['ort_fp32_s'] * 1e6:.1f} | "
+                f"{r['ours_int8_s'] * 1e6:.1f} | {r['ours_fp32_s'] * 1e6:.1f} | {r['ort_int8_vs_fp32']:.2f} | "
+                f"{r['ours_int8_vs_fp32']:.2f} | {r['ours_int8_vs_ort_int8']:.2f} | {r['prediction_agreement']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -178,6 +268,12 @@ def summary(result: dict) -> list[dict]:
             rows.append(ratio_row("quant", f"{r['model']} int{r['weight_bits']} weight bytes", r["weight_ratio"],
                                   baseline="float32 weight bytes", target=32 / r["weight_bits"],
                                   detail=f"{r['nbytes']} B in all, overhead {r['overhead_bytes']} B"))  # fmt: skip
+    for r in result.get("onnxruntime", []):
+        case = f"{r['model']} int8, batch {r['batch']}"
+        rows.append(ratio_row("quant", f"ORT {case}", r["ort_int8_vs_fp32"], baseline="ORT float32 (same engine)",
+                              detail=f"ours int8 × ours fp32: {r['ours_int8_vs_fp32']:.2f}"))  # fmt: skip
+        rows.append(ratio_row("quant", f"ours {case}", r["ours_int8_vs_ort_int8"], baseline="ORT int8",
+                              detail=f"{r['ours_int8_s'] * 1e6:.1f} vs {r['ort_int8_s'] * 1e6:.1f} µs"))  # fmt: skip
     return rows
 
 

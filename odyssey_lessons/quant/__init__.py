@@ -8,6 +8,10 @@ of a float model ready for quantization-aware training with :func:`odyssey_lesso
 Integer-only inference: ``int8_matmul`` / ``int8_conv2d`` accumulate int8 products in int32; ``quantize_multiplier``
 and ``requantize`` rescale with a fixed-point multiplier and shift (gemmlowp); ``QuantizedModel.from_float(model,
 calibration_x)`` builds an integer pipeline from a trained float model and reports its real size in bytes.
+
+A production engine beside it: ``export_onnx(qmodel, input_shape)`` writes the same integer pipeline as ONNX
+(QLinearConv, MatMulInteger, QuantizeLinear), ``export_float_onnx(model, input_shape)`` the float model, and
+``OnnxRuntimeModel(proto)`` runs either on ONNX Runtime (optional: ``pip install 'odyssey-lessons[bench]'``).
 """
 
 from odyssey_lessons.quant._affine import (
@@ -39,6 +43,7 @@ from odyssey_lessons.quant._observers import (
     Observer,
     PercentileObserver,
 )
+from odyssey_lessons.quant._onnx import OnnxRuntimeModel, export_float_onnx, export_onnx
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
 from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize
@@ -50,6 +55,9 @@ __all__ = [
     "quantize_weight",
     "weight_slices",
     "QuantizedModel",
+    "OnnxRuntimeModel",
+    "export_onnx",
+    "export_float_onnx",
     "int8_conv2d",
     "int8_matmul",
     "quantize_multiplier",
