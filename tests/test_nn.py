@@ -385,3 +385,18 @@ def test_training_with_optim_sgd_fits_a_tiny_batch(rng):
         losses.append(loss)
     assert losses[-1] < 0.5 * losses[0]
     assert set(model.buffers()) == {"1.running_mean", "1.running_var"}
+
+
+@pytest.mark.parametrize(("k", "stride"), [(2, 2), (3, 1), (2, 1), (3, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maxpool_inference_equals_training_forward(rng, k, stride, dtype):
+    """Inference skips the argmax bookkeeping (its own kernel, 2x2/2 written out); the values, NaN and -inf
+    included, are those of the training forward."""
+    x = rng.standard_normal((3, 2, 9, 8)).astype(dtype)
+    x[0, 0, 0, 1] = x[1, 1, 4, 4] = np.nan
+    x[2, 0, 5, 5] = -np.inf
+    pool = MaxPool2D(k, stride)
+    trained = pool.forward(x, training=True)
+    np.testing.assert_array_equal(pool.forward(x, training=False), trained)
+    with pytest.raises(RuntimeError, match="training=True"):
+        pool.backward(np.ones_like(trained))

@@ -106,9 +106,14 @@ def _cpu_model() -> str:
 
 def machine_info() -> dict:
     """Provenance for measurements: CPU model, logical cores, Python/numpy/numba versions, the BLAS numpy uses
-    (from threadpoolctl: library, version, threads, architecture) and the UTC date."""
+    (from threadpoolctl: library, version, threads, architecture), the native paths this CPU takes (``native``: the
+    CPU numba compiles for, its VNNI/BF16 features, and the int8 GEMM and bf16 matmul paths ``"auto"`` picks) and
+    the UTC date."""
     import numba
     from threadpoolctl import threadpool_info
+
+    from odyssey_lessons.native import bf16_matmul_path, cpu_features, target_cpu
+    from odyssey_lessons.quant import available_int8_paths
 
     blas = [
         {k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
@@ -124,5 +129,11 @@ def machine_info() -> dict:
         "numba": numba.__version__,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "blas": blas,
+        "native": {
+            "target_cpu": target_cpu(),
+            "features": cpu_features(),
+            "int8_gemm": available_int8_paths()[0],
+            "bf16_matmul": bf16_matmul_path(),
+        },
         "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -7,7 +7,9 @@ of a float model ready for quantization-aware training with :func:`odyssey_lesso
 
 Integer-only inference: ``int8_matmul`` / ``int8_conv2d`` accumulate int8 products in int32; ``quantize_multiplier``
 and ``requantize`` rescale with a fixed-point multiplier and shift (gemmlowp); ``QuantizedModel.from_float(model,
-calibration_x)`` builds an integer pipeline from a trained float model and reports its real size in bytes.
+calibration_x)`` builds an integer pipeline from a trained float model and reports its real size in bytes. On a CPU
+with VNNI the integer GEMMs run on ``vpdpbusd`` (``path="auto"``; ``INT8_PATHS`` lists the paths,
+``available_int8_paths()`` those this machine has), with the portable kernel as the fallback; every path is exact.
 
 A production engine beside it: ``export_onnx(qmodel, input_shape)`` writes the same integer pipeline as ONNX
 (QLinearConv, MatMulInteger, QuantizeLinear), ``export_float_onnx(model, input_shape)`` the float model, and
@@ -47,9 +49,13 @@ from odyssey_lessons.quant._onnx import OnnxRuntimeModel, export_float_onnx, exp
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
 from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize
+from odyssey_lessons.quant._vnnigemm import INT8_PATHS, available_int8_paths, resolve_int8_path
 from odyssey_lessons.quant._study import approximation_error, levels, quantize_weight, weight_slices
 
 __all__ = [
+    "INT8_PATHS",
+    "available_int8_paths",
+    "resolve_int8_path",
     "approximation_error",
     "levels",
     "quantize_weight",
