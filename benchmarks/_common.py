@@ -15,9 +15,10 @@ import importlib.metadata
 import json
 import os
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from odyssey_lessons.perf import interleaved  # noqa: F401  (the benchmarks' harness, re-exported)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -63,35 +64,6 @@ def header_line(result: dict) -> str:
     m, v = result["machine"], result["versions"]
     libs = ", ".join(f"{k} {val}" for k, val in v.items() if val and k != "python")
     return f"{m['processor']}, {m['cpu_count']} CPUs, Python {v['python']}, {libs}, {result['date']}"
-
-
-def interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, *, warmup: int = 1, min_time: float = 0.0
-) -> dict[str, list[float]]:
-    """Per-call wall times of each function, calling them in turn ``repeats`` times after ``warmup`` calls each.
-
-    Taking turns makes a contender and its baseline see the same machine load, which on a shared 2-core machine
-    drifts more between seconds than the differences being measured. With ``min_time`` > 0, each sample repeats a
-    call until it lasts at least that long (calls of microseconds are otherwise below the timer's resolution) and
-    records the time per call.
-    """
-    loops = {}
-    for k, fn in fns.items():
-        for _ in range(warmup):
-            fn()
-        n, t0 = 0, time.perf_counter()
-        while n == 0 or time.perf_counter() - t0 < min_time:
-            fn()
-            n += 1
-        loops[k] = n if min_time > 0 else 1
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(loops[k]):
-                fn()
-            times[k].append((time.perf_counter() - t0) / loops[k])
-    return times
 
 
 def ratio_row(

@@ -6,12 +6,12 @@ Kernels and their exact arithmetic: ``_bf16_kernels.py``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from odyssey_lessons._interleave import interleaved
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.formats import rounder
 from odyssey_lessons.native import _bf16_kernels as K
@@ -150,7 +150,7 @@ def bf16_matmul_speed(m: int, k: int, n: int, *, repeats: int = 9, seed: int = 0
         "fp32_blas": lambda: np.matmul(a32, b32),
     }
     with single_threaded():
-        times = _interleaved(fns, repeats, min_time=0.02)
+        times = interleaved(fns, repeats, min_time=0.02)
     median = {name: float(np.median(t)) for name, t in times.items()}
     flops = 2.0 * m * k * n
     return {
@@ -163,24 +163,3 @@ def bf16_matmul_speed(m: int, k: int, n: int, *, repeats: int = 9, seed: int = 0
         "gflops": {name: flops / t / 1e9 for name, t in median.items()},
         "speedup": median["fp32_blas"] / median["bf16"],
     }
-
-
-def _interleaved(fns: dict[str, Callable[[], object]], repeats: int, min_time: float) -> dict[str, list[float]]:
-    """Per-call seconds of each function, taking turns ``repeats`` times after one warm-up call each; a sample loops
-    a call until it lasts ``min_time`` (as ``benchmarks/_common.interleaved``, which the package cannot import)."""
-    loops = {}
-    for name, fn in fns.items():
-        fn()
-        count, t0 = 0, time.perf_counter()
-        while count == 0 or time.perf_counter() - t0 < min_time:
-            fn()
-            count += 1
-        loops[name] = count
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(loops[name]):
-                fn()
-            times[name].append((time.perf_counter() - t0) / loops[name])
-    return times

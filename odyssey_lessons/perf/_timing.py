@@ -171,3 +171,21 @@ def compile_time(dispatcher: Any, *args: Any) -> float:
     t0 = time.perf_counter()
     fresh.compile(signature)
     return time.perf_counter() - t0
+
+
+def paired_speedup(baseline: list[float] | tuple[float, ...], contender: list[float] | tuple[float, ...]) -> dict:
+    """How many times faster ``contender`` ran than ``baseline``, from per-round times of :func:`interleaved` (round
+    ``i`` of both ran back to back, so each round gives one ratio ``baseline[i] / contender[i]``).
+
+    Returns:
+        ``{"median": ..., "low": ..., "high": ..., "rounds": n}``: the median of the per-round ratios and their
+        smallest and largest -- the spread a re-run on the same machine can be expected to move within.
+
+    Raises:
+        ValueError: The two lists differ in length or are empty.
+    """
+    if len(baseline) != len(contender) or not len(baseline):
+        raise ValueError(f"need paired rounds: got {len(baseline)} baseline and {len(contender)} contender times")
+    ratios = np.asarray(baseline, dtype=float) / np.asarray(contender, dtype=float)
+    return {"median": float(np.median(ratios)), "low": float(ratios.min()), "high": float(ratios.max()),
+            "rounds": int(ratios.size)}  # fmt: skip
