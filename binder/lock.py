@@ -55,9 +55,15 @@ def closure(requirements: list[str]) -> dict[str, str]:
     return pinned
 
 
+def runtime_requirements(project: dict) -> list[str]:
+    """What a class image needs: the dependencies and the ``engines`` extra (ONNX Runtime beside the course's
+    kernels in lessons 6 and 8), as the README's setup command installs them."""
+    return [*project["dependencies"], *project["optional-dependencies"]["engines"]]
+
+
 def render() -> str:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    pins = closure(deps)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = closure(runtime_requirements(project))
     python = ".".join(platform.python_version_tuple()[:2])
     header = HEADER.format(python=python, system=f"{platform.system()} {platform.machine()}")
     return header + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))

@@ -30,10 +30,12 @@ def _lock() -> dict[str, Version]:
 
 
 def test_binder_lock_pins_every_dependency_within_its_lower_bound():
-    """The class image's lock and the package's lower bounds agree: every dependency of pyproject.toml is pinned, to a
-    version its specifier admits, so an image built from the lock runs the same code the package declares."""
+    """The class image's lock and the package's lower bounds agree: every dependency of pyproject.toml (and of the
+    ``engines`` extra, which lessons 6 and 8 use) is pinned, to a version its specifier admits, so an image built
+    from the lock runs the same code the package declares."""
     pins = _lock()
-    deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = [Requirement(d) for d in [*project["dependencies"], *project["optional-dependencies"]["engines"]]]
     for dep in deps:
         name = canonicalize_name(dep.name)
         assert name in pins, f"{dep} is not in binder/requirements.txt: run binder/lock.py"

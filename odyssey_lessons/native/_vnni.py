@@ -29,7 +29,7 @@ import functools
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -151,14 +151,24 @@ def pack_patches_shape(n: int, pixels: int, k: int) -> tuple[int, int, int, int,
     return (n, -(-pixels // NR), -(-k // 4), NR, 4)
 
 
+@njit(cache=True)
+def pack_kernel(b, out):
+    """``out[j // NR, k // 4, j % NR, k % 4] = b[k, j]`` for int8 ``b`` (K, N) (the weights as columns, or rows
+    transposed by a view); ``out`` is zero-filled, so the padding past K and N stays 0. Reads ``b`` row by row."""
+    k_all, n_all = b.shape
+    for k in range(k_all):
+        p, q = k // 4, k % 4
+        for j in range(n_all):
+            out[j // NR, p, j % NR, q] = b[k, j]
+
+
 def pack_weights(rows: np.ndarray) -> np.ndarray:
     """int8 weight rows (N, K) -> VNNI panels (ceil(N / NR), ceil(K / 4), NR, 4), zero-padded (see the module
-    docstring)."""
+    docstring). ``rows`` may be a transposed view of a (K, N) matrix: nothing is copied before packing."""
     n, k = rows.shape
-    n_pad, k_pad = -(-n // NR) * NR, -(-k // 4) * 4
-    padded = np.zeros((n_pad, k_pad), dtype=np.int8)
-    padded[:n, :k] = rows
-    return np.ascontiguousarray(padded.reshape(n_pad // NR, NR, k_pad // 4, 4).transpose(0, 2, 1, 3))
+    out = np.zeros((-(-n // NR), -(-k // 4), NR, 4), dtype=np.int8)
+    pack_kernel(rows.T, out)
+    return out
 
 
 # The tile intrinsics, one global each so that the kernels that call them can be cached (numba caches a function

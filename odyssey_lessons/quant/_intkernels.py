@@ -249,7 +249,7 @@ def int8_matmul(
     if path != "portable":
         check_accumulator_bound(a.shape[1], za - 128 if a.dtype == np.uint8 else za, zb)
         au, zau = to_unsigned(a, za)
-        return vnni_matmul(au, PackedWeights(np.ascontiguousarray(b.T)), zau, zb, path)
+        return vnni_matmul(au, PackedWeights(b.T), zau, zb, path)
     a8, za8 = to_signed(a, za)
     return matmul_s8t(a8, np.ascontiguousarray(b.T), za8, zb)
 

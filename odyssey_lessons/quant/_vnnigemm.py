@@ -153,7 +153,7 @@ class PackedWeights:
 
     Codes of fewer than 8 bits (``bits < 8``) stay bit-packed in memory (:func:`~odyssey_lessons.quant.pack_int` of
     the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call, in one numba pass
-    into a buffer kept for the purpose.
+    into a buffer kept for the purpose. ``rows`` may be a transposed view of a (K, N) matrix.
     """
 
     def __init__(self, rows: np.ndarray, bits: int = 8) -> None:
@@ -163,7 +163,7 @@ class PackedWeights:
         panels = pack_weights(rows)
         self.stored = panels if bits == 8 else pack_int(panels, bits)
         self._unpacked = None if bits == 8 else np.empty(panels.shape, dtype=np.int8)
-        self.colsum = rows.astype(np.int32).sum(axis=1, dtype=np.int32)
+        self.colsum = rows.sum(axis=1, dtype=np.int32)
 
     def panels(self) -> np.ndarray:
         """The int8 panels (N/NR, K_pad/4, NR, 4): unpacked from the stored bits when ``bits < 8``."""
