@@ -59,7 +59,8 @@ from odyssey_lessons.formats import (
     unit_roundoff,
 )
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
-from odyssey_lessons.perf import machine_info, measure
+from odyssey_lessons.native import bf16_matmul, bf16_matmul_speed, cpu_features, target_cpu
+from odyssey_lessons.perf import machine_info, measure, paired_speedup
 from odyssey_lessons.widgets import FIELD_COLOURS, FormatExplorer, html_table
 
 rng = np.random.default_rng(20240601)  # every random draw in this notebook comes from this generator
@@ -557,8 +558,9 @@ plt.show()
 # claim understates them. A whole training step (second table) is not only matmuls: there the gain of bf16 over TF32
 # shrinks further, and grows with the batch, as the matmuls take a larger share of the step.
 #
-# Now **live, on this machine**. Its CPU has no low-precision matrix units that numpy or this package use, so
-# simulated formats cost extra work: every value is rounded by `quantize`, and `matmul` rounds after every addition.
+# Now **live, on this machine**. numpy has no low-precision matrix kernels, and the simulated formats cost extra
+# work: every value is rounded by `quantize`, and `matmul` rounds after every addition. (Whether the CPU itself has a
+# 16-bit matrix instruction comes after.)
 
 
 # %%
@@ -585,9 +587,17 @@ for name in FORMATS:
 native16 = xq.nbytes / best_time(lambda: xq.astype(np.float16)) / 1e9
 rows_q.append(["numpy astype(float16) (native conversion)", f"{native16:.2f}", f"{copy_gbs / native16:.2f}"])
 display(html_table(["operation on 2^22 float32 values", "GB/s (input bytes)", "time vs copy"], rows_q))
+slowest = max(quantize_gbs, key=lambda k: copy_gbs / quantize_gbs[k])
+fastest = min(quantize_gbs, key=lambda k: copy_gbs / quantize_gbs[k])
+lo_q, hi_q = copy_gbs / quantize_gbs[fastest], copy_gbs / quantize_gbs[slowest]
+pace = "a memory-speed pass" if hi_q < 1.5 else "slower than moving the bytes"
+print(f"rounding takes {lo_q:.1f}x ({fastest}) to {hi_q:.1f}x ({slowest}) the time of numpy's copy of the same bytes "
+      f"(the rounding kernels use every core, the copy one): {pace}, and it comes on top of the arithmetic")  # fmt: skip
+measured["quantize time vs a memory copy, fastest / slowest format"] = (
+    round(copy_gbs / quantize_gbs[fastest], 2), round(copy_gbs / quantize_gbs[slowest], 2))  # fmt: skip
 
 # %% [markdown]
-# Rounding is a memory-speed pass: cheap, but never free, and it comes *on top of* the arithmetic. Matmuls:
+# Matmuls, simulated and in numpy:
 
 # %%
 n_mm = 256
@@ -615,11 +625,48 @@ measured["CPU 256^3 matmul GFLOP/s: numpy fp32 / numpy fp16 / simulated fp16"] =
 )
 
 # %% [markdown]
-# On this CPU "fp16" is slower than fp32 by a large factor, and a faithful simulation slower still. Nothing about the
-# format is fast: the GPU numbers above come from tensor cores that multiply 16- and 8-bit inputs natively and
-# accumulate in fp32, and from moving half or a quarter of the bytes. Simulation is for studying *accuracy*; speed
-# comes from hardware units.
+# Simulated or software half precision is slower than fp32: nothing about the *format* is fast. The GPU numbers
+# above come from tensor cores that multiply 16- and 8-bit inputs natively and accumulate in fp32, and from moving
+# half or a quarter of the bytes. Simulation is for studying *accuracy*; speed comes from hardware units.
 #
+# **Does this CPU have such a unit?** Some do: AVX512-BF16 (Intel Cooper Lake and Sapphire Rapids, AMD Zen 4 and
+# later) has `vdpbf16ps`, which multiplies pairs of bf16 values and adds both products to an fp32 lane — 32
+# multiply-adds per 512-bit instruction where an fp32 FMA does 16. The course has a matmul written on it
+# (`bf16_matmul`: bf16 inputs, fp32 accumulation in a stated order, equal bit for bit to its portable fallback).
+# The next cell asks which instructions numba can use here and, if the CPU has them, times `bf16_matmul` against
+# fp32 BLAS on one thread (taking turns, warmed up; the range is the smallest and largest of the paired rounds).
+
+# %%
+features = cpu_features()
+print(f"numba compiles for {target_cpu()}; AVX512-BF16: {'yes' if features['avx512_bf16'] else 'no'}")
+a_bf, b_bf = a32[:64, :64], b32[:64, :64]
+err = np.abs(bf16_matmul(a_bf, b_bf) - quantize(a_bf, "bf16") @ quantize(b_bf, "bf16")).max()
+print(f"bf16_matmul vs (bf16-rounded inputs, numpy fp32 matmul): largest difference {err:.2g} (summation order only)")
+if features["avx512_bf16"]:
+    cpu_bf16 = {}
+    for shape in ((256, 1024, 1024), (256, 64, 128)):
+        sp = bf16_matmul_speed(*shape, repeats=7)
+        ratio = paired_speedup(sp["seconds"]["fp32_blas"], sp["seconds"]["bf16"])
+        cpu_bf16[shape] = (sp, ratio)
+    display(html_table(
+        ["matmul on this CPU, one thread", "bf16 (vdpbf16ps) GFLOP/s", "fp32 BLAS GFLOP/s", "bf16 speed vs fp32"],
+        [[" × ".join(map(str, shape)), f"{sp['gflops']['bf16']:.0f}", f"{sp['gflops']['fp32_blas']:.0f}",
+          f"{r['median']:.2f}× ({r['low']:.2f}–{r['high']:.2f})"] for shape, (sp, r) in cpu_bf16.items()],
+    ))  # fmt: skip
+    big = cpu_bf16[(256, 1024, 1024)][1]
+    measured["this CPU: bf16 matmul (vdpbf16ps) vs fp32 BLAS, 256x1024x1024"] = round(big["median"], 2)
+    print(
+        f"on this CPU, bf16 runs at {big['median']:.2f}x fp32 BLAS's speed on a 256 × 1024 × 1024 matmul "
+        f"(rounds {big['low']:.2f}–{big['high']:.2f}x); on the GPU measured elsewhere, bf16 vs tf32 was "
+        f"{vs_tf32['16-bit']:.1f}x and bf16 vs fp32 {g['bf16'] / g['fp32']:.0f}x. A CPU's bf16 unit doubles the "
+        "multiply-adds per instruction; a tensor core is a different machine."
+    )
+else:
+    print("This CPU (as numba sees it) has no AVX512-BF16, so bf16_matmul runs its portable fallback here: the same "
+          "bits, no speed. Without a bf16 instruction, 16-bit inputs cannot make a CPU matmul faster; only the "
+          "memory saved remains.")  # fmt: skip
+
+# %% [markdown]
 # ## 12 · Explore
 #
 # Pick a format (or *custom* and move the sliders), type a value, switch the rounding mode and saturation.
