@@ -592,7 +592,7 @@ fastest = min(quantize_gbs, key=lambda k: copy_gbs / quantize_gbs[k])
 lo_q, hi_q = copy_gbs / quantize_gbs[fastest], copy_gbs / quantize_gbs[slowest]
 pace = "a memory-speed pass" if hi_q < 1.5 else "slower than moving the bytes"
 print(f"rounding takes {lo_q:.1f}x ({fastest}) to {hi_q:.1f}x ({slowest}) the time of numpy's copy of the same bytes "
-      f"(the rounding kernels use every core, the copy one): {pace}, and it comes on top of the arithmetic")  # fmt: skip
+      f"(the rounding kernels use every core, the copy one): {pace}, on top of the arithmetic")  # fmt: skip
 measured["quantize time vs a memory copy, fastest / slowest format"] = (
     round(copy_gbs / quantize_gbs[fastest], 2), round(copy_gbs / quantize_gbs[slowest], 2))  # fmt: skip
 
