@@ -41,7 +41,7 @@ from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.measured import gpu_matmul_throughput
 from odyssey_lessons.native import cpu_features, target_cpu
 from odyssey_lessons.optim import adam
-from odyssey_lessons.perf import int8_speedups, interleaved, machine_info, onnxruntime_version
+from odyssey_lessons.perf import int8_speedups, interleaved, judge_speedup, machine_info, onnxruntime_version
 from odyssey_lessons.quant import (
     GRANULARITIES,
     OBSERVERS,
@@ -607,21 +607,17 @@ loss_points = [100 * (r.float_test_acc - r.test_acc) for r in int8_runs]
 accuracy_ok = max(loss_points) < 1
 
 
-def speed_verdict(engine: str, sps: dict) -> str:
-    """'4x' judged on the best case of an engine: holds if even its slowest round reaches 3.2x (80% of the claim),
-    does not hold if even its fastest round stays below, inconclusive if the rounds straddle 3.2x."""
-    ((case, best),) = sorted(sps.items(), key=lambda kv: -kv[1]["median"])[:1]
-    where = f"{case[0].upper()} batch {case[1]}, {fmt_speedup(best)}"
-    if best["low"] >= 3.2:
-        return f"holds on {engine} (best case {where})"
-    if best["high"] < 3.2:
-        return f"does not hold on {engine}: at best {where} float32's speed"
-    return f"inconclusive on {engine}: the rounds of its best case straddle 3.2× ({where})"
+def case_label(case: tuple[str, int]) -> str:
+    return f"{case[0].upper()} batch {case[1]}"
 
 
-takeaways_speed = [speed_verdict("this course's kernels", ours)]
+takeaways_speed = [
+    judge_speedup(4, {case_label(k): v for k, v in ours.items()}, engine="this course's kernels")["sentence"]
+]
 if ort:
-    takeaways_speed.append(speed_verdict(f"ONNX Runtime {ort}", prod))
+    takeaways_speed.append(
+        judge_speedup(4, {case_label(k): v for k, v in prod.items()}, engine=f"ONNX Runtime {ort}")["sentence"]
+    )
 takeaway = "; ".join(takeaways_speed)
 claim_int8 = (f"accuracy part {'holds' if accuracy_ok else 'does not hold'} (largest loss "
               f"{max(loss_points):.2f} points); speed part: {takeaway}")  # fmt: skip

@@ -90,3 +90,26 @@ def int8_speedups(
         "rows": rows,
         "onnxruntime": version,
     }
+
+
+def judge_speedup(claimed: float, cases: dict[object, dict], *, engine: str, share: float = 0.8) -> dict:
+    """The verdict on "``claimed``x faster" for one engine, judged on its best case: the rule lessons 6 and 8 share.
+
+    A case is a :func:`paired_speedup` result. The claim *holds* if even the slowest round of the best case reaches
+    ``share * claimed`` (80% of the claim: a "4x" met at 3.2x), *does not hold* if even its fastest round stays below,
+    and is *inconclusive* if its rounds straddle that line (then re-running can flip it, and the sentence says so).
+
+    Returns:
+        ``{"label": "holds" | "does not hold" | "inconclusive", "evidence": "<engine>, best case ...: 1.61x (1.54-1.98
+        over rounds)", "sentence": label and evidence as one sentence}``.
+    """
+    case, best = max(cases.items(), key=lambda kv: kv[1]["median"])
+    line = share * claimed
+    evidence = f"{engine}, best case {case}: {best['median']:.2f}× ({best['low']:.2f}–{best['high']:.2f} over rounds)"
+    if best["low"] >= line:
+        label, why = "holds", f"at least {line:.1f}× in every round"
+    elif best["high"] < line:
+        label, why = "does not hold", f"below {line:.1f}× ({share:.0%} of {claimed}×) in every round"
+    else:
+        label, why = "inconclusive", f"its rounds straddle {line:.1f}×: a re-run can go either way"
+    return {"label": label, "evidence": evidence, "sentence": f"{label} on {evidence}: {why}"}
