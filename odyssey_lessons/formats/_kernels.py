@@ -19,9 +19,9 @@ the subnormal range). The discarded remainder ``rem`` decides the rounding:
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from odyssey_lessons._bitcast import f32_as_u32, f64_as_u64, u32_as_f32, u64_as_f64
 
 # Parameter vector layout (float64 values).
 P_MANT = 0  # mantissa bits M
@@ -49,34 +49,10 @@ _ONE64 = np.uint64(1)
 _ZERO64 = np.uint64(0)
 
 
-@intrinsic
-def _f64_as_u64(typingctx, x):
-    """Reinterpret a float64 scalar's bits as uint64 (numba cannot ``.view`` a scalar)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.uint64(types.float64), codegen
-
-
-@intrinsic
-def _u64_as_f64(typingctx, x):
-    """Reinterpret a uint64 scalar's bits as float64."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.uint64), codegen
-
-
 @njit(cache=True)
 def _pow2(k):
     """2.0**k for -1022 <= k <= 1023, built from its bits (exact, no libm call)."""
-    return _u64_as_f64(np.uint64(k + 1023) << np.uint64(52))
+    return u64_as_f64(np.uint64(k + 1023) << np.uint64(52))
 
 
 @njit(cache=True)
@@ -95,7 +71,7 @@ def round_scalar(v, p, mode, rnd):
         if p[P_NAN_TO_ZERO] != 0.0:
             return -np.copysign(0.0, v)
         return v
-    b = _f64_as_u64(v)
+    b = f64_as_u64(v)
     neg = (b & _SIGN64) != _ZERO64
     bits = b & _ABS64
     emin = np.int64(p[P_EMIN])
@@ -177,7 +153,7 @@ def encode_kernel(r, out, c):
     emin = c[E_EMIN]
     for i in prange(r.size):
         v = np.float64(r[i])
-        b = _f64_as_u64(v)
+        b = f64_as_u64(v)
         neg = (b & _SIGN64) != _ZERO64
         bits = b & _ABS64
         if v != v:
@@ -255,30 +231,6 @@ _ZERO32 = np.uint32(0)
 _CHUNK = 1 << 14
 
 
-@intrinsic
-def _f32_as_u32(typingctx, x):
-    """Reinterpret a float32 scalar's bits as uint32."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@intrinsic
-def _u32_as_f32(typingctx, x):
-    """Reinterpret a uint32 scalar's bits as float32."""
-    if x != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
-
-
 # How the loops are written, and why it matters 4-8x (guarded by tests/test_kernel_codegen.py, which reads the IR):
 # - Each parallel chunk is a pair of slices ``x[lo:hi]``, ``out[lo:hi]`` walked with ``j`` from 0. numba wraps negative
 #   indices (``x[-1]`` is the last element), so ``x[i]`` with ``i = c * _CHUNK + ...`` compiles to a select per element
@@ -309,17 +261,17 @@ def _nearest_setup(q):
     keep = _u32(~_u32(_u32(_ONE32 << s) - _ONE32))
     half_m1 = _u32(_u32(_ONE32 << _u32(s - _ONE32)) - _ONE32)
     nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
-    return s, keep, half_m1, q[F_TINY], q[F_MAX], q[F_OVF], q[F_INF], nan_to_zero, neg_zero, _u32_as_f32(q[F_MAGIC])
+    return s, keep, half_m1, q[F_TINY], q[F_MAX], q[F_OVF], q[F_INF], nan_to_zero, neg_zero, u32_as_f32(q[F_MAGIC])
 
 
 @njit(cache=True)
 def _nearest_bits(y, k):
     """The bits of the float32 ``y`` rounded to nearest (ties to even), with ``k = _nearest_setup(q)``."""
     s, keep, half_m1, tiny, maxb, ovf, infb, nan_to_zero, neg_zero, magic = k
-    b = _f32_as_u32(y)
+    b = f32_as_u32(y)
     u = _u32(b & _ABS32)
     rn = _u32(_u32(u + half_m1 + _u32(_u32(u >> s) & _ONE32)) & keep)
-    rs = _f32_as_u32((abs(y) + magic) - magic)
+    rs = f32_as_u32((abs(y) + magic) - magic)
     return _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
 
 
@@ -343,8 +295,8 @@ def quantize_f32_nearest_scaled(x, out, q, scale, inv_scale):
     k = _nearest_setup(q)
     amax = _ZERO32
     for j in range(x.size):
-        amax = max(amax, _u32(_f32_as_u32(x[j]) & _ABS32))
-        out[j] = _u32_as_f32(_nearest_bits(x[j] * scale, k)) * inv_scale
+        amax = max(amax, _u32(f32_as_u32(x[j]) & _ABS32))
+        out[j] = u32_as_f32(_nearest_bits(x[j] * scale, k)) * inv_scale
     return amax
 
 
@@ -354,7 +306,7 @@ def abs_max_bits(x):
     integer max over the magnitude bits: one vectorised pass."""
     amax = _ZERO32
     for j in range(x.size):
-        amax = max(amax, _u32(_f32_as_u32(x[j]) & _ABS32))
+        amax = max(amax, _u32(f32_as_u32(x[j]) & _ABS32))
     return amax
 
 
@@ -387,20 +339,20 @@ def quantize_f32_stochastic(x, out, q, seed):
     tiny = q[F_TINY]
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
     nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
-    quantum = np.float64(_u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M)
+    quantum = np.float64(u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M)
     n = x.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         lo = c * _CHUNK
         xc, oc = x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)]
         for j in range(xc.size):
-            b = _f32_as_u32(xc[j])
+            b = f32_as_u32(xc[j])
             u = _u32(b & _ABS32)
             rnd = _splitmix64(seed, lo + j)
             rn = _u32(_u32(u + _u32(_u32(rnd >> np.uint64(32)) & mask)) & keep)
             y = np.float64(abs(xc[j])) / quantum
             fl = np.floor(y)
             up = np.float64(rnd >> np.uint64(11)) * 2.0**-53 < y - fl
-            rs = _f32_as_u32(np.float32((fl + 1.0 if up else fl) * quantum))
+            rs = f32_as_u32(np.float32((fl + 1.0 if up else fl) * quantum))
             oc[j] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
 
 
@@ -413,17 +365,17 @@ def quantize_f32_toward_zero(x, out, q):
     tiny = q[F_TINY]
     maxb, ovf, infb = q[F_MAX], q[F_OVF], q[F_INF]
     nan_to_zero, neg_zero = q[F_NAN_TO_ZERO] == _ONE32, q[F_NEG_ZERO] == _ONE32
-    quantum = np.float64(_u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M); float64 so 1/quantum fits
+    quantum = np.float64(u32_as_f32(q[F_MAGIC])) * 2.0**-23  # 2**(emin - M); float64 so 1/quantum fits
     inv_quantum = 1.0 / quantum
     n = x.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         lo = c * _CHUNK
         xc, oc = x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)]
         for j in range(xc.size):
-            b = _f32_as_u32(xc[j])
+            b = f32_as_u32(xc[j])
             u = _u32(b & _ABS32)
             rn = _u32(u & keep)
-            rs = _f32_as_u32(np.float32(np.floor(np.float64(abs(xc[j])) * inv_quantum) * quantum))
+            rs = f32_as_u32(np.float32(np.floor(np.float64(abs(xc[j])) * inv_quantum) * quantum))
             oc[j] = _fast_finish(b, rs if u < tiny else rn, maxb, ovf, infb, nan_to_zero, neg_zero)
 
 
@@ -450,14 +402,14 @@ def quantize_f32_scale(x, out, q, mode, seed):
             lo = c * _CHUNK
             xc, oc = x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)]
             for j in range(xc.size):
-                b = _f32_as_u32(xc[j])
+                b = f32_as_u32(xc[j])
                 oc[j] = _scale_finish(b, _u32(_u32(b + half) & keep), b >= _u32(0x00600000), tiny, maxb, ovf, infb)
         return
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         lo = c * _CHUNK
         xc, oc = x[lo : min(n, lo + _CHUNK)], out[lo : min(n, lo + _CHUNK)]
         for j in range(xc.size):
-            b = _f32_as_u32(xc[j])
+            b = f32_as_u32(xc[j])
             if mode == MODE_STOCHASTIC:
                 rnd = _splitmix64(seed, lo + j)
                 add = _u32(_u32(rnd >> np.uint64(32)) & mask)

@@ -36,6 +36,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from odyssey_lessons._bitcast import u32_as_f32
+
 # Register blocking: MR * NV = 24 accumulators + NV B vectors of the 32 zmm registers. Measured on Zen 4 (2 cores,
 # shared) at 256x1024x1024 and 1024^3: 6x4 gave 172/168 Gflop/s, 4x4 169/162, 8x2 164/143, 12x2 151/156.
 MR = 6  # rows of A per micro-kernel call
@@ -144,18 +146,6 @@ def _dpbf16_tile(typingctx, ap, a_off, bp, b_off, c, c_off, ldc, k2):
     return sig, codegen
 
 
-@intrinsic
-def _u32_as_f32(typingctx, x):
-    """Reinterpret a uint32 scalar's bits as float32."""
-    if x != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
-
-
 @njit(cache=True)
 def bf16_bits_from_f32(x, out):
     """The bf16 bits of the float32 values ``x`` that are already on the bf16 grid (rounded): their high 16 bits,
@@ -245,11 +235,11 @@ def matmul_portable(ap, bp, c):
                     acc[col] = c[i, jb * nr + col]
                 for p in range(k2):
                     wa = ap[ib, p, r]
-                    a_hi = _u32_as_f32(_u32(wa & _u32(0xFFFF0000)))
-                    a_lo = _u32_as_f32(_u32(wa << _u32(16)))
+                    a_hi = u32_as_f32(_u32(wa & _u32(0xFFFF0000)))
+                    a_lo = u32_as_f32(_u32(wa << _u32(16)))
                     for col in range(nr):
                         wb = bp[jb, p, col]
-                        t = _fma_ftz(acc[col], a_hi, _u32_as_f32(_u32(wb & _u32(0xFFFF0000))))
-                        acc[col] = _fma_ftz(t, a_lo, _u32_as_f32(_u32(wb << _u32(16))))
+                        t = _fma_ftz(acc[col], a_hi, u32_as_f32(_u32(wb & _u32(0xFFFF0000))))
+                        acc[col] = _fma_ftz(t, a_lo, u32_as_f32(_u32(wb << _u32(16))))
                 for col in range(nr):
                     c[i, jb * nr + col] = acc[col]
