@@ -44,17 +44,16 @@ from odyssey_lessons import __version__, nn, optim
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.formats import finfo, quantize
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
+from odyssey_lessons.studies import SweepSetup, initial_gradients
 from odyssey_lessons.train import (
     POLICIES,
     GradScaler,
     NoScaler,
     PrecisionPolicy,
     StaticScaler,
-    SweepSetup,
     clip_grad_norm,
     fit,
     gradient_stats,
-    initial_gradients,
 )
 from odyssey_lessons.widgets import LossScaleSweep, html_table
 

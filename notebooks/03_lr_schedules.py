@@ -38,7 +38,8 @@ from IPython.display import HTML, display
 from odyssey_lessons import __version__, nn, optim
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.schedules import SCHEDULES, example_schedules, warmup_cosine
-from odyssey_lessons.train import evaluate, fit, lr_range_test, steps_per_epoch
+from odyssey_lessons.studies import steps_per_epoch
+from odyssey_lessons.train import evaluate, fit, lr_range_test
 from odyssey_lessons.widgets import ScheduleExplorer, html_table
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end

@@ -34,7 +34,8 @@ from IPython.display import display
 
 from odyssey_lessons import __version__, optim
 from odyssey_lessons.data import DigitAugmenter, digits_task
-from odyssey_lessons.train import REGULARIZERS, RegSetup, evaluate, fit, regularization_run
+from odyssey_lessons.studies import REGULARIZERS, RegSetup, regularization_run
+from odyssey_lessons.train import evaluate, fit
 from odyssey_lessons.widgets import RegularizationExplorer, html_table
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end

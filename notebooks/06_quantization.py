@@ -41,7 +41,7 @@ from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.measured import gpu_matmul_throughput
 from odyssey_lessons.native import cpu_features, target_cpu
 from odyssey_lessons.optim import adam
-from odyssey_lessons.perf import int8_speedups, interleaved, judge_speedup, machine_info, onnxruntime_version
+from odyssey_lessons.perf import interleaved, machine_info
 from odyssey_lessons.quant import (
     GRANULARITIES,
     OBSERVERS,
@@ -55,17 +55,19 @@ from odyssey_lessons.quant import (
     quantization_error,
     size_report,
 )
-from odyssey_lessons.train import (
+from odyssey_lessons.studies import (
     CALIBRATIONS,
     QuantSetup,
     calibrate_activations,
-    evaluate,
-    fit,
     float_copy,
+    int8_speedups,
+    judge_speedup,
+    onnxruntime_version,
     ptq_evaluate,
     ptq_run,
     trained_digits,
 )
+from odyssey_lessons.train import evaluate, fit
 from odyssey_lessons.widgets import QuantExplorer, html_table
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end

@@ -45,9 +45,10 @@ from odyssey_lessons import __version__, nn, optim, perf
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
+from odyssey_lessons.nn import profiled_cnn
 from odyssey_lessons.perf import direct_conv2d, im2col_bytes
 from odyssey_lessons.train import fit
-from odyssey_lessons.widgets import ProfileExplorer, html_table, machine_roofs, profile_setting, profiled_cnn
+from odyssey_lessons.widgets import ProfileExplorer, html_table, machine_roofs, profile_setting
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})

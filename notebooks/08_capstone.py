@@ -48,8 +48,6 @@ from odyssey_lessons.native import bf16_matmul_speed, cpu_features
 from odyssey_lessons.optim import state_bytes_per_param
 from odyssey_lessons.perf import (
     format_seconds,
-    int8_speedups,
-    judge_speedup,
     machine_info,
     measure,
     memory_report,
@@ -57,9 +55,10 @@ from odyssey_lessons.perf import (
     peak_step_memory,
     profile,
 )
-from odyssey_lessons.perf._inference import ENGINE_OURS
 from odyssey_lessons.quant import QuantizedModel
-from odyssey_lessons.train import GradScaler, Recipe, capstone_run, fit, recipe_optimizer
+from odyssey_lessons.studies import Recipe, capstone_run, int8_speedups, judge_speedup, recipe_optimizer
+from odyssey_lessons.studies._inference import ENGINE_OURS
+from odyssey_lessons.train import GradScaler, fit
 from odyssey_lessons.widgets import html_table
 
 measured: dict[str, object] = {}  # key results, collected for the summary at the end

@@ -45,7 +45,8 @@ from odyssey_lessons.optim import (
 from odyssey_lessons.perf import Profile, ProfileRow, profile
 from odyssey_lessons.quant import QuantizedModel
 from odyssey_lessons.schedules import warmup_cosine
-from odyssey_lessons.train import Recipe, fit, recipe_optimizer
+from odyssey_lessons.studies import Recipe, recipe_optimizer
+from odyssey_lessons.train import fit
 
 # %% [markdown]
 # ## Task 1 · The recipe as a chain of transforms

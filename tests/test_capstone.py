@@ -1,4 +1,4 @@
-"""The capstone's recipe (odyssey_lessons.train._capstone): validation, the optimizer it builds, a real run."""
+"""The capstone's recipe (odyssey_lessons.studies._capstone): validation, the optimizer it builds, a real run."""
 
 from dataclasses import replace
 
@@ -17,7 +17,7 @@ from odyssey_lessons.optim import (
     sgd,
 )
 from odyssey_lessons.schedules import warmup_cosine
-from odyssey_lessons.train._capstone import Recipe, capstone_run, recipe_optimizer
+from odyssey_lessons.studies._capstone import Recipe, capstone_run, recipe_optimizer
 
 
 def trajectory(opt, params, grads):

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from odyssey_lessons.optim import adam
-from odyssey_lessons.train import (
-    PrecisionPolicy,
-    StaticScaler,
-    SweepSetup,
-    fit,
-    gradient_stats,
-    initial_gradients,
-    loss_scale_point,
-)
+from odyssey_lessons.studies import SweepSetup, initial_gradients, loss_scale_point
+from odyssey_lessons.train import PrecisionPolicy, StaticScaler, fit, gradient_stats
 from odyssey_lessons.widgets import GRAD_FORMATS, LossScaleSweep
 
 SMALL = SweepSetup(n_train=128, epochs=2, batch_size=64)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from odyssey_lessons.nn import Sequential
+from odyssey_lessons.nn import Sequential, profiled_cnn
 from odyssey_lessons.perf import layer_counts, layer_name, loss_counts
 from odyssey_lessons.widgets._profile_explorer import (
     PASSES,
     ProfileExplorer,
     machine_roofs,
     profile_setting,
-    profiled_cnn,
 )
 
 

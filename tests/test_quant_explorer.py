@@ -20,14 +20,7 @@ from odyssey_lessons.quant import (
     size_report,
     weight_slices,
 )
-from odyssey_lessons.train import (
-    CALIBRATIONS,
-    QuantSetup,
-    float_copy,
-    ptq_evaluate,
-    ptq_run,
-    trained_digits,
-)
+from odyssey_lessons.studies import CALIBRATIONS, QuantSetup, float_copy, ptq_evaluate, ptq_run, trained_digits
 from odyssey_lessons.widgets._quant_explorer import BITS_RANGE, QuantExplorer
 
 TINY = QuantSetup(mlp_sizes=(64, 32, 16, 10), mlp_epochs=3, cnn_epochs=1, n_calib=128, calib_batch=32)

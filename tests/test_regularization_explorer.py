@@ -7,7 +7,8 @@ import pytest
 
 from odyssey_lessons import optim
 from odyssey_lessons.data import digits_task
-from odyssey_lessons.train import REGULARIZERS, RegSetup, evaluate, fit, regularization_run
+from odyssey_lessons.studies import REGULARIZERS, RegSetup, regularization_run
+from odyssey_lessons.train import evaluate, fit
 from odyssey_lessons.widgets import RegularizationExplorer
 
 TINY = RegSetup(n_train=64, width=32, epochs=3, batch_size=32)

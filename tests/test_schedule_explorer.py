@@ -8,7 +8,8 @@ import pytest
 from odyssey_lessons import nn, optim
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.schedules import SCHEDULES, example_schedules, exponential
-from odyssey_lessons.train import fit, lr_range_test, schedule_run, smooth_losses, steps_per_epoch
+from odyssey_lessons.studies import schedule_run, steps_per_epoch
+from odyssey_lessons.train import fit, lr_range_test, smooth_losses
 from odyssey_lessons.widgets import ScheduleExplorer
 
 

@@ -10,7 +10,7 @@ from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential, he_uniform
 from odyssey_lessons.nn._loss import softmax_cross_entropy
-from odyssey_lessons.nn._models import digits_cnn, mlp
+from odyssey_lessons.nn._models import digits_cnn, mlp, profiled_cnn
 from odyssey_lessons.nn._norm import BatchNorm
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "digits_cnn",
+    "profiled_cnn",
     "he_uniform",
     "mlp",
     "softmax_cross_entropy",

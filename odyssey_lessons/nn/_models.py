@@ -1,4 +1,5 @@
-"""The course's two digit models, built in one call so every lesson trains the same networks."""
+"""The course's digit models, built in one call so every lesson trains the same networks: the MLP, the CNN, and
+lesson 7's profiled CNN (with BatchNorm)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from odyssey_lessons.nn._base import check_positive_int, check_rng
 from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential
+from odyssey_lessons.nn._norm import BatchNorm
 
 
 def mlp(
@@ -70,3 +72,26 @@ def digits_cnn(*, rng: np.random.Generator, channels: int = 8, hidden: int = 32,
         layers.append(Dropout(dropout, rng=rng))
     layers.append(Linear(hidden, 10, rng=rng))
     return Sequential(*layers)
+
+
+def profiled_cnn(width: int = 8, *, hidden: int = 32, seed: int = 0) -> Sequential:
+    """Lesson 7's digits CNN: ``Conv2D(1, width, 3, padding=1) -> BatchNorm(width) -> ReLU -> MaxPool2D(2) ->
+    Flatten -> Linear(16 width, hidden) -> ReLU -> Linear(hidden, 10)`` for (N, 1, 8, 8) digits, initialised from
+    ``np.random.default_rng(seed)``.
+
+    Raises:
+        TypeError, ValueError: ``width`` or ``hidden`` not an int >= 1.
+    """
+    width = check_positive_int("width", width)
+    hidden = check_positive_int("hidden", hidden)
+    rng = np.random.default_rng(seed)
+    return Sequential(
+        Conv2D(1, width, 3, padding=1, rng=rng),
+        BatchNorm(width),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Linear(16 * width, hidden, rng=rng),
+        ReLU(),
+        Linear(hidden, 10, rng=rng),
+    )

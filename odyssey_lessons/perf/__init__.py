@@ -13,7 +13,6 @@
 from odyssey_lessons._interleave import interleaved
 from odyssey_lessons.perf._counts import COUNTERS, Counts, layer_counts, layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._direct_conv import direct_conv2d, im2col_bytes
-from odyssey_lessons.perf._inference import int8_speedups, judge_speedup, onnxruntime_version
 from odyssey_lessons.perf._memory import LayerMemory, MemoryReport, cached_arrays, memory_report, peak_step_memory
 from odyssey_lessons.perf._plot import plot_roofline
 from odyssey_lessons.perf._probes import STREAM_BYTES_PER_ELEMENT, machine_info, peak_gflops, stream_bandwidth
@@ -22,9 +21,6 @@ from odyssey_lessons.perf._roofline import Roofline, RooflinePoint, roofline
 from odyssey_lessons.perf._timing import Timing, compile_time, format_seconds, measure, paired_speedup
 
 __all__ = [
-    "int8_speedups",
-    "judge_speedup",
-    "onnxruntime_version",
     "interleaved",
     "paired_speedup",
     "direct_conv2d",

@@ -20,7 +20,6 @@ from odyssey_lessons.quant._affine import (
     GRANULARITIES,
     QParams,
     calc_qparams,
-    choose_qparams,
     dequantize,
     fake_quantize,
     qrange,
@@ -44,6 +43,7 @@ from odyssey_lessons.quant._observers import (
     MSEObserver,
     Observer,
     PercentileObserver,
+    choose_qparams,
 )
 from odyssey_lessons.quant._onnx import OnnxRuntimeModel, export_float_onnx, export_onnx
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int

@@ -300,35 +300,6 @@ def minmax_ranges(
     return rows.min(axis=1).reshape(red), rows.max(axis=1).reshape(red)
 
 
-def choose_qparams(
-    x: np.ndarray,
-    *,
-    bits: int = 8,
-    symmetric: bool = True,
-    granularity: str = "tensor",
-    axis: int | None = None,
-    group_size: int | None = None,
-    observer: str = "minmax",
-    **observer_kwargs: object,
-) -> QParams:
-    """Calibrate on ``x`` with one of :data:`~odyssey_lessons.quant.OBSERVERS` and return its :class:`QParams`.
-
-    ``choose_qparams(w, bits=4, granularity="channel", axis=0)`` is per-output-channel absmax 4-bit quantization.
-
-    Raises:
-        ValueError: Unknown observer, empty or non-finite ``x``, or a bad bits/granularity/axis/group_size.
-        TypeError: ``x`` is not a float ndarray.
-    """
-    from odyssey_lessons.quant._observers import OBSERVERS  # the observers build on this module
-
-    if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
-    obs = OBSERVERS[observer](
-        bits=bits, symmetric=symmetric, granularity=granularity, axis=axis, group_size=group_size, **observer_kwargs
-    )
-    return obs.observe(x).qparams()
-
-
 def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     """Integer codes ``q = clamp(rint(x / s) + z, qmin, qmax)`` (ties to even), computed in float32.
 

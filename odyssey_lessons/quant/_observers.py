@@ -259,3 +259,30 @@ OBSERVERS: dict[str, type[Observer]] = {
     "mse": MSEObserver,
 }
 """Observer classes by name, for ``choose_qparams(..., observer=name)`` and ``FakeQuant(observer=name)``."""
+
+
+def choose_qparams(
+    x: np.ndarray,
+    *,
+    bits: int = 8,
+    symmetric: bool = True,
+    granularity: str = "tensor",
+    axis: int | None = None,
+    group_size: int | None = None,
+    observer: str = "minmax",
+    **observer_kwargs: object,
+) -> QParams:
+    """Calibrate on ``x`` with one of :data:`~odyssey_lessons.quant.OBSERVERS` and return its :class:`QParams`.
+
+    ``choose_qparams(w, bits=4, granularity="channel", axis=0)`` is per-output-channel absmax 4-bit quantization.
+
+    Raises:
+        ValueError: Unknown observer, empty or non-finite ``x``, or a bad bits/granularity/axis/group_size.
+        TypeError: ``x`` is not a float ndarray.
+    """
+    if observer not in OBSERVERS:
+        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
+    obs = OBSERVERS[observer](
+        bits=bits, symmetric=symmetric, granularity=granularity, axis=axis, group_size=group_size, **observer_kwargs
+    )
+    return obs.observe(x).qparams()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
-from odyssey_lessons.quant._affine import QParams, choose_qparams, quantize
+from odyssey_lessons.quant._affine import QParams, quantize
 from odyssey_lessons.quant._intkernels import (
     conv2d_s8,
     conv_out_size,
@@ -32,6 +32,7 @@ from odyssey_lessons.quant._intkernels import (
     quantize_u8_kernel,
     to_signed,
 )
+from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import pack_int, unpack_int
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize_kernel
 from odyssey_lessons.quant._vnniconv import ConvWeights, QuantizedConv

@@ -2,7 +2,7 @@
 how a weight's scales are laid out for each granularity, one weight quantized (integer or scaled float format) with
 its real byte count, and the error of any approximation.
 
-The study itself (trained models, calibration, accuracy) lives in :mod:`odyssey_lessons.train._quant_study`, since it
+The study itself (trained models, calibration, accuracy) lives in :mod:`odyssey_lessons.studies._quantization`, since it
 needs training; nothing here draws.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons.formats import get_format
-from odyssey_lessons.quant._affine import GRANULARITIES, QParams, choose_qparams, fake_quantize
+from odyssey_lessons.quant._affine import GRANULARITIES, QParams, fake_quantize
 from odyssey_lessons.quant._floatq import FLOAT_FORMATS, quantize_float
+from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import packed_nbytes
 
 

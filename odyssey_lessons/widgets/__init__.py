@@ -11,7 +11,6 @@ from odyssey_lessons.widgets._profile_explorer import (
     ProfileSetting,
     machine_roofs,
     profile_setting,
-    profiled_cnn,
 )
 from odyssey_lessons.widgets._quant_explorer import QuantExplorer
 from odyssey_lessons.widgets._regularization import RegularizationExplorer
@@ -26,7 +25,6 @@ __all__ = [
     "ProfileSetting",
     "machine_roofs",
     "profile_setting",
-    "profiled_cnn",
     "CHOICES",
     "FIELD_COLOURS",
     "GRAD_FORMATS",

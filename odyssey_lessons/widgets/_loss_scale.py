@@ -1,7 +1,7 @@
 """The loss-scale sweep widget: a slider over log2(loss scale) and a gradient-format choice; shows the share of
 gradients lost to underflow / overflow and the training run at that scale, recomputed live.
 
-All numbers come from :func:`odyssey_lessons.train.loss_scale_point` (a real run per setting, cached); this module
+All numbers come from :func:`odyssey_lessons.studies.loss_scale_point` (a real run per setting, cached); this module
 only wires controls to it and draws. Headless use: set ``sweep.log2_scale.value = 12`` and read ``sweep.state``.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from odyssey_lessons.formats import get_format
-from odyssey_lessons.train import LOG2_SCALE_RANGE, LossScalePoint, SweepSetup, loss_scale_point
+from odyssey_lessons.studies import LOG2_SCALE_RANGE, LossScalePoint, SweepSetup, loss_scale_point
 from odyssey_lessons.widgets._png import show_png
 from odyssey_lessons.widgets._tables import readout_table
 
@@ -91,7 +91,7 @@ class LossScaleSweep:
     # ----- drawing ------------------------------------------------------------------------------------------------
     def _setup_figure(self) -> None:
         """Create the figure and its artists once; updates only move their data (no clear, no re-layout)."""
-        from odyssey_lessons.train._sweep import HIST_EDGES
+        from odyssey_lessons.studies._mixed_precision import HIST_EDGES
 
         self._fig = Figure(figsize=(10, 3.2), dpi=72)
         self._fig.subplots_adjust(left=0.06, right=0.94, bottom=0.17, top=0.86, wspace=0.25)

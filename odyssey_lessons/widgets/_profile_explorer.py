@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from odyssey_lessons.data import digits_task
-from odyssey_lessons.nn import BatchNorm, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sequential
+from odyssey_lessons.nn import profiled_cnn
 from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.perf import (
     Counts,
@@ -41,29 +41,6 @@ PASSES: dict[str, bool] = {"forward+backward": True, "forward": False}
 
 MAX_BATCH = 512
 WIDTHS = (4, 64)
-
-
-def profiled_cnn(width: int = 8, *, hidden: int = 32, seed: int = 0) -> Sequential:
-    """Lesson 7's digits CNN: ``Conv2D(1, width, 3, padding=1) -> BatchNorm(width) -> ReLU -> MaxPool2D(2) ->
-    Flatten -> Linear(16 width, hidden) -> ReLU -> Linear(hidden, 10)`` for (N, 1, 8, 8) digits, initialised from
-    ``np.random.default_rng(seed)``.
-
-    Raises:
-        TypeError, ValueError: ``width`` or ``hidden`` not an int >= 1.
-    """
-    width = check_positive_int("width", width)
-    hidden = check_positive_int("hidden", hidden)
-    rng = np.random.default_rng(seed)
-    return Sequential(
-        Conv2D(1, width, 3, padding=1, rng=rng),
-        BatchNorm(width),
-        ReLU(),
-        MaxPool2D(2),
-        Flatten(),
-        Linear(16 * width, hidden, rng=rng),
-        ReLU(),
-        Linear(hidden, 10, rng=rng),
-    )
 
 
 @dataclass(frozen=True)

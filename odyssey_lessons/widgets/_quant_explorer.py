@@ -2,7 +2,7 @@
 digits MLP is quantized after training and the weight histogram of a chosen layer (with the quantization levels drawn),
 its quantization error, the test accuracy and the real size update.
 
-Every number comes from :func:`odyssey_lessons.train.ptq_run` (a real post-training quantization and a
+Every number comes from :func:`odyssey_lessons.studies.ptq_run` (a real post-training quantization and a
 test-set evaluation per setting, cached, so moving back is instant); this module only wires controls to it and draws.
 Headless use: set ``widget.bits.value = 3`` and read ``widget.state``.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from odyssey_lessons.quant import GRANULARITIES, levels
-from odyssey_lessons.train import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
+from odyssey_lessons.studies import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
 from odyssey_lessons.widgets._png import show_png
 from odyssey_lessons.widgets._tables import readout_table
 

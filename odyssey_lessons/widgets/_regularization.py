@@ -1,7 +1,7 @@
 """The regularization-strength widget: choose a regularizer and drag its strength; the train/validation curves and
 the generalisation gap update from a real training run of the overfitting setting.
 
-All numbers come from :func:`odyssey_lessons.train.regularization_run` (a real run per setting, cached, so moving
+All numbers come from :func:`odyssey_lessons.studies.regularization_run` (a real run per setting, cached, so moving
 back is instant); this module only wires controls to it and draws. Headless use: set
 ``widget.regularizer.value = "dropout"`` and read ``widget.state``.
 """
@@ -14,7 +14,7 @@ import time
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from odyssey_lessons.train import REGULARIZERS, RegRun, RegSetup, regularization_run
+from odyssey_lessons.studies import REGULARIZERS, RegRun, RegSetup, regularization_run
 from odyssey_lessons.widgets._png import show_png
 from odyssey_lessons.widgets._tables import readout_table
 

@@ -1,7 +1,7 @@
 """The schedule explorer: pick a learning-rate schedule, its peak learning rate and the run length; see the schedule and
 a live training run with it (SGD with momentum on the digits MLP).
 
-All numbers come from :func:`odyssey_lessons.train.schedule_run` (a real run per setting, cached); this module only
+All numbers come from :func:`odyssey_lessons.studies.schedule_run` (a real run per setting, cached); this module only
 wires controls to it and draws. Headless use: set ``explorer.schedule.value = "cosine"`` and read ``explorer.state``.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from odyssey_lessons.schedules import SCHEDULES
-from odyssey_lessons.train import ScheduleRun, schedule_run
+from odyssey_lessons.studies import ScheduleRun, schedule_run
 from odyssey_lessons.widgets._png import show_png
 from odyssey_lessons.widgets._tables import readout_table
 

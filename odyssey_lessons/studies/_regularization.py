@@ -16,8 +16,7 @@ import numpy as np
 from odyssey_lessons.data import DigitAugmenter, digits_task
 from odyssey_lessons.nn import Sequential, mlp
 from odyssey_lessons.optim import adam, adamw
-from odyssey_lessons.train._fit import History, evaluate, fit
-from odyssey_lessons.train._regularize import EarlyStopping
+from odyssey_lessons.train import EarlyStopping, History, evaluate, fit
 
 REGULARIZERS: dict[str, tuple[str, tuple[float, float], float]] = {
     # name: (what the strength means, (low, high) for a slider, a typical value)

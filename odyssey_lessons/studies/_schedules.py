@@ -13,7 +13,7 @@ from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import mlp
 from odyssey_lessons.optim import sgd
 from odyssey_lessons.schedules import SCHEDULES, Schedule, example_schedules
-from odyssey_lessons.train._fit import History, fit
+from odyssey_lessons.train import History, fit
 
 BATCH_SIZE = 64
 

@@ -34,11 +34,12 @@ from odyssey_lessons.quant import (
     OBSERVERS,
     FakeQuant,
     QParams,
+    approximation_error,
     fake_quantize,
     quantization_error,
+    quantize_weight,
 )
-from odyssey_lessons.quant._study import approximation_error, quantize_weight
-from odyssey_lessons.train._fit import History, evaluate, fit
+from odyssey_lessons.train import History, evaluate, fit
 
 LAYOUTS = ("mlp", "cnn")
 CALIBRATIONS: tuple[str, ...] = tuple(OBSERVERS)

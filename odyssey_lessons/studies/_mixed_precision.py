@@ -13,10 +13,7 @@ from odyssey_lessons.data import digits_task
 from odyssey_lessons.formats import finfo, get_format
 from odyssey_lessons.nn import Sequential, mlp, softmax_cross_entropy
 from odyssey_lessons.optim import adam
-from odyssey_lessons.train._fit import History, fit
-from odyssey_lessons.train._grads import gradient_stats
-from odyssey_lessons.train._policy import PrecisionPolicy
-from odyssey_lessons.train._scaler import StaticScaler
+from odyssey_lessons.train import History, PrecisionPolicy, StaticScaler, fit, gradient_stats
 
 LOG2_SCALE_RANGE = (0, 24)
 HIST_EDGES = np.arange(-60.0, 41.0, 1.0)  # log2 |g| bins, one per binade

@@ -17,7 +17,7 @@ import numpy as np
 from odyssey_lessons._interleave import interleaved
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.nn import Sequential
-from odyssey_lessons.perf._timing import paired_speedup
+from odyssey_lessons.perf import paired_speedup
 from odyssey_lessons.quant import OnnxRuntimeModel, QuantizedModel, export_float_onnx, export_onnx
 
 ENGINE_OURS = "this course (numba kernels, numpy BLAS)"

@@ -19,8 +19,7 @@ from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import Sequential, digits_cnn
 from odyssey_lessons.optim import GradientTransformation, adam, adamw, chain, clip_by_global_norm, sgd
 from odyssey_lessons.schedules import Schedule, warmup_cosine
-from odyssey_lessons.train._fit import History, evaluate, fit
-from odyssey_lessons.train._scaler import GradScaler
+from odyssey_lessons.train import GradScaler, History, evaluate, fit
 
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd_momentum")
 SCHEDULE_NAMES = ("constant", "warmup_cosine")

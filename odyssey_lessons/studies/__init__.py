@@ -1,0 +1,64 @@
+"""The lessons' experiments: one module per lesson, above the engines (train, quant, perf) and below the widgets.
+
+A study sets up a lesson's runs (models, data, budgets, seeds) and returns data; the lessons and widgets render it.
+The verdicts on the seed material's claims are made from that data by :mod:`odyssey_lessons.evidence`.
+"""
+
+from odyssey_lessons.studies._capstone import CapstoneRun, Recipe, capstone_run, recipe_optimizer
+from odyssey_lessons.studies._inference import ENGINE_OURS, int8_speedups, judge_speedup, onnxruntime_version
+from odyssey_lessons.studies._mixed_precision import (
+    LOG2_SCALE_RANGE,
+    LossScalePoint,
+    SweepSetup,
+    initial_gradients,
+    loss_scale_point,
+)
+from odyssey_lessons.studies._quantization import (
+    CALIBRATIONS,
+    ActivationQuantizer,
+    LayerQuant,
+    PTQResult,
+    QuantSetup,
+    TrainedDigits,
+    calibrate_activations,
+    float_copy,
+    ptq_evaluate,
+    ptq_run,
+    trained_digits,
+)
+from odyssey_lessons.studies._regularization import REGULARIZERS, RegRun, RegSetup, regularization_run
+from odyssey_lessons.studies._schedules import ScheduleRun, schedule_run, steps_per_epoch
+
+__all__ = [
+    "CapstoneRun",
+    "Recipe",
+    "capstone_run",
+    "recipe_optimizer",
+    "ActivationQuantizer",
+    "CALIBRATIONS",
+    "LayerQuant",
+    "PTQResult",
+    "QuantSetup",
+    "TrainedDigits",
+    "calibrate_activations",
+    "float_copy",
+    "ptq_evaluate",
+    "ptq_run",
+    "trained_digits",
+    "REGULARIZERS",
+    "RegRun",
+    "RegSetup",
+    "regularization_run",
+    "ScheduleRun",
+    "schedule_run",
+    "steps_per_epoch",
+    "LOG2_SCALE_RANGE",
+    "LossScalePoint",
+    "SweepSetup",
+    "initial_gradients",
+    "loss_scale_point",
+    "ENGINE_OURS",
+    "int8_speedups",
+    "judge_speedup",
+    "onnxruntime_version",
+]
