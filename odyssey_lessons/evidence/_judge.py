@@ -108,7 +108,11 @@ class Verdict:
     def fmt(self, x: float) -> str:
         """A number of this verdict's metric, with its unit."""
         u = self.claim.unit
-        return f"{x:.2f}×" if u == "×" else f"{x:+.2f} {u}".rstrip() if self.claim.scale == "difference" else f"{x:.3g}"
+        if u == "×":
+            return f"{x:.2f}×"
+        if u == "%":
+            return f"{x:.1f}%"
+        return f"{x:+.2f} {u}".rstrip() if self.claim.scale == "difference" else f"{x:.3g}"
 
     @property
     def interval(self) -> str:
@@ -247,7 +251,7 @@ def judge(
         gap = min(abs(mean - v) for v in line_scale) if line_scale else 0.0
         if gap > 0 and se > 0:
             need = math.ceil(n * (tc * se / gap) ** 2 * 1.2)
-            settle = (f"This run could only have detected an effect of about {_fmt_mde(claim, detectable)}; "
+            settle = (f"This run could only have detected {_fmt_mde(claim, detectable)}; "
                       f"about {need} {repeat} (now {n}) would settle it at the current estimate.")  # fmt: skip
         else:
             settle = f"The estimate sits on the claim's line: no number of {repeat} would settle it at this estimate."
@@ -255,9 +259,10 @@ def judge(
 
 
 def _fmt_mde(claim: Claim, mde: float) -> str:
+    """The smallest detectable effect, in words."""
     if claim.scale == "ratio":
-        return f"{mde:.2f}×"
-    return f"{mde:.2g} {claim.unit}".rstrip()
+        return f"a departure from the line by a factor of about {mde:.2f}"
+    return f"an effect of about {mde:.2g} {claim.unit}".rstrip()
 
 
 def judge_value(claim: Claim, value: float, *, source: str) -> Verdict:

@@ -5,7 +5,13 @@ The verdicts on the seed material's claims are made from that data by :mod:`odys
 """
 
 from odyssey_lessons.studies._capstone import CapstoneRun, Recipe, capstone_run, recipe_optimizer
-from odyssey_lessons.studies._inference import ENGINE_OURS, int8_speedups, judge_speedup, onnxruntime_version
+from odyssey_lessons.studies._inference import (
+    ENGINE_OURS,
+    INT8_SPEEDUP,
+    int8_speedups,
+    int8_verdicts,
+    onnxruntime_version,
+)
 from odyssey_lessons.studies._mixed_precision import (
     LOG2_SCALE_RANGE,
     LossScalePoint,
@@ -59,6 +65,7 @@ __all__ = [
     "loss_scale_point",
     "ENGINE_OURS",
     "int8_speedups",
-    "judge_speedup",
+    "INT8_SPEEDUP",
+    "int8_verdicts",
     "onnxruntime_version",
 ]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from odyssey_lessons._interleave import interleaved
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons.evidence import Claim, Verdict, judge
 from odyssey_lessons.nn import Sequential
 from odyssey_lessons.perf import paired_speedup
 from odyssey_lessons.quant import OnnxRuntimeModel, QuantizedModel, export_float_onnx, export_onnx
@@ -54,10 +56,11 @@ def int8_speedups(
         onnxruntime: Whether to include the ORT rows (when it is installed).
 
     Returns:
-        ``{"batch", "median_s": {contender: seconds}, "rows": [{"engine", "format", "path", "speedup": {"median",
-        "low", "high", "rounds"}}, ...], "onnxruntime": version or None}``: one row per quantized model on this
-        course's engine (speed-up over this course's FP32) and, with ORT, one row "ONNX Runtime <version>" (ORT int8
-        over ORT FP32).
+        ``{"batch", "times": {contender: [per-round seconds]}, "median_s": {contender: seconds}, "rows": [{"engine",
+        "format", "path", "speedup": {"median", "low", "high", "rounds"}}, ...], "onnxruntime": version or None}``:
+        one row per quantized model on this course's engine (speed-up over this course's FP32) and, with ORT, one row
+        "ONNX Runtime <version>" (ORT int8 over ORT FP32). Contenders in ``times``: ``fp32``, each label of
+        ``quantized``, and with ORT ``ort_fp32`` and ``ort_int8``.
 
     Raises:
         TypeError: ``quantized`` is empty or holds something that is not a :class:`QuantizedModel`.
@@ -86,30 +89,34 @@ def int8_speedups(
                      "speedup": paired_speedup(times["ort_fp32"], times["ort_int8"])})  # fmt: skip
     return {
         "batch": int(x.shape[0]),
+        "times": times,
         "median_s": {k: float(np.median(v)) for k, v in times.items()},
         "rows": rows,
         "onnxruntime": version,
     }
 
 
-def judge_speedup(claimed: float, cases: dict[object, dict], *, engine: str, share: float = 0.8) -> dict:
-    """The verdict on "``claimed``x faster" for one engine, judged on its best case: the rule lessons 6 and 8 share.
+INT8_SPEEDUP = Claim(
+    "INT8 offers 4x speedup for inference",
+    "speed, INT8 over FP32 on the same engine",
+    unit="×",
+    above=3.2,
+    scale="ratio",
+)
+"""The seed's claim as data: it holds where the speed-up's interval lies above 3.2x (within 20% of the 4x)."""
 
-    A case is a :func:`paired_speedup` result. The claim *holds* if even the slowest round of the best case reaches
-    ``share * claimed`` (80% of the claim: a "4x" met at 3.2x), *does not hold* if even its fastest round stays below,
-    and is *inconclusive* if its rounds straddle that line (then re-running can flip it, and the sentence says so).
 
-    Returns:
-        ``{"label": "holds" | "does not hold" | "inconclusive", "evidence": "<engine>, best case ...: 1.61x (1.54-1.98
-        over rounds)", "sentence": label and evidence as one sentence}``.
-    """
-    case, best = max(cases.items(), key=lambda kv: kv[1]["median"])
-    line = share * claimed
-    evidence = f"{engine}, best case {case}: {best['median']:.2f}× ({best['low']:.2f}–{best['high']:.2f} over rounds)"
-    if best["low"] >= line:
-        label, why = "holds", f"at least {line:.1f}× in every round"
-    elif best["high"] < line:
-        label, why = "does not hold", f"below {line:.1f}× ({share:.0%} of {claimed}×) in every round"
-    else:
-        label, why = "inconclusive", f"its rounds straddle {line:.1f}×: a re-run can go either way"
-    return {"label": label, "evidence": evidence, "sentence": f"{label} on {evidence}: {why}"}
+def int8_verdicts(result: dict, claim: Claim = INT8_SPEEDUP, *, case: str = "") -> list[Verdict]:
+    """The claim judged on each row of an :func:`int8_speedups` result: the quantized model's per-round times
+    against its engine's FP32 times (paired rounds, on the log scale), one :class:`Verdict` per row, its metric
+    naming the engine, the format and the batch (plus ``case``, e.g. the model)."""
+    verdicts = []
+    for row in result["rows"]:
+        ours = row["engine"] == ENGINE_OURS
+        new, old = (row["format"], "fp32") if ours else ("ort_int8", "ort_fp32")
+        engine = "this course's kernels" if ours else row["engine"].split(" (")[0]
+        label = ", ".join(x for x in (case, f"batch {result['batch']}") if x)
+        metric = f"speed, {row['format']} over FP32, {engine} ({label})"
+        verdicts.append(judge(replace(claim, metric=metric), result["times"][new], result["times"][old],
+                              repeat="rounds"))  # fmt: skip
+    return verdicts

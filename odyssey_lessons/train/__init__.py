@@ -4,7 +4,7 @@ The lessons' experiments built on it live one layer up, in :mod:`odyssey_lessons
 
 from odyssey_lessons.train._cast import Caster, mx_fake_quantize
 from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value
-from odyssey_lessons.train._fit import History, evaluate, fit
+from odyssey_lessons.train._fit import History, evaluate, fit, predict
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -38,6 +38,7 @@ __all__ = [
     "evaluate",
     "fake_quantize_scaled",
     "fit",
+    "predict",
     "get_policy",
     "gradient_stats",
     "l2_penalty",

@@ -195,6 +195,27 @@ def evaluate(
         model.load_params(master)
 
 
+def predict(
+    model: Layer, x: np.ndarray, *, policy: str | PrecisionPolicy = "fp32", batch_size: int = 512
+) -> np.ndarray:
+    """Predicted labels (argmax of the logits) of ``model`` on ``x`` with the policy's forward casts, as
+    :func:`evaluate` computes them: the per-example answers that paired comparisons of two models need.
+
+    Raises:
+        TypeError, ValueError: Bad data or policy.
+    """
+    x, _ = _check_data("(x, y)", (x, np.zeros(len(x), dtype=np.int64)))
+    caster = Caster(policy)
+    master = {k: v.copy() for k, v in model.params().items()}
+    cast_weights(model, master, caster)
+    try:
+        out = [np.argmax(forward(model, x[s : s + batch_size], caster, training=False, record=False), axis=1)
+               for s in range(0, len(x), batch_size)]  # fmt: skip
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    finally:
+        model.load_params(master)
+
+
 def fit(
     model: Layer,
     train: tuple[np.ndarray, np.ndarray],
