@@ -154,7 +154,7 @@ def test_refuses_unsupported_models(rng):
 
 
 def test_input_quantization_and_output_dequantization_match_the_affine_functions(rng):
-    from odyssey_lessons.quant._affine import choose_qparams, dequantize, quantize
+    from odyssey_lessons.quant import choose_qparams, dequantize, quantize
 
     x = (rng.standard_normal((50, 7)) * 3).astype(np.float32)
     qp = choose_qparams(x[:20], bits=8, symmetric=False)  # calibrated on part of x: the rest saturates too
