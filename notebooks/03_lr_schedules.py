@@ -148,9 +148,10 @@ print(f"The probe ({PROBE_STEPS} steps of batch 32, {probe_epochs:.1f} epochs) s
 measured["range-test window: width (×) / grid values inside"] = (round(hi / lo, 1), len(in_window))
 
 # %% [markdown]
-# Read the line above for what the probe narrowed on this run: it discards the learning rates too small to move the
-# loss and those where it blows up, and that is all a window of this width does. Choosing within the window is still
-# the grid's job (the plot); the lowest-loss end gives a scale to centre the next search on, which section 3 uses.
+# Read the line above for what the probe narrowed on this run: its window excludes the learning rates too small to
+# move the loss and those where the loss blows up; it does not pick a value inside. Choosing within the window is
+# still the grid's job (the plot); the lowest-loss end gives a scale to centre the next search on, which section 3
+# uses.
 #
 # ## 3 · Every schedule, same budget, three seeds, its own best peak
 #
