@@ -27,9 +27,10 @@
 # 5. explain update swamping, why master weights prevent it and how stochastic rounding does instead;
 # 6. explain why gradients are unscaled *before* clipping.
 #
-# Runs take a few seconds each on a laptop CPU: the low-precision arithmetic is simulated, so it is *slower* than
-# float32 here (section 8 measures by how much). The speed of these formats comes from GPU hardware; the only
-# numbers not measured in this notebook are GPU throughputs, labelled with where they were measured.
+# The low-precision arithmetic is simulated on the CPU: every rounding is an extra pass over the data, so the formats
+# cannot be expected to run faster here (section 8 times whether they run slower, and by how much). The speed of these
+# formats comes from GPU hardware; the only numbers not measured in this notebook are GPU throughputs, labelled with
+# where they were measured.
 
 # %%
 import datetime
@@ -39,11 +40,14 @@ import platform
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
+from tqdm.auto import tqdm
 
 from odyssey_lessons import __version__, nn, optim
 from odyssey_lessons.data import digits_task
+from odyssey_lessons.evidence import ROW_HEADER, Claim, judge
 from odyssey_lessons.formats import finfo, quantize
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
+from odyssey_lessons.perf import interleaved
 from odyssey_lessons.studies import SweepSetup, initial_gradients
 from odyssey_lessons.train import (
     POLICIES,
@@ -63,9 +67,11 @@ print(f"odyssey_lessons {__version__}, numpy {np.__version__}, {platform.machine
 
 
 def mean_spread(values: list[float]) -> str:
-    """``mean ± half the range`` in percent, for accuracies over seeds."""
+    """``mean ± half the range`` in percent, for accuracies over seeds; one seed has no spread to show."""
     v = np.asarray(values) * 100
-    return f"{v.mean():.1f} ± {(v.max() - v.min()) / 2:.1f}"
+    if v.size == 1:
+        return f"{v[0]:.1f} (1 seed)"
+    return f"{v.mean():.1f} ± {(v.max() - v.min()) / 2:.1f} ({v.size} seeds)"
 
 
 # %% [markdown]
@@ -113,7 +119,8 @@ print(digits_cnn(0))
 # ## 2 · Every policy on the digits
 #
 # Same model, same initial weights, same batches, Adam (lr 3e-3) — only the policy changes. The MLP runs over three
-# seeds (initial weights and batch order), so a difference smaller than the spread is noise. FP16 runs without loss
+# seeds (initial weights and batch order), so a difference smaller than the spread is noise; the CNN, slower to
+# train, runs one seed and shows no spread. FP16 runs without loss
 # scaling, with a static scale and with PyTorch's dynamic `GradScaler`; the FP8 hybrid (E4M3 forward, E5M2
 # backward) runs without any scaling and with each FP8 recipe.
 
@@ -131,7 +138,7 @@ RUNS = [
 ]
 SEEDS = (0, 1, 2)
 digits_results: dict[tuple[str, str], list] = {}
-for label, policy, scaler in RUNS:
+for label, policy, scaler in tqdm(RUNS, desc="policies"):
     digits_results[("MLP", label)] = [
         fit(digits_mlp(s), mlp_task.train, val=mlp_task.val, optimizer=optim.adam(3e-3), epochs=10,
             batch_size=64, policy=policy, scaler=scaler(), seed=s, progress=False)
@@ -145,10 +152,9 @@ for label, policy, scaler in RUNS:
 rows = []
 for (model, label), hs in sorted(digits_results.items(), key=lambda item: item[0][0] == "CNN"):
     rows.append([model, label, mean_spread([h.final_val_acc for h in hs]), sum(h.skipped_steps for h in hs),
-                 f"{100 * np.mean([h.step['underflow'].mean() for h in hs]):.3f}%",
-                 f"{np.mean([h.seconds for h in hs]):.2f}"])  # fmt: skip
-display(html_table(["model", "run", "val. accuracy % (mean ± half-range)", "skipped steps",
-                    "grad. underflow (mean)", "seconds per run"], rows))  # fmt: skip
+                 f"{100 * np.mean([h.step['underflow'].mean() for h in hs]):.3f}%"])  # fmt: skip
+display(html_table(["model", "run", "val. accuracy % (mean ± half-range over seeds)", "skipped steps",
+                    "grad. underflow (mean)"], rows))  # fmt: skip
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
@@ -169,18 +175,41 @@ spread = max(np.ptp([h.final_val_acc for h in hs]) for (m, _), hs in digits_resu
 worst_gap = max(abs(np.mean([h.final_val_acc for h in hs]) - fp32_acc)
                 for (m, _), hs in digits_results.items() if m == "MLP")  # fmt: skip
 measured["digits MLP val. acc fp32 (mean of 3 seeds)"] = round(float(fp32_acc), 4)
-measured["digits MLP: largest |policy - fp32| gap / largest seed spread"] = (round(worst_gap, 4), round(spread, 4))
+measured["digits MLP: largest |policy - fp32| gap / largest seed spread"] = (
+    round(float(worst_gap), 4),
+    round(float(spread), 4),
+)
 fp16_underflow = np.mean([h.step["underflow"].mean() for h in digits_results[("MLP", "fp16, no scaling")]])
 measured["digits MLP: fp16 gradient underflow without scaling"] = f"{100 * fp16_underflow:.4f}%"
-assert worst_gap <= 0.05  # every policy lands within 5 points of fp32 on this problem
+assert worst_gap <= 0.05  # the text below speaks of "this problem" as one where no policy fails outright
 
 # %% [markdown]
-# **What this shows.** On the digits every policy — even FP8 without any scaling, and FP16 without loss scaling —
-# trains to within a few points of fp32 (the table: the gaps are of the size of the spread between seeds), and a
-# static or dynamic loss scale changes nothing that matters. The
-# gradients here are large enough: FP16 loses only a tiny share to underflow (the *grad. underflow* column). This is
-# an honest result, not a failure of the demonstration: a 2-layer network with well-scaled inputs does not need loss
-# scaling. The classic failure needs small gradients, which the next sections build.
+# **Does low precision cost accuracy here?** Micikevicius et al. (2018) train in half precision "without losing model
+# accuracy". Judged below for every policy on the MLP, paired by seed (seed $s$ gives every policy the same initial
+# weights and batches): the claim holds for a policy when its validation accuracy is at most 1 point below fp32's,
+# with the whole 95% interval of the difference above −1 point.
+
+# %%
+fp32_mlp = [h.final_val_acc for h in digits_results[("MLP", "fp32")]]
+parity = [
+    judge(Claim("half precision trains without losing model accuracy (Micikevicius et al., 2018)",
+                f"val. accuracy, {label} − fp32 (MLP)", unit="points", above=-1.0),
+          [100 * h.final_val_acc for h in digits_results[("MLP", label)]], [100 * a for a in fp32_mlp])
+    for label, _, _ in RUNS[1:]
+]  # fmt: skip
+display(html_table(ROW_HEADER, [v.row() for v in parity]))
+counts = {lab: sum(v.label == lab for v in parity) for lab in ("holds", "does not hold", "inconclusive")}
+print(f"{len(parity)} policies against fp32 over {len(SEEDS)} seeds: "
+      + ", ".join(f"{n} {lab}" for lab, n in counts.items())
+      + f". Largest gap between a policy's mean and fp32's: {100 * worst_gap:.1f} points; largest range of one "
+      f"policy over seeds: {100 * spread:.1f} points. Unscaled fp16 lost {100 * fp16_underflow:.3f}% of its "
+      "gradients to underflow.")  # fmt: skip
+measured["digits MLP: policies vs fp32 within 1 point (holds / does not hold / inconclusive)"] = tuple(counts.values())
+
+# %% [markdown]
+# An inconclusive row says how many seeds would settle it. Whatever the labels, read the *grad. underflow* column
+# with them: a 2-layer network with well-scaled inputs has gradients large enough for fp16, so it has little need of
+# loss scaling. The classic failure needs small gradients, which the next sections build.
 #
 # ## 3 · Gradients against each format's range
 #
@@ -222,12 +251,15 @@ display(html_table(["gradient format", "digits MLP: underflow", "deep MLP: under
 deep_e5m2 = gradient_stats(grads_deep, "e5m2").underflow_fraction
 deep_fp16 = gradient_stats(grads_deep, "fp16").underflow_fraction
 assert deep_e5m2 > 10 * max(deep_fp16, 1e-6) and gradient_stats(grads_deep, "bf16").underflow_fraction == 0
+lost = {name: gradient_stats(grads_deep, name).underflow_fraction for name in GRAD_FORMATS}
+print("deep network's initial gradients lost to underflow: "
+      + "; ".join(f"{name} {100 * v:.2f}%" for name, v in lost.items()))  # fmt: skip
 
 # %% [markdown]
-# bf16 has fp32's exponent range, so it loses nothing here; fp16 loses a few percent of the deep network's gradients;
-# E5M2 (FP8 for gradients) loses most of them and E4M3 nearly all. Multiplying the loss by $S = 2^k$ multiplies
-# every gradient by $S$ (the chain rule is linear), which slides the histogram $k$ binades to the right; dividing the
-# gradients by $S$ in float32 before the update undoes it exactly (for a power of two).
+# bf16 has fp32's exponent range (the assert above checks it loses nothing here); for the others the share lost grows
+# with the format's smallest subnormal (the dashed lines), as printed above. Multiplying the loss by $S = 2^k$
+# multiplies every gradient by $S$ (the chain rule is linear), which slides the histogram $k$ binades to the right;
+# dividing the gradients by $S$ in float32 before the update undoes it exactly (for a power of two).
 #
 # ## 4 · Where loss scaling matters: the deep network
 #
@@ -283,24 +315,42 @@ measured["deep MLP val. acc: fp8 none / +GradScaler / current / delayed / MX"] =
 assert acc["bf16 fwd, e5m2 grads, scale 2^12"] > acc["bf16 fwd, e5m2 grads, no scaling"] + 0.2
 assert acc["fp8 + current scaling"] > acc["fp8 hybrid + GradScaler"] + 0.2
 
+
+def pct(label: str) -> str:
+    return f"{100 * acc[label]:.1f}%"
+
+
+first_epoch_underflow = {k: h.step["underflow"][:20].mean() for k, h in deep_results.items()}
+print(
+    f"fp32 {pct('fp32')}; fp16 unscaled {pct('fp16, no scaling')} with "
+    f"{100 * first_epoch_underflow['fp16, no scaling']:.2f}% of gradients underflowing in the first epoch"
+)
+print(
+    f"e5m2 gradients: unscaled {pct('bf16 fwd, e5m2 grads, no scaling')}, scaled by 2^12 "
+    f"{pct('bf16 fwd, e5m2 grads, scale 2^12')}"
+)
+print(f"fp8 hybrid: unscaled {pct('fp8 hybrid, no scaling')}, + GradScaler {pct('fp8 hybrid + GradScaler')}; "
+      f"current {pct('fp8 + current scaling')}, delayed {pct('fp8 + delayed scaling')}, "
+      f"MX {pct('fp8 + MX blocks')} (one seed each)")  # fmt: skip
+
 # %% [markdown]
-# **What this shows** (check it against the table — the cell above asserts the two big gaps):
+# **How to read it** (the cell above prints the numbers and asserts the two big gaps: scaled over unscaled E5M2
+# gradients, and per-tensor scaling over a GradScaler for the FP8 hybrid):
 #
-# - **fp16 without scaling still trains** here, although a few percent of its gradients underflow: Adam divides each
-#   update by the gradient's running RMS, so small-but-nonzero gradients still move weights, and the ones that flush
-#   to 0 are the least important. That is a measured caveat to "fp16 needs loss scaling": it needs it when a large
-#   share of gradients vanishes, not always.
-# - **E5M2 gradients without scaling fall far behind**: most gradients flush to 0, so training starts late and
-#   stays behind. A static scale of $2^{12}$ moves them into range and the run tracks fp32. (How far behind depends
-#   on the learning rate and the run length: the few gradients that survive keep pushing. Try `optim.adam(3e-3)`
-#   in the cell above and see the gap shrink — the effect is real but not all-or-nothing.)
-# - **The FP8 hybrid fails even with a GradScaler**: loss scaling only fixes the *backward* pass. The forward pass
-#   rounds activations to E4M3, whose smallest subnormal is $2^{-9}$; in this small-init network the activations
-#   themselves underflow, so the gradients that reach the weights are already zero (the underflow column shows
-#   little because there is little left to lose). **Per-tensor scaling** fixes forward and backward at once: current
-#   scaling (each tensor's own amax), delayed scaling (the amax of previous steps: cheaper, but it starts at scale 1
-#   and lags behind the data) and MX blocks (a power-of-two scale per 32 values) all train, close to fp32. Their order
-#   among themselves on one seed is within run-to-run noise — do not read a ranking into it.
+# - **fp16 without scaling** loses part of its gradients to underflow. Where it still trains close to fp32, the
+#   reason is the optimizer: Adam divides each update by the gradient's running RMS, so small-but-nonzero gradients
+#   still move weights, and the ones that flush to 0 are the least important. "fp16 needs loss scaling" is about
+#   networks where a large share of gradients vanishes.
+# - **E5M2 gradients without scaling** flush to 0 in bulk, so training starts late. A static scale of $2^{12}$ moves
+#   them into range. How far behind the unscaled run ends depends on the learning rate and the run length: the few
+#   gradients that survive keep pushing. Try `optim.adam(3e-3)` in the cell above and watch the gap change.
+# - **A GradScaler cannot rescue the FP8 hybrid's forward pass**: loss scaling only fixes the *backward* pass. The
+#   forward pass rounds activations to E4M3, whose smallest subnormal is $2^{-9}$; in this small-init network the
+#   activations themselves underflow, so the gradients that reach the weights are already zero (the underflow column
+#   can show little because there is little left to lose). **Per-tensor scaling** fixes forward and backward at
+#   once: current scaling (each tensor's own amax), delayed scaling (the amax of previous steps: cheaper, but it
+#   starts at scale 1 and lags behind the data) and MX blocks (a power-of-two scale per 32 values). Their order among
+#   themselves rests on one seed each: do not read a ranking into it.
 #
 # ## 5 · The dynamic loss scaler's trace
 #
@@ -331,26 +381,38 @@ measured["GradScaler trace: skipped steps / min and max log2 scale"] = (
 assert trace.skipped_steps >= 1
 
 # %% [markdown]
-# Each cross is a step whose update was thrown away. The price of dynamic scaling is those skipped steps (a small
-# share, printed above); the gain is that nobody has to pick the scale. The scale hovers just below the point where
+# Each cross is a step whose update was thrown away. The price of dynamic scaling is those skipped steps (their
+# share is printed above); the gain is that nobody has to pick the scale. The scale hovers just below the point where
 # the *largest* gradient anywhere in the network overflows fp16 — the smallest gradients get as much headroom as that
 # allows.
 #
 # ## 6 · Master weights and update swamping
 #
 # A weight update $w \leftarrow w - \eta g$ is itself rounded when the weights are stored in a low-precision format.
-# If $|\eta g|$ is smaller than half the spacing of representable values around $w$, round-to-nearest returns $w$
-# unchanged: the update is **swamped**. With bf16 (8 significant bits), a weight of 1.0 ignores any update smaller
-# than $2^{-9} \approx 0.002$:
+# If $|\eta g|$ is smaller than half the gap to the neighbouring representable value on its side, round-to-nearest
+# returns $w$ unchanged: the update is **swamped**. At $w = 1$ the two gaps differ: above 1 the spacing is the
+# format's `eps` ($2^{-m}$ for $m$ stored mantissa bits), below 1 it is `eps / 2` (the binade $[\tfrac12, 1)$). So an
+# upward update is lost below `eps / 2` and a downward one already below `eps / 4`. The thresholds, computed from
+# `finfo`, and a check just below and just above each (a value exactly halfway rounds to even, which is 1.0 itself):
 
 # %%
+rows = []
 for fmt in ["bf16", "fp16", "e4m3fn"]:
-    w = np.float32(1.0)
-    half_spacing = finfo(fmt).eps / 2  # the spacing just above 1.0 is eps
-    for update in [half_spacing * 0.9, half_spacing * 1.1]:
-        new = quantize(np.array([w + update], np.float32), fmt)[0]
-        print(f"{fmt:>7}: 1.0 + {update:.3g} stored in {fmt} -> {float(new)!r}  ({'kept' if new != w else 'LOST'})")
-        assert (new != w) == (update > half_spacing)
+    w, eps = np.float32(1.0), finfo(fmt).eps
+    for direction, threshold in [(+1, eps / 2), (-1, eps / 4)]:  # half the spacing above / below 1.0
+        kept = []
+        for factor in (0.9, 1.1):
+            new = quantize(np.array([w + direction * threshold * factor], np.float32), fmt)[0]
+            kept.append(bool(new != w))
+        assert kept == [False, True], f"{fmt}: {kept}"  # lost just below the threshold, kept just above
+        rows.append([fmt, f"2^{math.log2(eps):.0f}", "up (w + u)" if direction > 0 else "down (w − u)",
+                     f"2^{math.log2(threshold):.0f} = {threshold:.3g}", "LOST" if not kept[0] else "kept",
+                     "kept" if kept[1] else "LOST"])  # fmt: skip
+display(html_table(["format", "eps (spacing above 1)", "update", "lost below |u| =", "0.9 × threshold",
+                    "1.1 × threshold"], rows))  # fmt: skip
+bf16_eps = finfo("bf16").eps
+print(f"bf16 weight of 1.0: an update up is swamped below 2^{math.log2(bf16_eps / 2):.0f} = {bf16_eps / 2:.4f}, "
+      f"an update down below 2^{math.log2(bf16_eps / 4):.0f} = {bf16_eps / 4:.4f}")  # fmt: skip
 
 # %% [markdown]
 # How many real updates are that small? One SGD step (lr 0.01) on the digits MLP at its initial weights:
@@ -411,14 +473,24 @@ display(html_table(["run", "final training loss", "val. accuracy"],
                     for k, h in update_results.items()]))  # fmt: skip
 loss = {k: h.epoch["train_loss"][-1] for k, h in update_results.items()}
 measured["final train loss, e4m3 weights: master / nearest / stochastic"] = tuple(
-    round(loss[k], 3) for k in list(UPDATE_RUNS)[:3])  # fmt: skip
+    round(float(loss[k]), 3) for k in list(UPDATE_RUNS)[:3])  # fmt: skip
 assert loss["e4m3 weights, no master, nearest"] > loss["e4m3 weights, fp32 master"] + 0.1
 assert loss["e4m3 weights, no master, stochastic"] < loss["e4m3 weights, no master, nearest"]
+e4_master, e4_nearest, e4_stoch = (loss[k] for k in list(UPDATE_RUNS)[:3])
+recovered = (e4_nearest - e4_stoch) / (e4_nearest - e4_master)
+print(f"e4m3 weights: round-to-nearest ends at training loss {e4_nearest:.3f} against {e4_master:.3f} with master "
+      f"weights; stochastic rounding ({e4_stoch:.3f}) recovers {100 * recovered:.0f}% of that gap without a float32 "
+      f"copy. bf16 weights: {loss['bf16 weights, no master, nearest']:.3f} without master weights, "
+      f"{loss['bf16 weights, fp32 master']:.3f} with them (one seed each).")  # fmt: skip
+measured["e4m3 weights: share of the nearest-vs-master loss gap that stochastic rounding recovers"] = round(
+    recovered, 3
+)
 
 # %% [markdown]
-# With E4M3 weights and round-to-nearest updates, training stalls at a much higher loss: most updates are swamped.
-# Stochastic rounding recovers most of the gap without any float32 copy (it trades a little noise for it). With bf16
-# the swamping is milder — bf16 has 8 significant bits to E4M3's 4 — but still measurable in the table.
+# The asserts above hold the two orderings the text relies on: round-to-nearest E4M3 weights end well above master
+# weights, and stochastic rounding ends below round-to-nearest. It keeps each update on average and trades a little
+# noise for the float32 copy. bf16 keeps 8 significant bits to E4M3's 4, so far fewer of its updates are swamped
+# (the table of section 6).
 #
 # ## 7 · Clipping, and why unscaling comes first
 #
@@ -462,15 +534,51 @@ assert abs(norm(right) - min(true_norm, max_norm)) < 1e-3 and norm(wrong) < 2 * 
 #
 # ## 8 · What the simulation costs on this CPU, and what the hardware gives
 #
-# The runs above record their wall time. Simulated low precision *adds* work (every rounding is an extra pass over
-# the data), so it is slower than fp32 here; the GPU table below (measured elsewhere, provenance printed) is where
-# the speed of these formats is real.
+# Simulated low precision *adds* work: every rounding is an extra pass over the data. So the expectation is that it
+# runs slower than fp32 here. The wall times the runs of section 2 recorded cannot judge that: the first policy to
+# run paid the kernels' compile and cache load. Timed here instead: one epoch of the digits MLP (512 images,
+# batch 64, Adam) per policy, every policy warmed up first, then the policies in turn, round after round (each sample
+# repeats the epoch for at least 50 ms and records the time per epoch), so each round compares them under the same
+# machine load. The claim holds for a policy when its speed over fp32 is below
+# 1× (slower) with the whole 95% interval over the rounds. The GPU tables below (measured elsewhere, provenance
+# printed) are where the speed of these formats is real.
 
 # %%
-per_step = {label: np.mean([h.seconds / len(h.step["loss"]) for h in digits_results[("MLP", label)]])
-            for label, _, _ in RUNS}  # fmt: skip
-display(html_table(["MLP run (this CPU, simulated)", "ms per step incl. epoch evaluation", "× fp32"],
-                   [[k, f"{1e3 * v:.2f}", f"{v / per_step['fp32']:.2f}"] for k, v in per_step.items()]))  # fmt: skip
+TIMED = ["fp32", "fp16", "bf16", "fp8_hybrid", "fp8_current", "fp8_delayed", "fp8_mx"]
+x512, y512 = mlp_task.train[0][:512], mlp_task.train[1][:512]
+steps_per_epoch = -(-len(x512) // 64)
+
+
+ROUNDS, WARMUP, MIN_TIME = 15, 2, 0.05  # each sample repeats an epoch for at least MIN_TIME seconds
+bar = tqdm(desc="timing epochs", unit=" epochs")
+
+
+def one_epoch(policy: str):
+    net = digits_mlp(0)
+
+    def run() -> None:
+        fit(net, (x512, y512), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy, progress=False)
+        bar.update()
+
+    return run
+
+
+epoch_times = interleaved({p: one_epoch(p) for p in TIMED}, ROUNDS, warmup=WARMUP, min_time=MIN_TIME)
+bar.close()
+slower = [
+    judge(Claim("simulated low precision is slower than fp32 on this CPU", f"speed, {p} (simulated) over fp32",
+                unit="×", below=1.0, scale="ratio"),
+          epoch_times[p], epoch_times["fp32"], repeat="rounds")
+    for p in TIMED[1:]
+]  # fmt: skip
+ms_step = {p: 1e3 * float(np.median(t)) / steps_per_epoch for p, t in epoch_times.items()}
+display(html_table(["policy (this CPU, simulated)", "ms per step (median of rounds)"],
+                   [[p, f"{v:.2f}"] for p, v in ms_step.items()]))  # fmt: skip
+display(html_table(ROW_HEADER, [v.row() for v in slower]))
+for v in slower:
+    print(v.sentence)
+measured["CPU simulated step, speed over fp32 (interleaved rounds): " + " / ".join(TIMED[1:])] = tuple(
+    round(v.estimate, 2) for v in slower)  # fmt: skip
 gpu = gpu_matmul_throughput()
 prov = gpu["provenance"]
 print(f"{gpu['title']}: {prov['hardware']}, {prov['software']}, {prov['workload']}. {prov['note']}")
@@ -493,7 +601,7 @@ measured["H200 step: fp16+GradScaler minus bf16 (ms), per batch"] = {b: round(v,
 # Drag the loss scale from $2^0$ to $2^{24}$ and pick the gradient format. Left: the deep network's initial
 # gradients times the scale, against the format's range (red: lost to underflow or overflow). Right: a real training
 # run (bf16 forward, your gradient format, a static scale) with the skipped steps marked. Each setting trains once
-# (about 0.1–0.3 s) and is cached, so moving back is instant.
+# and is cached, so moving back is instant.
 #
 # Things to try: E5M2 at $2^0$, $2^6$, $2^{12}$ — watch underflow fall and training start; any format at $2^{24}$ —
 # every step overflows and is skipped; bf16 — the scale hardly matters (why?).
@@ -520,14 +628,16 @@ measured["sweep, e5m2: underflow at 2^0 / 2^12"] = (round(at_0.underflow, 4), ro
 # %% [markdown]
 # ## Summary: what this notebook measured
 #
-# Every entry was computed in this run (the GPU table is the only outside data, and it is labelled as such).
+# Every entry was computed in this run (the GPU tables are the only outside data, and they are labelled as such).
 #
-# - On the digits, every policy trains to within a few points of fp32; fp16 needs no loss scaling there.
-# - In a deep network with small initial weights, FP8 (E5M2) gradients underflow without scaling, loss scaling
-#   rescues them, and an E4M3 forward pass needs per-tensor (or MX block) scaling; fp16 copes even unscaled.
-# - Dynamic loss scaling finds the largest safe scale at the price of a few skipped steps.
-# - Without master weights, small updates are swamped; stochastic rounding keeps them on average.
+# - Section 2 judged "without losing model accuracy" for every policy on the digits MLP, paired over seeds.
+# - In a deep network with small initial weights, FP8 (E5M2) gradients underflow without scaling and loss scaling
+#   moves them into range; an E4M3 forward pass needs per-tensor (or MX block) scaling, which a loss scale cannot give.
+# - Dynamic loss scaling finds a large safe scale at the price of skipped steps.
+# - Without master weights, updates below half a spacing are swamped (thresholds from `finfo`); stochastic rounding
+#   keeps them on average.
 # - Unscale before clipping, or the clip threshold is off by the loss scale.
+# - Section 8 timed the simulated policies against fp32 in interleaved rounds and judged whether they are slower.
 
 # %%
 for key, value in measured.items():

@@ -216,9 +216,20 @@ check("train.master_weight_step", test_weight_steps, points=3,
 # %% [markdown]
 # ## Task 4 · How many updates vanish?
 #
-# Write `swamped_share(weights, updates, fmt)`: among the **nonzero** updates, the share for which storing
-# `weights + updates` in `fmt` gives back exactly the stored weight `quantize(weights, fmt)`. (Compute the sum in
-# float32.) Then say in one sentence, in the markdown cell below, why the share is larger for e4m3fn than for bf16.
+# Weights kept in a low-precision format are already rounded to it, so the update is added to the **stored** weight,
+# not to the float32 value it came from. Write `swamped_share(weights, updates, fmt)` that:
+#
+# 1. rounds the weights to the format: `stored = quantize(weights, fmt)`;
+# 2. adds each update to its stored weight in float32 and stores the result: `quantize(stored + updates, fmt)`;
+# 3. counts an update as **swamped** when that result equals `stored` exactly;
+# 4. returns the swamped share among the **nonzero** updates only (zero updates are neither swamped nor counted;
+#    with no nonzero update at all, return `0.0`).
+#
+# The check draws weights in $[\tfrac12, 1)$, where the spacing is `eps / 2`, and updates of both signs: half of them
+# smaller than half that spacing (swamped), half larger (kept), so the right answer is exactly 0.5 for every format.
+# Rounding `weights + updates` without step 1 compares against a float32 weight that is not on the format's grid, and
+# gives another share. Then say in one sentence, in the markdown cell below, why the share is larger for e4m3fn than
+# for bf16.
 
 
 # %%
@@ -249,7 +260,7 @@ def test_swamped_share() -> None:
 
 
 check("train.swamped_share", test_swamped_share, points=2,
-      hint="quantize(stored + update) == stored, counted over the nonzero updates only")  # fmt: skip
+      hint="stored = quantize(weights); swamped if quantize(stored + u) == stored; over nonzero updates")  # fmt: skip
 
 # %% [markdown]
 # **Why more for e4m3fn?** (not graded; compare with the solution)

@@ -18,7 +18,9 @@
 # 2. **`one_cycle_lr`**: the 1cycle policy exactly as `torch.optim.lr_scheduler.OneCycleLR` computes it.
 # 3. **`smoothed`**: the bias-corrected moving average an LR range test plots.
 #
-# All functions take an integer numpy array of steps ($k = 0$ is the first update) and return a float64 array.
+# The two schedule functions take an integer numpy array of steps ($k = 0$ is the first update) and return a float64
+# array of the same shape; `smoothed` takes an array of losses and returns a float64 array of the same length. Each
+# check compares your values with the course package over several settings (and with PyTorch where installed).
 # Write your code in place of the `raise NotImplementedError(...)` lines, run the cell, then run the check cell
 # below it. To score the whole notebook, save it and run `odyssey check exercises/03_lr_schedules.ipynb`.
 
