@@ -517,26 +517,41 @@ for layout in ("mlp", "cnn"):
 # a few hundred steps. At 3 bits there was little to recover. QAT costs a training run and the training data; PTQ
 # costs 512 unlabelled images. The usual practice follows from that: PTQ first, QAT when PTQ loses too much.
 #
-# ## 8 · FP8 vs INT8 (and FP4 vs INT4) on the same models
+# ## 8 · FP8 vs INT8, FP6 vs INT6, FP4 and NF4 vs INT4 on the same models
 #
 # An 8-bit float (E4M3: 4 exponent bits, 3 mantissa bits; E5M2: 5 and 2) also has 256 codes, but spaced
 # logarithmically: fine near 0, coarse far out. Same models, same per-channel weight scales (absmax mapped to the
-# format's largest value) and per-tensor activation scales (calibrated absmax); at 4 bits, weights only (activations
-# stay INT8): INT4 vs FP4 (E2M1, the element format of MXFP4).
+# format's largest value) and per-tensor activation scales (calibrated absmax). At 6 and 4 bits, weights only
+# (activations stay INT8): INT6 vs the two FP6 formats of the OCP MX specification (E2M3, E3M2), and INT4 vs FP4
+# (E2M1, the element format of MXFP4) and NF4 (QLoRA's NormalFloat: 16 levels at the quantiles of a normal
+# distribution, one float32 absmax per block of 64 weights, Dettmers et al. 2023).
 
 # %%
 FORMAT_RUNS = [("INT8", dict(bits=8)), ("FP8 E4M3", dict(weight_format="e4m3fn", act_format="e4m3fn")),
-               ("FP8 E5M2", dict(weight_format="e5m2", act_format="e5m2")), ("INT4 weights", dict(bits=4)),
-               ("FP4 E2M1 weights", dict(weight_format="e2m1fn"))]  # fmt: skip
+               ("FP8 E5M2", dict(weight_format="e5m2", act_format="e5m2")), ("INT6 weights", dict(bits=6)),
+               ("FP6 E2M3 weights", dict(weight_format="e2m3fn")), ("FP6 E3M2 weights", dict(weight_format="e3m2fn")),
+               ("INT4 weights", dict(bits=4)), ("FP4 E2M1 weights", dict(weight_format="e2m1fn")),
+               ("NF4 weights", dict(weight_format="nf4"))]  # fmt: skip
 fmt_res = {(layout, name): ptq_run(layout, granularity="channel", setup=setup, **kw)
            for layout in ("mlp", "cnn") for name, kw in FORMAT_RUNS}  # fmt: skip
 display(html_table(["model", "format", "test acc. %", "weight SQNR layer 0 (dB)", "predictions unchanged %"],
                    [[layout.upper(), name, f"{100 * r.test_acc:.1f}", f"{r.layers[0].error['sqnr_db']:.1f}",
                      f"{100 * r.agreement:.1f}"] for (layout, name), r in fmt_res.items()]))  # fmt: skip
 sq = {name: fmt_res[("mlp", name)].layers[0].error["sqnr_db"] for name, _ in FORMAT_RUNS}
-measured["MLP layer 0 weight SQNR dB: INT8 / E4M3 / E5M2 / INT4 / FP4"] = tuple(round(v, 1) for v in sq.values())
+measured["MLP layer 0 weight SQNR dB: " + " / ".join(sq)] = tuple(round(v, 1) for v in sq.values())
 print(f"weight SQNR, MLP layer 0: INT8 {sq['INT8']:.1f} dB vs FP8 E4M3 {sq['FP8 E4M3']:.1f} dB; "
       f"INT4 {sq['INT4 weights']:.1f} dB vs FP4 {sq['FP4 E2M1 weights']:.1f} dB")  # fmt: skip
+for bits, names in ((6, ("INT6 weights", "FP6 E2M3 weights", "FP6 E3M2 weights")),
+                    (4, ("INT4 weights", "FP4 E2M1 weights", "NF4 weights"))):  # fmt: skip
+    order = sorted(names, key=lambda n: -sq[n])
+    print(
+        f"at {bits} bits, weight SQNR (MLP layer 0) ranks "
+        + " > ".join(f"{n} ({sq[n]:.1f} dB)" for n in order)
+        + "; test accuracy MLP / CNN: "
+        + "; ".join(
+            f"{n} {100 * fmt_res[('mlp', n)].test_acc:.1f} / {100 * fmt_res[('cnn', n)].test_acc:.1f}" for n in names
+        )
+    )
 assert sq["INT8"] > sq["FP8 E4M3"] > sq["FP8 E5M2"]  # the text below: INT8 wins; more mantissa bits, less error
 assert sq["INT4 weights"] > sq["FP4 E2M1 weights"]
 assert min(fmt_res[(lay, n)].test_acc - fmt_res[(lay, n)].float_test_acc for lay in ("mlp", "cnn")
@@ -548,7 +563,9 @@ assert min(fmt_res[(lay, n)].test_acc - fmt_res[(lay, n)].float_test_acc for lay
 # has more precision across the bulk of the weights than E4M3's 3 mantissa bits, and weights that fill a band around 0
 # do not need E4M3's wide dynamic range. E5M2 trades another mantissa bit for range and is noticeably worse — it is a
 # gradient format. FP8's advantage is elsewhere: training (gradients span many binades) and GPU hardware that multiplies
-# FP8 natively (section 6's H200 line).
+# FP8 natively (section 6's H200 line). The 6- and 4-bit lines above rank the grids on these weights: a uniform grid
+# per output channel, a float grid per channel, or NF4's normal quantiles per block of 64 — NF4 is built for the
+# bell-shaped weights of large pretrained models, and its blocks ignore which output channel a weight belongs to.
 #
 # ## 9 · The seed material's claims, checked
 #

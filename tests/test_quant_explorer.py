@@ -186,3 +186,16 @@ def test_weight_slices_and_quantize_weight():
     assert approximation_error(rows, deq) == pytest.approx(quantization_error(rows, qp), rel=1e-12)
     with pytest.raises(ValueError, match="weight_format"):
         quantize_weight(rows, weight_format="int4")
+
+
+def test_quantize_weight_nf4_is_the_nf4_codec_in_blocks_of_64_or_a_row():
+    from odyssey_lessons.quant import nf4_decode, nf4_encode
+
+    rng = np.random.default_rng(1)
+    for shape, block in (((4, 128), 64), ((8, 9), 9)):
+        rows = rng.standard_normal(shape).astype(np.float32)
+        qp, deq, payload, scale_bytes = quantize_weight(rows, weight_format="nf4")
+        codes, absmax = nf4_encode(rows, group_size=block)
+        assert qp is None and deq.shape == rows.shape
+        np.testing.assert_array_equal(deq.reshape(-1), nf4_decode(codes, absmax, group_size=block).reshape(-1))
+        assert (payload, scale_bytes) == ((rows.size + 1) // 2, 4 * (rows.size // block))

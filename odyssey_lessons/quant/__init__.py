@@ -49,10 +49,11 @@ from odyssey_lessons.quant._onnx import OnnxRuntimeModel, export_float_onnx, exp
 from odyssey_lessons.quant._pack import pack_int, packed_nbytes, size_report, unpack_int
 from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize
-from odyssey_lessons.quant._study import approximation_error, levels, quantize_weight, weight_slices
+from odyssey_lessons.quant._study import WEIGHT_FORMATS, approximation_error, levels, quantize_weight, weight_slices
 from odyssey_lessons.quant._vnnigemm import INT8_PATHS, available_int8_paths, resolve_int8_path
 
 __all__ = [
+    "WEIGHT_FORMATS",
     "INT8_PATHS",
     "available_int8_paths",
     "resolve_int8_path",

@@ -12,9 +12,13 @@ import numpy as np
 
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.quant._affine import GRANULARITIES, QParams, fake_quantize
-from odyssey_lessons.quant._floatq import FLOAT_FORMATS, quantize_float
+from odyssey_lessons.quant._floatq import FLOAT_FORMATS, quantize_float, quantize_nf4
 from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import packed_nbytes
+
+NF4_BLOCK = 64
+WEIGHT_FORMATS = ("int", *FLOAT_FORMATS, "nf4")
+"""What :func:`quantize_weight` can round weights to: affine integers, a scaled float format, or NF4."""
 
 
 def levels(qp: QParams, index: int = 0) -> np.ndarray:
@@ -63,6 +67,8 @@ def quantize_weight(
 ) -> tuple[QParams | None, np.ndarray, int, int]:
     """Quantize weight rows ``(out, K)``; returns ``(qparams, dequantized, payload bytes, scale bytes)``.
 
+    ``weight_format="nf4"``: NormalFloat4 (Dettmers et al. 2023) in blocks of 64 weights (a row, when 64 does not
+    divide it) with a float32 absmax each (``bits``, ``granularity`` and ``observer`` are not used).
     ``weight_format="int"``: symmetric, ``bits`` wide, calibrated with ``observer``
     (:func:`~odyssey_lessons.quant.choose_qparams`); codes packed, ``ceil(n bits / 8)`` bytes; 4 bytes per float32
     scale. A format of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`: absmax scaling per slice
@@ -72,8 +78,12 @@ def quantize_weight(
     Raises:
         ValueError: Unknown format, granularity or observer, or bits outside 2..8.
     """
-    if weight_format != "int" and weight_format not in FLOAT_FORMATS:
-        raise ValueError(f"weight_format must be 'int' or one of {FLOAT_FORMATS}, got {weight_format!r}")
+    if weight_format not in WEIGHT_FORMATS:
+        raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
+    if weight_format == "nf4":  # QLoRA's blocks of 64 (the row, when 64 does not divide it), absmax in float32
+        block = NF4_BLOCK if rows.shape[1] % NF4_BLOCK == 0 else rows.shape[1]
+        deq, absmax = quantize_nf4(np.ascontiguousarray(rows, dtype=np.float32), group_size=block)
+        return None, deq.reshape(rows.shape), packed_nbytes(rows.size, 4), int(absmax.size * 4)
     axis, group = weight_slices(rows.shape[1], granularity, group_size)
     if weight_format == "int":
         qp = choose_qparams(rows, bits=bits, symmetric=True, granularity=granularity, axis=axis, group_size=group,

@@ -32,6 +32,7 @@ from odyssey_lessons.quant import (
     FLOAT_FORMATS,
     GRANULARITIES,
     OBSERVERS,
+    WEIGHT_FORMATS,
     FakeQuant,
     QParams,
     approximation_error,
@@ -283,7 +284,8 @@ def ptq_evaluate(
     Args:
         bits, granularity, observer: The weights' integer width, scale granularity and calibration.
         act_bits: The activations' integer width (asymmetric, per tensor; the same observer).
-        weight_format, act_format: ``"int"`` or one of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`.
+        weight_format: ``"int"``, one of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`, or ``"nf4"``.
+        act_format: ``"int"`` or one of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`.
         activations: Precomputed :func:`calibrate_activations` (they do not depend on the weight setting).
 
     Raises:
@@ -293,9 +295,10 @@ def ptq_evaluate(
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
     if observer not in OBSERVERS:
         raise ValueError(f"observer must be one of {CALIBRATIONS}, got {observer=}")
-    for name, fmt in (("weight_format", weight_format), ("act_format", act_format)):
-        if fmt != "int" and fmt not in FLOAT_FORMATS:
-            raise ValueError(f"{name} must be 'int' or one of {FLOAT_FORMATS}, got {fmt!r}")
+    if weight_format not in WEIGHT_FORMATS:
+        raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
+    if act_format != "int" and act_format not in FLOAT_FORMATS:
+        raise ValueError(f"act_format must be 'int' or one of {FLOAT_FORMATS}, got {act_format!r}")
     model = float_copy(model)
     if activations is None:
         activations = calibrate_activations(model, calibration_x, bits=act_bits, observer=observer,
