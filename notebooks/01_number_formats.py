@@ -24,7 +24,8 @@
 # 4. tell overflow, underflow and subnormals apart, and saturating from non-saturating FP8;
 # 5. argue from measurements why E4M3 is used for activations and E5M2 for gradients, and why accumulators stay
 #    in fp32;
-# 6. separate what is fast on a GPU (hardware units) from what is fast in a simulation on this CPU (nothing).
+# 6. separate what makes a format fast on a GPU (hardware units) from what a simulation of it costs on this CPU,
+#    and judge a speed claim against a stated baseline.
 #
 # The only numbers not measured here are GPU throughputs in the speed section; they are labelled with where they
 # were measured.
