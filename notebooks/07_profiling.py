@@ -387,7 +387,7 @@ assert all(peak[b] >= reports[b].params + reports[b].optimizer_state for b in pe
 # $$\text{attainable FLOP/s} = \min(\text{peak FLOP/s},\ \text{bandwidth} \times I)$$
 #
 # Both roofs are measured here, once, on one thread as the profile runs: the bandwidth with the STREAM kernels (arrays
-# of 16 MB each, larger than the caches; the triad is the roof) and the peak with a 512×512 float32 matrix product
+# of 16 MB each, chosen to exceed the caches; the triad is the roof) and the peak with a 512×512 float32 matrix product
 # (BLAS: the practical peak, somewhat under the CPU's theoretical one).
 
 # %%
@@ -484,7 +484,7 @@ measured["im2col speed-up over direct per shape [interval]"] = {
 # im2col turns the convolution into one matrix product, so it runs at the speed of a BLAS kernel tuned for years —
 # when that product is worth the copy. With $K = C \cdot k^2$ large (deeper layers), each patch row is long and the
 # product dominates (the table shows by how much im2col wins or loses there). With one input channel, $K = 9$: the
-# matrix product is a thin (B·64 × 9) by (9 × O) product, which keeps BLAS far below its peak (compare the Conv2D
+# matrix product is a thin (B·64 × 9) by (9 × O) product, a shape BLAS is not built for (compare the Conv2D
 # row's GFLOP/s in section 2 with the peak in section 5), and the copy is nine times the input — there the direct
 # loop, which touches each input value once and keeps a vector of accumulators in registers, has its best chance
 # (the verdicts say whether it took it on this machine). In memory, im2col always pays: its matrix is $k^2 = 9$
@@ -602,8 +602,8 @@ measured["GPU (measured elsewhere) bf16 matmul × fp32"] = round(bf16_gpu / fp32
 # ## 9 · Explore: batch size and width → profile and roofline
 #
 # Drag the batch size (1–512) and the width (convolution channels, 4–64), and choose the pass (a training step, or
-# the forward pass alone). Each setting profiles the CNN for real (three repeats; a fraction of a second) and is
-# cached, so moving back is instant; the roofs are the ones probed in section 5.
+# the forward pass alone). Each setting profiles the CNN for real (three repeats) and is cached,
+# so moving back is instant; the roofs are the ones probed in section 5.
 #
 # Things to try: batch 1 vs 512 at width 8 — which row is largest? Width 64 — where does the convolution move on the
 # roofline? Forward only — how much of the step was backward?
