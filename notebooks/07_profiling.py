@@ -44,9 +44,11 @@ from tqdm.auto import tqdm
 from odyssey_lessons import __version__, nn, optim, perf
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
+from odyssey_lessons.evidence import ROW_HEADER, Claim, judge, judge_value
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
 from odyssey_lessons.nn import profiled_cnn
 from odyssey_lessons.perf import direct_conv2d, im2col_bytes
+from odyssey_lessons.studies import largest_share, repeated_profiles, row_shares
 from odyssey_lessons.train import fit
 from odyssey_lessons.widgets import ProfileExplorer, html_table, machine_roofs, profile_setting
 
@@ -94,11 +96,13 @@ measured["numba compile of im2col (s)"] = round(compile_s, 2)
 assert t_conv.min_s <= t_conv.median_s <= t_conv.max_s and len(t_conv.samples) == 15
 
 # %% [markdown]
-# A compile costs as much as hundreds or thousands of warm calls: time the first call and you measure the compiler.
-# That is why every measurement in this lesson warms up first, and why the spread is printed beside the median — a
-# spread of a few percent means the machine was quiet; tens of percent means something else was running, and the
-# last digits of the median mean little. The median answers "what does a call typically cost here"; to decide which
-# of two implementations is faster, the minimum is the steadier estimator (sections 6 and 8 use it).
+# A compile costs as much as many warm calls (how many is printed above): time the first call and you measure the
+# compiler. That is why every measurement in this lesson warms up first, and why the spread is printed beside the
+# median — a spread of a few percent means the machine was quiet; tens of percent means something else was running,
+# and the last digits of the median mean little. The median answers "what does a call typically cost here". To
+# decide which of two implementations is faster, time them **in turn**, round by round, so both see the same machine
+# load, and judge the per-round ratios with an interval: a verdict that says *holds*, *does not hold* or
+# *inconclusive* (sections 6 and 8 do this with the course's evidence engine, `odyssey_lessons.evidence`).
 #
 # ## 2 · A per-layer profile of the digits CNN
 #
@@ -155,13 +159,18 @@ ax.set_xlabel("ms per training step (median of 9)")
 ax.set_title("Where a training step of the digits CNN goes, batch 64")
 ax.legend()
 plt.show()
+calls = [t for r in prof.rows for t in (r.forward_s, r.backward_s) if t > 0]
+print(f"a whole step: median {ms(t_step.median_s)} ms; a layer call: median {ms(float(np.median(calls)))} ms, longest "
+      f"{ms(max(calls))} ms — a preemption is about {t_step.median_s / float(np.median(calls)):.0f}× as likely to land "
+      "on a step as on a typical call")  # fmt: skip
 
 # %% [markdown]
 # Two things to read before any conclusion. The rows add up to the step timed in one piece (the ratio above; the
 # difference is the profiler's own timer calls and cache effects), so the table accounts for the step. Compare the
 # *fastest* whole step with the rows: on a busy machine the operating system takes the core away from this process for
-# a few milliseconds at a time, which hits a whole 2 ms step far more often than a 0.1 ms layer call — then the median
-# step (printed too) lies above the sum of the per-layer medians, by whole multiples of that time slice. And a layer's
+# a time slice at a time, which hits a whole step far more often than one short layer call (the last line above
+# compares their lengths) — then the median step lies above the sum of the per-layer medians, by whole multiples of
+# that time slice. And a layer's
 # share is not its FLOPs' share: compare the "% of step" column with the FLOPs column. Layers doing almost no
 # arithmetic (ReLU, MaxPool, Flatten, the loss) still take time, because every call costs something whatever its
 # size — section 3 measures how much.
@@ -178,31 +187,41 @@ plt.show()
 #
 # with the conclusions "Conv layers are the bottleneck (80% of time)" and "activations/pooling are cheap (<5% each)".
 # The seed does not say which model, batch size or machine; absolute milliseconds therefore cannot be compared, only
-# shares. The verdicts below are computed from the profile above.
+# shares. A share measured once has no error bar, so the profile is run again, `N_PROFILES` times (each run warmed up
+# and taking its own medians), and each claim is judged on one value per run by the course's evidence engine: the
+# mean with a 95% Student-t interval, *holds* when the whole interval is on the claim's side, *does not hold* when it
+# is all on the other side, *inconclusive* when it straddles the line. What each claim has to meet:
+#
+# - "80% of time": the convolution's share lies in [70, 90] % (80% give or take 10 points);
+# - "Conv layers are the bottleneck": the convolution's share exceeds the largest other row's (difference > 0);
+# - "cheap (<5% each)": the largest share among the ReLU and MaxPool rows is under 5%.
 
 # %%
-share = {r.name: r.pct_total for r in prof.rows}
-conv_share = sum(v for k, v in share.items() if "Conv2D" in k)
-largest = max(share, key=share.get)
-if conv_share >= 70 and "Conv2D" in largest:
-    conv_verdict = f"holds: the convolution takes {conv_share:.0f}% of the step"
-elif "Conv2D" in largest:
-    conv_verdict = (f"holds with caveats: the convolution is the largest row but takes {conv_share:.0f}%, "
-                    "not 80%")  # fmt: skip
-else:
-    conv_verdict = f"does not hold here: the largest row is {largest} ({share[largest]:.0f}%); conv {conv_share:.0f}%"
-cheap = {k: v for k, v in share.items() if "ReLU" in k or "MaxPool" in k}
-expensive = {k: round(v, 1) for k, v in cheap.items() if v >= 5}
-listed = ", ".join(f"{k} ({v}%)" for k, v in expensive.items())
-cheap_verdict = "holds: every ReLU and MaxPool row is under 5%" if not expensive else f"does not hold for {listed}"
-print(f"'Conv layers are the bottleneck (80% of time)' at batch 64 -> {conv_verdict}")
-print(f"'Activations/pooling are cheap (<5% each)' at batch 64 -> {cheap_verdict}")
-measured["verdict 'conv is 80% of the time' (batch 64)"] = conv_verdict
-measured["verdict 'activations/pooling < 5% each' (batch 64)"] = cheap_verdict
+N_PROFILES = 10
+profiles64 = repeated_profiles(model, x64, y64, profiles=N_PROFILES, repeats=5)
+row_names = [r.name for r in prof.rows]
+conv_name = next(n for n in row_names if "Conv2D" in n)
+cheap_names = [n for n in row_names if "ReLU" in n or "MaxPool" in n]
+conv_runs = row_shares(profiles64, conv_name)
+others = largest_share(profiles64, [n for n in row_names if n != conv_name])
+claims_2 = {
+    "80%": (Claim("Conv layers are the bottleneck (80% of time)", "Conv2D share of a training step, batch 64",
+                  unit="%", above=70, below=90), conv_runs),
+    "bottleneck": (Claim("Conv layers are the bottleneck (80% of time)",
+                         "Conv2D share − the largest other row's share, batch 64", unit="points", above=0),
+                   conv_runs - others),
+    "cheap": (Claim("activations/pooling are cheap (<5% each)", "largest share among the ReLU and MaxPool rows, "
+                    "batch 64", unit="%", below=5), largest_share(profiles64, cheap_names)),
+}  # fmt: skip
+verdicts_2 = {k: judge(c, values, repeat="profiles") for k, (c, values) in claims_2.items()}
+display(html_table(ROW_HEADER, [v.row() for v in verdicts_2.values()]))
+for v in verdicts_2.values():
+    print(v.sentence)
+for key, v in verdicts_2.items():
+    measured[f"verdict '{key}' (batch 64, {N_PROFILES} profiles)"] = f"{v.label}, {v.interval}"
 
 # %% [markdown]
-# Whatever the verdicts say on this run, they are about one batch size. The next section shows that the answer
-# changes with it.
+# Whatever the verdicts say on this run, they are about one batch size. The next section profiles others.
 #
 # ## 3 · Batch size: scaling of time, and Python overhead vs kernel time
 #
@@ -233,13 +252,14 @@ print(f"Flatten (a reshape), forward + backward: {1e6 * flatten.self_s:.1f} µs 
 for b in (1, 64, 512):
     print(f"  batch {b:3d}: step {ms(by_batch[b].total_s)} ms, {1e6 * by_batch[b].total_s / b:8.2f} µs per sample, "
           f"fixed overhead ≈ {100 * overhead_share[b]:.0f}% of the step")  # fmt: skip
-dominant = {b: max(by_batch[b].rows, key=lambda r: r.self_s).name for b in BATCHES}
-print("largest row by batch size:", ", ".join(f"{b}: {dominant[b]}" for b in BATCHES))
-moves = len(set(dominant.values())) > 1
-print("the largest row " + ("changes with the batch size" if moves else "is the same at every batch size"))
+top_two = {b: sorted(by_batch[b].rows, key=lambda r: r.self_s, reverse=True)[:2] for b in BATCHES}
+print("the two largest rows by batch size (one profile each):")
+for b in BATCHES:
+    print(f"  batch {b:3d}: " + ", ".join(f"{r.name} {r.pct_total:.0f}%" for r in top_two[b]))
 measured["step fit: overhead µs, µs per sample, crossover batch"] = (round(1e6 * intercept), round(1e6 * slope, 2),
                                                                     round(float(crossover)))  # fmt: skip
-measured["largest row at batch 1 / 512"] = (dominant[1], dominant[512])
+measured["two largest rows at batch 1 / 512"] = tuple(
+    ", ".join(f"{r.name} {r.pct_total:.0f}%" for r in top_two[b]) for b in (1, 512))  # fmt: skip
 assert intercept > 0 and slope > 0  # a fixed cost and a per-sample cost: both really there
 assert by_batch[512].total_s / 512 < by_batch[1].total_s  # per sample, a large batch is cheaper than a batch of one
 
@@ -267,12 +287,12 @@ print("Conv2D share of the step by batch size:", ", ".join(f"{b}: {v:.0f}%" for 
 measured["Conv2D % of step at batch 1 / 64 / 512"] = tuple(round(conv_shares[b]) for b in (1, 64, 512))
 
 # %% [markdown]
-# At small batches the step is almost all fixed cost: the time per sample falls nearly as $1/B$, and the shares of
-# the rows say more about how many calls a layer makes than about its arithmetic. Past the crossover batch the
-# per-sample work dominates and the time per sample stops falling (the middle plot shows whether it levels off or,
-# as the data outgrow the caches, rises again); the shares then reflect the layers' own costs. So
-# "which layer is the bottleneck" has no answer without a batch size — a profile at batch 1 optimises the wrong
-# thing for training at batch 512, and vice versa.
+# Below the crossover batch (printed above) the fixed cost is the larger part of a step: there the time per sample
+# falls nearly as $1/B$, and the shares of the rows say more about how many calls a layer makes than about its
+# arithmetic. Past the crossover the per-sample work is the larger part and the time per sample stops falling (the
+# middle plot shows whether it levels off or, as the data outgrow the caches, rises again); the shares then reflect
+# the layers' own costs. So "which layer is the bottleneck" is a question about one batch size: profile at the batch
+# size you train with (the right-hand plot and the list above show how the shares moved here).
 #
 # ## 4 · Memory: parameters, gradients, optimizer state, activations
 #
@@ -306,18 +326,19 @@ display(
 )
 held = sorted(reports[64].layers, key=lambda m: m.activations, reverse=True)
 seed_order = ["Conv2D", "Linear", "BatchNorm", "ReLU", "MaxPool"]  # the seed table's memory column, largest first
-kinds = [next((k for k in seed_order if k in m.name), None) for m in held if m.activations]
-measured_order = list(dict.fromkeys(k for k in kinds if k))  # each layer type at its largest holder
+type_bytes = {k: max(m.activations for m in reports[64].layers if k in m.name) for k in seed_order}  # largest holder
+measured_order = sorted(seed_order, key=type_bytes.get, reverse=True)
+pairs = [(a, b) for i, a in enumerate(seed_order) for b in seed_order[i + 1 :]]  # the seed says a holds more than b
+against = sum(type_bytes[a] <= type_bytes[b] for a, b in pairs)
 top_share = held[0].activations / reports[64].activations
 print(f"largest activation holder at batch 64: {held[0].name} ({100 * top_share:.0f}% of the activations); "
       f"layer types by memory held: {' > '.join(measured_order)}")  # fmt: skip
-order_verdict = (
-    "holds" if measured_order == seed_order
-    else ("holds for the first place only" if measured_order[:1] == seed_order[:1] else "does not hold here")
-)  # fmt: skip
-print(f"the seed's memory ordering ({' > '.join(seed_order)}) -> {order_verdict}")
+BYTES = "byte counts of perf.memory_report"
+v_order = judge_value(Claim("Conv2D 32.5 MB > Linear 2.1 MB > BatchNorm 1.5 MB > ReLU 0.8 MB > MaxPool 0.5 MB",
+                            f"pairs of layer types (of {len(pairs)}) whose activation memory is not ordered as the "
+                            "seed orders them, batch 64", unit="pairs", below=0.5), against, source=BYTES)  # fmt: skip
 measured["layer types by activation memory (batch 64)"] = " > ".join(measured_order)
-measured["verdict: the seed's per-layer memory ordering"] = order_verdict
+measured["verdict: the seed's per-layer memory ordering"] = f"{v_order.label}, {against} of {len(pairs)} pairs against"
 peak = {b: perf.peak_step_memory(model, task.train[0][:b], task.train[1][:b], optimizer=optim.adam(1e-3))
         for b in (64, 512)}  # fmt: skip
 for b, p in peak.items():
@@ -329,12 +350,18 @@ mlp_acts = [perf.memory_report(mlp_model, digits_task("mlp").train[0][:b]).activ
 mlp_per_sample = (mlp_acts[1] - mlp_acts[0]) / 64
 print(f"for comparison, the MLP 64→128→10 of lesson 2: {mlp_per_sample / 1024:.2f} KiB of activations per sample, "
       f"crossover at batch {mlp_static / mlp_per_sample:.0f}")  # fmt: skip
-mem_verdict = (f"holds from batch {int(np.ceil(cross_static))} on (activations exceed parameters + gradients + "
-               f"optimizer state); below it the parameters and optimizer state dominate")  # fmt: skip
-print(f"'Memory dominated by activations, not parameters' -> {mem_verdict}")
+MEMORY_CLAIM = "Memory dominated by activations, not parameters"
+v_mem = {b: judge_value(Claim(MEMORY_CLAIM, f"activations / (parameters + gradients + Adam state), batch {b}",
+                              unit="×", above=1), reports[b].activations / static, source=BYTES)
+         for b in (1, 64)}  # fmt: skip
+verdicts_4 = [v_order, *v_mem.values()]
+display(html_table(ROW_HEADER, [v.row() for v in verdicts_4]))
+for v in verdicts_4:
+    print(v.sentence)
 measured["activation KiB per sample; crossover batch vs params / vs params+grads+Adam"] = (
     round(float(act_slope) / 1024, 2), round(float(cross_params), 1), round(float(cross_static), 1))  # fmt: skip
-measured["verdict 'memory dominated by activations'"] = mem_verdict
+measured["verdict 'memory dominated by activations' at batch 1 / 64"] = tuple(v.label for v in v_mem.values())
+assert mlp_static / mlp_per_sample > cross_static  # byte counts: the MLP crosses over at a larger batch than the CNN
 assert reports[512].activations > 100 * reports[1].activations  # linear in the batch (slightly more: BN's per-channel)
 assert reports[1].optimizer_state == 2 * reports[1].params  # Adam: two fp32 moments per parameter
 assert all(peak[b] >= reports[b].params + reports[b].optimizer_state for b in peak)
@@ -345,12 +372,11 @@ assert all(peak[b] >= reports[b].params + reports[b].optimizer_state for b in pe
 # crossover is set by the ratio of activation size per sample to parameter count: convolutional layers keep large
 # activations for few parameters (here Conv2D's im2col matrix repeats every pixel nine times), so the CNN crosses over
 # at a small batch, while the MLP, whose parameters sit in one wide Linear layer, crosses over at a larger one
-# (printed above). Per layer, the order of the memory held is compared with the seed table's memory column (the
-# printed verdict): what a layer keeps is set by its backward pass — Conv2D its im2col matrix, nine values per input
+# (both printed above). Per layer, the order of the memory held is compared with the seed table's memory column (the
+# first verdict): what a layer keeps is set by its backward pass — Conv2D its im2col matrix, nine values per input
 # pixel; BatchNorm its normalised input; ReLU a mask; MaxPool the winners' indices; Linear its (small, pooled) input —
-# so the order is a property of the shapes, not of the layer types. The measured peak is higher still than the arrays
-# kept: forward, backward and the update allocate
-# temporaries on the way.
+# so the order is a property of the shapes, not of the layer types. The measured peak (printed as a multiple of the
+# arrays kept) also counts the temporaries that forward, backward and the update allocate on the way.
 #
 # ## 5 · The roofline of this machine
 #
@@ -360,14 +386,13 @@ assert all(peak[b] >= reports[b].params + reports[b].optimizer_state for b in pe
 #
 # $$\text{attainable FLOP/s} = \min(\text{peak FLOP/s},\ \text{bandwidth} \times I)$$
 #
-# Both roofs are measured here, on one thread as the profile runs: the bandwidth with the STREAM kernels (arrays of
-# 16 MB each, larger than the caches) and the peak with a 512×512 float32 matrix product (BLAS: the practical peak,
-# somewhat under the CPU's theoretical one).
+# Both roofs are measured here, once, on one thread as the profile runs: the bandwidth with the STREAM kernels (arrays
+# of 16 MB each, chosen to exceed the caches; the triad is the roof) and the peak with a 512×512 float32 matrix product
+# (BLAS: the practical peak, somewhat under the CPU's theoretical one).
 
 # %%
-stream = perf.stream_bandwidth(2_000_000, 3)
-roofs = machine_roofs()
-display(html_table(["STREAM kernel", "GB/s (one thread)"], [[k, f"{v:.1f}"] for k, v in stream.items()]))
+roofs = machine_roofs()  # one probe, kept for the session: the explorer of section 9 uses the same roofs
+display(html_table(["STREAM kernel", "GB/s (one thread)"], [[k, f"{v:.1f}"] for k, v in roofs.stream.items()]))
 print(f"peak (512² float32 matmul, 1 thread): {roofs.peak_flops / 1e9:.1f} GFLOP/s; triad bandwidth "
       f"{roofs.bandwidth / 1e9:.1f} GB/s; ridge {roofs.ridge:.1f} FLOP/byte")  # fmt: skip
 prof256 = by_batch[256]
@@ -404,9 +429,9 @@ assert lin_intensity[512] > 5 * lin_intensity[1]  # a bigger batch reuses each w
 # arithmetic can help — only moving fewer bytes
 # (fusing them into the layer before, so the data is touched once). The matrix products of Conv2D and Linear reuse
 # each weight across the batch: their intensity grows with the batch (printed for the Linear layer), moving them
-# right, towards the compute roof. Most layers reach only a fraction of their roof (the count is printed): on data
-# this small the fixed per-call costs of section 3 and im2col's extra copies come on top of the minimum traffic the
-# roofline counts.
+# right, towards the compute roof. A layer can fall short of its roof (how many reach less than half of it is
+# printed): on data this small the fixed per-call costs of section 3 and im2col's extra copies come on top of the
+# minimum traffic the roofline counts.
 #
 # ## 6 · Direct convolution vs im2col + BLAS
 #
@@ -414,15 +439,18 @@ assert lin_intensity[512] > 5 * lin_intensity[1]  # a bigger batch reuses each w
 # BLAS matrix product. The alternative is the **direct** loop nest, here a numba kernel
 # (`odyssey_lessons.perf.direct_conv2d`) that needs no patch matrix. First, that they compute the same
 # thing; then their time (forward pass, one thread each) on the digits layer at two widths and on deeper layers, where
-# each output sums over more inputs ($K = C \cdot k^2$ values). Each is the fastest of 21 single calls: the minimum
-# compares two codes best on a busy machine, since noise only ever adds time.
+# each output sums over more inputs ($K = C \cdot k^2$ values). The two take turns (`perf.interleaved`: a warm-up
+# call each, then `CONV_ROUNDS` rounds in which both run back to back, so both see the same machine load), and the
+# claim "im2col + BLAS is faster" is judged per shape on the per-round time ratios (direct / im2col), by the evidence
+# engine: it holds where the whole 95% interval of the speed-up lies above 1×.
 
 # %%
 SHAPES = [  # batch, in channels, out channels, image side
     (256, 1, 8, 8), (256, 1, 32, 8), (256, 8, 16, 8), (64, 16, 32, 8), (16, 32, 64, 16),
 ]  # fmt: skip
+CONV_ROUNDS = 15
 rng = np.random.default_rng(7)
-conv_rows, conv_results = [], {}
+conv_rows, conv_verdicts = [], {}
 for b, c, o, side in tqdm(SHAPES, desc="direct vs im2col"):
     layer = nn.Conv2D(c, o, 3, padding=1, rng=rng)
     x = rng.standard_normal((b, c, side, side)).astype(np.float32)
@@ -430,41 +458,50 @@ for b, c, o, side in tqdm(SHAPES, desc="direct vs im2col"):
     err = float(np.max(np.abs(direct_conv2d(x, w, bias, padding=1) - layer.forward(x, False))))
     assert err < 1e-4  # the same convolution (float32, summed in another order)
     with single_threaded():
-        t_im2col = perf.measure(layer.forward, x, False, repeats=21, number=1)
-        t_direct = perf.measure(direct_conv2d, x, w, bias, padding=1, repeats=21, number=1)
-    speedup = t_direct.min_s / t_im2col.min_s  # comparing two codes: the minimum (noise only ever adds time)
-    conv_results[(b, c, o, side)] = speedup
+        t = perf.interleaved({"im2col": lambda layer=layer, x=x: layer.forward(x, False),
+                              "direct": lambda x=x, w=w, bias=bias: direct_conv2d(x, w, bias, padding=1)},
+                             CONV_ROUNDS, min_time=0.02)  # fmt: skip
+    shape = f"{b}×{c}×{side}×{side} → {o} ch"
+    v = judge(Claim("im2col + BLAS is faster than a direct convolution loop", f"speed, im2col over direct, {shape}",
+                    unit="×", above=1, scale="ratio"), t["im2col"], t["direct"], repeat="rounds")  # fmt: skip
+    conv_verdicts[(b, c, o, side)] = v
     blowup = im2col_bytes(x.shape, 3, padding=1) / x.nbytes
-    conv_rows.append([f"{b}×{c}×{side}×{side} → {o} ch", c * 9, f"{err:.1e}", ms(t_im2col.min_s),
-                      ms(t_direct.min_s), f"{speedup:.2f}", f"{blowup:.0f}×"])  # fmt: skip
-display(html_table(["shape", "K = C·k²", "max |difference|", "im2col + BLAS ms (min)", "direct ms (min)",
-                    "direct / im2col time", "im2col matrix vs input size"], conv_rows))  # fmt: skip
-wins = {s: ("im2col" if v > 1 else "direct") for s, v in conv_results.items()}
-deep = [s for s in SHAPES if s[1] >= 8]
-shallow = [s for s in SHAPES if s[1] == 1]
-deep_im2col = sum(wins[s] == "im2col" for s in deep)
-shallow_direct = sum(wins[s] == "direct" for s in shallow)
-print(f"im2col + BLAS is faster on {deep_im2col} of {len(deep)} deeper layers (K ≥ 72); the direct loop is faster "
-      f"on {shallow_direct} of {len(shallow)} one-channel digits layers (K = 9)")  # fmt: skip
-measured["direct/im2col time per shape"] = {
-    f"{c}->{o}@{side}": round(v, 2) for (_, c, o, side), v in conv_results.items()
+    conv_rows.append([shape, c * 9, f"{err:.1e}", ms(float(np.median(t["im2col"]))), ms(float(np.median(t["direct"]))),
+                      v.interval, v.label, f"{blowup:.0f}×"])  # fmt: skip
+display(html_table(["shape", "K = C·k²", "max |difference|", "im2col + BLAS ms (median)", "direct ms (median)",
+                    "im2col speed-up over direct [95% interval]", "'im2col is faster'", "im2col matrix vs input size"],
+                   conv_rows))  # fmt: skip
+for group, shapes in (("deeper layers (K ≥ 72)", [s for s in SHAPES if s[1] >= 8]),
+                      ("one-channel digits layers (K = 9)", [s for s in SHAPES if s[1] == 1])):  # fmt: skip
+    labels = [conv_verdicts[s].label for s in shapes]
+    print(f"'im2col + BLAS is faster' on the {len(shapes)} {group}: "
+          + ", ".join(f"{labels.count(lab)} {lab}" for lab in dict.fromkeys(labels)))  # fmt: skip
+measured["im2col speed-up over direct per shape [interval]"] = {
+    f"{c}->{o}@{side}": v.interval for (_, c, o, side), v in conv_verdicts.items()
 }
 
 # %% [markdown]
 # im2col turns the convolution into one matrix product, so it runs at the speed of a BLAS kernel tuned for years —
 # when that product is worth the copy. With $K = C \cdot k^2$ large (deeper layers), each patch row is long and the
-# product dominates; the table shows how far ahead BLAS is there. With one input channel, $K = 9$: the matrix product
-# is a thin (B·64 × 9) by (9 × O) product, which keeps BLAS far below its peak (compare the Conv2D row's GFLOP/s in
-# section 2 with the peak in section 5), and the copy is nine times the input — there the
-# direct loop, which touches each input value once and keeps a vector of accumulators in registers, can keep up or
-# win (compare the rows). In memory, im2col always pays: its matrix is $k^2 = 9$ times the input here. Which is faster
-# is a measurement, not a rule — libraries such as cuDNN and oneDNN carry several convolution algorithms and time
-# them on the actual shapes before choosing.
+# product dominates (the table shows by how much im2col wins or loses there). With one input channel, $K = 9$: the
+# matrix product is a thin (B·64 × 9) by (9 × O) product, a shape BLAS is not built for (compare the Conv2D
+# row's GFLOP/s in section 2 with the peak in section 5), and the copy is nine times the input — there the direct
+# loop, which touches each input value once and keeps a vector of accumulators in registers, has its best chance
+# (the verdicts say whether it took it on this machine). In memory, im2col always pays: its matrix is $k^2 = 9$
+# times the input here. Which is faster is a measurement, not a rule — libraries such as cuDNN and oneDNN carry
+# several convolution algorithms and time them on the actual shapes before choosing.
 #
 # ## 7 · "Find bottlenecks before optimizing"
 #
 # The seed's takeaway 6. The profile says how much each optimisation *could* win at most (Amdahl's law): if a row
 # taking a share $p$ of the step became infinitely fast, the step would speed up by $1/(1-p)$.
+#
+# When is the takeaway worth following? A row picked without a profile takes, on average over the $n$ rows, an even
+# share $100/n$ % of the step: that is what optimising blind can expect to work on. Profiling pays when the row it
+# points at takes clearly more. As data: the row that section 2's profile ranks first is named *before* looking
+# further, and its share in the `N_PROFILES` independent profiles of section 2 is divided by the even share. The
+# takeaway holds if that multiple is above 2× over the whole 95% interval, and does not hold if it is below 2× — as
+# it would be for a step whose time is spread evenly over its layers, where no row is worth finding.
 
 # %%
 amdahl = {r.name: 1 / (1 - r.pct_total / 100) for r in prof.rows}
@@ -472,31 +509,37 @@ display(html_table(["row (batch 64)", "% of step", "max step speedup if it took 
                    [[r.name, f"{r.pct_total:.1f}", f"{amdahl[r.name]:.2f}×"] for r in prof.rows]))  # fmt: skip
 top, bottom = max(amdahl, key=amdahl.get), min(amdahl, key=amdahl.get)
 print(f"best single target: {top} (at most {amdahl[top]:.2f}×); worst: {bottom} (at most {amdahl[bottom]:.3f}×)")
+even_share = 100 / len(prof.rows)
+v_find = judge(Claim("Profiling: find bottlenecks before optimizing",
+                     f"share of the step of the row profiled first ({top}), as a multiple of an even share "
+                     f"({even_share:.1f} %)", unit="×", above=2), row_shares(profiles64, top) / even_share,
+               repeat="profiles")  # fmt: skip
+display(html_table(ROW_HEADER, [v_find.row()]))
+print(v_find.sentence)
 p256 = by_batch[256]
 conv_fwd = next(r.forward_s for r in p256.rows if "Conv2D" in r.name)
-ratio8 = conv_results[(256, 1, 8, 8)]  # direct / im2col time of this very layer, batch 256
-change = conv_fwd * (ratio8 - 1) / p256.total_s
-direction = "slower" if change > 0 else "faster"
-print(f"at batch 256 the convolution's forward is {100 * conv_fwd / p256.total_s:.0f}% of the step; the direct kernel "
-      f"({ratio8:.2f}× its time) would make the step {100 * abs(change):.1f}% {direction}")  # fmt: skip
-spread = (amdahl[top] - 1) / max(amdahl[bottom] - 1, 1e-12)
-takeaway = "holds" if spread >= 5 else "holds with caveats: the rows' possible gains are similar here"
-print(f"'Profiling: find bottlenecks before optimizing' -> {takeaway} (the best target could save "
-      f"{spread:.0f}× more than the worst)")  # fmt: skip
+v8 = conv_verdicts[(256, 1, 8, 8)]  # im2col over direct on this very layer, batch 256: direct takes that × the time
+change = [100 * conv_fwd * (r - 1) / p256.total_s for r in (v8.estimate, v8.low, v8.high)]
+print(f"an optimisation measured in section 6: at batch 256 the convolution's forward is "
+      f"{100 * conv_fwd / p256.total_s:.0f}% of the step; the direct kernel would change the step time by "
+      f"{change[0]:+.1f}% [{change[1]:+.1f}%, {change[2]:+.1f}%] (positive: slower)")  # fmt: skip
 measured["Amdahl bound: best / worst row (batch 64)"] = (f"{top} {amdahl[top]:.2f}x", f"{bottom} {amdahl[bottom]:.3f}x")
-measured["verdict 'find bottlenecks before optimizing'"] = takeaway
+measured["verdict 'find bottlenecks before optimizing'"] = f"{v_find.label}, {v_find.interval}"
 assert amdahl[top] >= amdahl[bottom] >= 1
 
 # %% [markdown]
-# Speeding up the cheapest row tenfold buys nothing you could measure; the largest row bounds what any single
-# optimisation can give; and the only way to know which row is largest — at *your* batch size — is the profile.
+# Amdahl's bound is arithmetic: a row's share caps what optimising it can give, so a row with a tiny share cannot
+# repay any effort (the table shows which rows those are here), and the largest row bounds what any single
+# optimisation can give. The only way to know which row is largest — at *your* batch size — is the profile.
 #
 # ## 8 · The cost of simulated precision here, the speed of real low precision elsewhere
 #
 # Lessons 1 and 2 train with simulated low-precision formats: every rounding is an extra pass over the data in
 # numpy/numba, so on this CPU a simulated format should cost *more* than float32, not less. Timed here: one epoch
-# of the digits MLP (64 → 128 → 10, 512 images, batch 64, Adam) per precision policy, the fastest of five (to compare
-# codes, take the minimum: on a busy machine noise only ever adds time). Beside it, the table that
+# of the digits MLP (64 → 128 → 10, 512 images, batch 64, Adam) per precision policy, the policies taking turns
+# (`perf.interleaved`: a warm-up epoch each, then `POLICY_ROUNDS` rounds of one epoch per policy), and the seed's
+# "FP16/BF16 2-3x faster" and "FP8 4-8x faster" judged on this CPU from the per-round ratios to fp32 (the speed-up
+# must lie in the claimed range over its whole 95% interval). Beside it, the table that
 # benchmarks/gpu_precision.py **measured elsewhere**, on a GPU whose tensor cores compute in those formats — not on
 # this machine; its provenance is printed.
 
@@ -504,16 +547,28 @@ assert amdahl[top] >= amdahl[bottom] >= 1
 mtask = digits_task("mlp")
 xm, ym = mtask.train[0][:512], mtask.train[1][:512]
 POLICY_NAMES = ["fp32", "bf16", "fp16", "fp8_hybrid", "fp8_current", "fp8_mx"]
-cpu_step = {}
-for name in tqdm(POLICY_NAMES, desc="timing policies"):
-    mlp = nn.mlp((64, 128, 10), rng=np.random.default_rng(0))
+POLICY_ROUNDS = 10
 
-    def one_epoch(policy: str = name, net: nn.Sequential = mlp) -> None:
-        fit(net, (xm, ym), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy, progress=False)
 
-    cpu_step[name] = perf.measure(one_epoch, warmup=1, repeats=5, number=1).min_s / 8  # 8 steps per epoch
-display(html_table(["policy (this CPU, simulated)", "ms per step", "× fp32 time"],
-                   [[k, ms(v), f"{v / cpu_step['fp32']:.2f}"] for k, v in cpu_step.items()]))  # fmt: skip
+def one_epoch(policy: str, net: nn.Sequential) -> None:
+    fit(net, (xm, ym), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy, progress=False)
+
+
+nets = {name: nn.mlp((64, 128, 10), rng=np.random.default_rng(0)) for name in POLICY_NAMES}
+epochs = {name: (lambda name=name: one_epoch(name, nets[name])) for name in POLICY_NAMES}
+epoch_s: dict[str, list[float]] = {k: [] for k in epochs}
+for r in tqdm(range(POLICY_ROUNDS), desc="timing policies, round by round"):  # a warm-up epoch each before round 1
+    for k, t in perf.interleaved(epochs, 1, warmup=1 if r == 0 else 0).items():
+        epoch_s[k] += t
+step_s = {k: np.array(v) / 8 for k, v in epoch_s.items()}  # 8 steps per epoch
+SEED_SPEED = {"bf16": ("FP16/BF16 2-3x faster", 2, 3), "fp16": ("FP16/BF16 2-3x faster", 2, 3)}
+SEED_SPEED |= {k: ("FP8 4-8x faster", 4, 8) for k in POLICY_NAMES if k.startswith("fp8")}
+policy_verdicts = {k: judge(Claim(text, f"speed of a simulated {k} training step over fp32, this CPU", unit="×",
+                                  above=lo, below=hi, scale="ratio"), step_s[k], step_s["fp32"], repeat="rounds")
+                   for k, (text, lo, hi) in SEED_SPEED.items()}  # fmt: skip
+display(html_table(["policy (this CPU, simulated)", "ms per step (median)"],
+                   [[k, ms(float(np.median(v)))] for k, v in step_s.items()]))  # fmt: skip
+display(html_table(ROW_HEADER, [v.row() for v in policy_verdicts.values()]))
 gpu = gpu_matmul_throughput()
 prov = gpu["provenance"]
 display(HTML(f"<b>measured elsewhere: {prov['hardware']}, {prov['software']}, {prov['date'][:10]}</b><br>"
@@ -528,26 +583,27 @@ print(f"{step['title']} (measured elsewhere): {step['model']}; {step['provenance
 display(html_table(["policy (measured elsewhere)", "batch", "ms/step", "× fp32 speed"],
                    [[p, b, f"{v:.2f}", f"{step_ms[('fp32', b)] / v:.1f}"]
                     for (p, b), v in step_ms.items()]))  # fmt: skip
-slower = [k for k in POLICY_NAMES[1:] if cpu_step[k] > cpu_step["fp32"]]
 bf16_gpu = next(r["measured"] for r in gpu["rows"] if r["format"] == "bf16")
-print(f"on this CPU {len(slower)} of {len(POLICY_NAMES) - 1} simulated policies are slower than fp32 "
-      f"(bf16 {cpu_step['bf16'] / cpu_step['fp32']:.2f}× the time); on the GPU, bf16 matmuls ran "
-      f"{bf16_gpu / fp32_gpu:.0f}× faster than fp32 (measured elsewhere)")  # fmt: skip
-measured["CPU simulated step time × fp32: bf16 / fp8_mx"] = tuple(
-    round(cpu_step[k] / cpu_step["fp32"], 2) for k in ("bf16", "fp8_mx"))  # fmt: skip
+vb = policy_verdicts["bf16"]
+print(f"on this CPU, simulated bf16 runs at {vb.interval} the speed of fp32 ('{vb.claim.text}': {vb.label}); on the "
+      f"GPU, bf16 matmuls ran {bf16_gpu / fp32_gpu:.0f}× as fast as fp32 (measured elsewhere)")  # fmt: skip
+measured["CPU simulated step speed × fp32 [interval]: bf16 / fp8_mx"] = tuple(
+    policy_verdicts[k].interval for k in ("bf16", "fp8_mx"))  # fmt: skip
+measured["verdicts 'FP16/BF16 2-3x' / 'FP8 4-8x' on this CPU (simulated)"] = tuple(
+    policy_verdicts[k].label for k in ("bf16", "fp8_mx"))  # fmt: skip
 measured["GPU (measured elsewhere) bf16 matmul × fp32"] = round(bf16_gpu / fp32_gpu, 1)
 
 # %% [markdown]
-# Speed is a property of hardware, not of a number format: on a CPU without bf16 units simulating it adds work (the
-# line above says how many policies were slower than fp32 in this run), while the same format ran an order of
-# magnitude faster than fp32 on the GPU's tensor cores. A profile tells you what your
-# code does on your machine; it does not transfer to another machine.
+# Speed is a property of hardware, not of a number format: simulating a format adds work on this CPU (the verdicts
+# above say what that did to the seed's speed claims here), while the GPU's tensor cores compute in the format itself
+# (the ratio printed last, measured elsewhere). A profile tells you what your code does on your machine; it does not
+# transfer to another machine.
 #
 # ## 9 · Explore: batch size and width → profile and roofline
 #
 # Drag the batch size (1–512) and the width (convolution channels, 4–64), and choose the pass (a training step, or
-# the forward pass alone). Each setting profiles the CNN for real (three repeats; a fraction of a second) and is
-# cached, so moving back is instant; the roofs are the ones probed in section 5.
+# the forward pass alone). Each setting profiles the CNN for real (three repeats) and is cached,
+# so moving back is instant; the roofs are the ones probed in section 5.
 #
 # Things to try: batch 1 vs 512 at width 8 — which row is largest? Width 64 — where does the convolution move on the
 # roofline? Forward only — how much of the step was backward?
@@ -577,16 +633,19 @@ measured["explorer batch 256, width 32: largest row"] = setting.slowest
 # Every entry was computed in this run, on this machine (the GPU table is the only outside data, and it is labelled
 # as such).
 #
-# - A timing harness needs warm-up and the median: a numba compile costs as much as many warm calls (section 1
-#   prints how many).
-# - The per-layer profile of the digits CNN accounts for the whole step; the verdicts on the seed's "conv is 80%" and
-#   "activations/pooling < 5%" are printed from it, and section 3 shows how the shares move with the batch.
-# - Below the crossover batch a step is mostly fixed per-call overhead; above it, per-sample work.
-# - Activations dominate memory only above a crossover batch size, computed from the memory report.
-# - On the roofline, elementwise layers and pooling sit at about one FLOP per byte, left of this machine's ridge;
-#   matrix products move right with the batch.
-# - Direct convolution vs im2col + BLAS depends on the layer's shape; im2col always costs $k^2$ times the input in
-#   memory.
+# - A timing harness needs warm-up and the median; a comparison needs its contenders timed in turn and a verdict with
+#   an interval (sections 6 and 8). Section 1 prints how many warm calls a numba compile costs.
+# - The rows of the per-layer profile add up to the step timed whole (section 2 prints the ratio); the verdicts on
+#   the seed's "conv is 80%" and "activations/pooling < 5%" are judged over repeated profiles, and section 3 shows
+#   how the shares move with the batch.
+# - Below the crossover batch the fixed per-call overhead is the larger part of a step; above it, per-sample work.
+# - Whether activations dominate memory depends on the batch: the verdicts of section 4 and the crossover batch are
+#   computed from the memory report.
+# - On the roofline, elementwise layers and pooling do about one FLOP per byte or less; matrix products move right
+#   with the batch. Section 5 prints where this machine's ridge lies.
+# - Which of direct convolution and im2col + BLAS is faster is judged per shape in section 6; im2col always costs
+#   $k^2$ times the input in memory.
+# - "Find bottlenecks before optimizing" is judged in section 7 on the share of the row the profile ranks first.
 
 # %%
 for key, value in measured.items():

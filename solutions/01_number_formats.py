@@ -69,8 +69,11 @@ except ImportError:
 # Write `round_to_format(x, exponent_bits, mantissa_bits)` returning float32. Use integer operations for the
 # rounding (`x.view(np.uint32)`, shifts, masks); `np.ldexp` is fine for turning `kept` and its exponent back into a
 # float, since that step is exact. Watch for numpy's unsigned arithmetic: converting the bits to `np.int64` first
-# avoids surprises. The first check covers the normal range and overflow; the second (**optional**, 2 points) adds
-# subnormals, signed zeros and exact ties near zero.
+# avoids surprises. Both checks compare your bits with the package's `quantize`. The first runs on eight (E, M) pairs,
+# fp16 (5, 10), bf16 (8, 7) and E = 2 .. 8, M = 0 .. 10 among them, and covers the normal range, exact ties between
+# normal values and overflow (including the tie halfway above max, which goes to inf), plus bf16 against `ml_dtypes`
+# when it is installed. The second (**optional**, 2 points) runs on five of those pairs and covers the subnormal
+# range (down to values that round to zero), exact ties there, signed zeros, ±inf and NaN.
 
 
 # %%
@@ -264,7 +267,9 @@ print(f"e4m3fn max (finfo)                         : {finfo('e4m3fn').max:g}")
 # - `stall_ulp(fmt_name)`: the gap between the stall value and the next representable value above it (hint:
 #   for a positive value the next value up has the next bit code: `encode`, `+ 1`, `decode`).
 #
-# The checks compare with $2^{M+1}$ for the format's M, with the package's `stall_point`, and the gap with `ulp`.
+# The checks run on fp16, bf16, e4m3fn and e5m2: the stall value is compared with $2^{M+1}$ for the format's M and
+# with the package's `stall_point`, and $N + 1$ must round back to $N$ in the format; the gap is compared with the
+# package's `ulp` at $N$ and with 2.
 # Think about why the gap is exactly 2 (twice the addend) at the stall: where does $N + 1$ fall, and which way do
 # ties round?
 

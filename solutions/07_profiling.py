@@ -20,10 +20,12 @@
 # 4. **`compute_bound_batch`**: the smallest batch size at which a Linear layer becomes compute-bound.
 #
 # Nothing here asserts how fast anything runs: task 1 is checked with a fake clock whose time only moves when the
-# function being timed says so. Write your code in place of the `raise NotImplementedError(...)` lines, run the
-# cell, then run the check cell below it. A check prints `[PASS] ...` or `[FAIL] ...` with a hint. Before you run
-# anything, each check cell shows the output a correct answer prints: that is what your run is compared with. To
-# score the whole notebook, save it and run `odyssey check exercises/07_profiling.ipynb` in a terminal.
+# function being timed says so (and once with the real clock, where it only has to return a positive number);
+# tasks 2-4 are checked against `perf.layer_counts` and `perf.roofline`. Write your code in place of the
+# `raise NotImplementedError(...)` lines, run the cell, then run the check cell below it. A check prints
+# `[PASS] ...` or `[FAIL] ...` with a hint. Before you run anything, each check cell shows the output a correct answer
+# prints: that is what your run is compared with. To score the whole notebook, save it and run
+# `odyssey check exercises/07_profiling.ipynb` in a terminal.
 
 # %%
 import statistics
@@ -134,7 +136,8 @@ check("perf.time_it", test_time_it, points=4,
 #   at `itemsize` bytes per value (4 for float32).
 #
 # Write `linear_forward_counts(batch, n_in, n_out, itemsize=4)` returning `(flops, bytes)` as ints, and
-# `intensity(flops, bytes)` returning the arithmetic intensity in FLOP per byte.
+# `intensity(flops, bytes)` returning the arithmetic intensity in FLOP per byte. The check compares both with
+# `perf.layer_counts` of a real `Linear` on five shapes, at 4 and at 2 bytes per value.
 
 
 # %%
@@ -279,7 +282,9 @@ check("perf.compute_bound_batch", test_compute_bound_batch, points=2,
 # ### BEGIN SOLUTION
 # Noise on a shared machine only ever *adds* time — another process takes the core, an interrupt arrives, the cache
 # was flushed — and it comes in rare large bursts, which drag the mean up while the median of the samples ignores
-# them. The median answers "what does a call typically cost here". To decide which of two implementations is faster,
-# the minimum is the steadier estimator: it is the run least disturbed by everything else, closest to the code's own
-# cost (report the spread beside either, so a reader knows how quiet the machine was).
+# them. The median answers "what does a call typically cost here". The minimum is the run least disturbed by
+# everything else, the closest to the code's own cost: report it when that cost is the question (report the spread
+# beside either, so a reader knows how quiet the machine was). To decide which of two implementations is faster,
+# neither is enough on its own: time them in turn, round by round, and judge the per-round ratios with an interval,
+# as lesson 7 does in sections 6 and 8.
 # ### END SOLUTION

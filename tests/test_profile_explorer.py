@@ -44,6 +44,8 @@ def test_machine_roofs_are_probed_once_and_positive():
     assert roofs is machine_roofs()
     assert roofs.peak_flops > 0 and roofs.bandwidth > 0
     assert roofs.ridge == pytest.approx(roofs.peak_flops / roofs.bandwidth)
+    assert set(roofs.stream) == {"copy", "scale", "add", "triad"}
+    assert roofs.bandwidth == 1e9 * roofs.stream["triad"]  # one probe: the roof is the triad shown
 
 
 @pytest.mark.parametrize("backward", [True, False])

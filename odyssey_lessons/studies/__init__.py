@@ -19,6 +19,7 @@ from odyssey_lessons.studies._mixed_precision import (
     initial_gradients,
     loss_scale_point,
 )
+from odyssey_lessons.studies._profiling import largest_share, repeated_profiles, row_shares
 from odyssey_lessons.studies._quantization import (
     CALIBRATIONS,
     ActivationQuantizer,
@@ -36,6 +37,9 @@ from odyssey_lessons.studies._regularization import REGULARIZERS, RegRun, RegSet
 from odyssey_lessons.studies._schedules import ScheduleRun, schedule_run, steps_per_epoch
 
 __all__ = [
+    "largest_share",
+    "repeated_profiles",
+    "row_shares",
     "CapstoneRun",
     "Recipe",
     "capstone_run",
