@@ -109,7 +109,7 @@ class Verdict:
         """A number of this verdict's metric, with its unit."""
         u = self.claim.unit
         if u == "×":
-            return f"{x:.2f}×"
+            return f"{x:.2f}×" if x >= 0.1 else f"{x:.2g}×"  # a tiny ratio keeps its significant digits
         if u == "%":
             return f"{x:.1f}%"
         return f"{x:+.2f} {u}".rstrip() if self.claim.scale == "difference" else f"{x:.3g}"
