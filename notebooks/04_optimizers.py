@@ -74,8 +74,8 @@ print(f"odyssey_lessons {__version__}, numpy {np.__version__}, {platform.machine
 #
 # An ill-conditioned quadratic ($\tfrac12(x^2 + 25y^2)$, 25 times steeper across the valley than along it), the
 # Rosenbrock valley (curved and narrow, minimum at (1, 1)) and a saddle ($x^2 - y^2 + y^4/4$, starting just off the
-# ridge). Each optimizer runs from the same start in float32 (150 steps; 1,000 in Rosenbrock's long valley); the
-# learning rates are chosen per problem so that each optimizer is stable.
+# ridge). Each optimizer runs from the same start in float32 (150 steps; 1,000 in Rosenbrock's long valley), with
+# one learning rate per problem for the SGD family and one for the adaptive methods (`PATH_LR`); the legend shows it.
 
 # %%
 PATH_RUNS = {
@@ -418,7 +418,7 @@ print("; ".join(f"{label} ({len(names)}): {', '.join(names) or '—'}" for label
 # %% [markdown]
 # **Reading the table.** The memory row is arithmetic on the state arrays: one exact number, no noise. Speed and
 # sensitivity are measured on this problem and its learning-rate grid: "at its best learning rate" matters, since a
-# claim about speed at one fixed learning rate mostly measures how far that rate is from each optimizer's best.
+# claim about speed at one fixed learning rate also measures how far that rate is from each optimizer's best.
 # Claims about *generalisation* usually come from specific, much larger experiments; here the interval says whether
 # these seeds resolve a difference between optimizers at their best learning rates. An inconclusive row is not a
 # failure of the claim or of the experiment: its sentence says how small an effect this run could have seen and how

@@ -96,8 +96,8 @@ measured["gap (train - val acc, points): 150 images / 1,259 images"] = (round(10
 assert train_acc_small > 0.99 and gap_small > 2 * gap_full  # memorised, and the gap is real
 
 # %% [markdown]
-# The network memorises the 150 images: training accuracy at the top, the training loss still falling, validation
-# accuracy well below (the printed line gives the numbers). More data is the classic cure; the gap with all 1,259
+# The printed line says how far the network memorises the 150 images: its training accuracy, how far its training
+# loss fell, and how far validation accuracy stays below. More data is the classic cure; the gap with all 1,259
 # images is printed beside it. Everything below tries to close the gap *without* more data.
 #
 # ## 2 · The regularizers
@@ -328,8 +328,8 @@ display(html_table(["run", "seeds", "test acc. % (mean ± half-range)"], group_r
 # training run of the overfitting setting (cached, so the strengths the sweep above trained are instant; the check
 # cell below prints how long one run took here).
 #
-# Things to try: dropout from 0 to 0.8 (the training curve drops first); L2 up to 0.05 (underfitting); augmentation
-# 0.25 vs 1.5; early stopping at 0.9 (patience 2).
+# Things to try: dropout from 0 to 0.8 (which curve moves first, training or validation?); L2 up to 0.05 (where does
+# it start to underfit?); augmentation 0.25 vs 1.5; early stopping at 0.9 (patience 2).
 
 # %%
 explorer = RegularizationExplorer(regularizer="dropout")
