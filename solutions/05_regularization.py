@@ -58,6 +58,12 @@ except ImportError:
 # generator gives the same mask: one uniform number per element, `keep = rng.random(x.shape) >= p` (kept with
 # probability $1-p$), then `mask_scale = keep.astype(x.dtype) / x.dtype.type(1 - p)` and `y = x * mask_scale`. With
 # $p = 0$ return `x` unchanged (and a scale of ones).
+#
+# The check compares your `y`, `mask_scale` and gradient exactly with `nn.Dropout`'s over three successive calls with
+# the same generator (float32 and float64, four shapes and values of $p$; keep `x`'s dtype, return new arrays); it
+# checks that `mask_scale` holds only 0 and $1/(1-p)$, that the mean of 4,000 draws stays within 5 standard errors of
+# `x` and the dropped share within 5 standard errors of $p$, that $p = 0$ passes `x` and the gradient through
+# unchanged, and your backward against finite differences of $\sum w \odot y$ for a fixed mask.
 
 
 # %%
@@ -154,6 +160,11 @@ check("nn.dropout", test_dropout, points=3,
 # $\log p_{nk} = z_{nk} - m_n - \log \sum_j e^{z_{nj} - m_n}$ with $m_n = \max_j z_{nj}$. Then no exponential
 # overflows, even for logits of $10^4$. Write `smoothed_cross_entropy(logits, labels, eps)` returning
 # `(loss, grad)`: the loss a Python float, the gradient shaped and typed like `logits` (float32 or float64).
+#
+# The check runs seven cases ($\varepsilon$ from 0 to 1, 3 to 10 classes, logits up to $10^4$, float32 and float64)
+# and compares the loss and gradient with `nn.softmax_cross_entropy` (relative tolerance 1e-10 in float64, 1e-5 in
+# float32) and, where PyTorch is installed, with `cross_entropy(..., label_smoothing=ε)` and its autograd; it also
+# checks that both are finite, the gradient's shape and dtype, and that your inputs are unchanged.
 
 
 # %%
@@ -230,6 +241,13 @@ check("nn.smoothed_cross_entropy", test_smoothed_cross_entropy, points=3,
 # Write the class `EarlyStopper(patience, min_delta)`: `step(epoch, val_loss, params)` records epoch `epoch`
 # (1-based) and returns True when training should stop; the attributes `best_epoch` and `best_params` (a dict of
 # copied arrays) hold the best epoch and its weights (`None` before the first step).
+#
+# The check replays seven scripted and noisy validation-loss sequences (ties, `min_delta`, a run that never stops)
+# through your stopper and through `train.EarlyStopping`, with weights updated in place each epoch, and compares the
+# epoch it stops after, `best_epoch` and `best_params`; it checks that `best_epoch` and `best_params` are `None`
+# before the first step and that `best_params` holds copies; and it runs `fit(...)` with early stopping on a small
+# overfitting run and checks your stopper stops after the same epoch, with the same best epoch, on that run's
+# validation losses.
 
 
 # %%
@@ -297,6 +315,7 @@ def test_early_stopper() -> None:
     # best_params must be a copy: changing the caller's arrays afterwards must not reach it
     params = {"w": np.arange(4.0)}
     stopper = EarlyStopper(patience=2, min_delta=0.0)
+    assert stopper.best_epoch is None and stopper.best_params is None, "best_epoch and best_params start as None"
     stopper.step(1, 0.5, params)
     params["w"] += 100.0
     assert np.array_equal(stopper.best_params["w"], np.arange(4.0)), "best_params must hold copies of the arrays"
