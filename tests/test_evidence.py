@@ -117,6 +117,12 @@ def test_tie_claims():
     assert judge(TIE, [0.5, -1.5, 2.0]).label == INCONCLUSIVE
 
 
+def test_an_estimate_on_the_line_up_to_rounding_is_on_the_line():
+    """0.1 + 0.2 - 0.3 is not 0 in floating point; the sentence must not ask for 10^30 seeds to settle it."""
+    v = judge(BETTER, [0.1 + 0.2, 1.0, 2.0], [0.3, 1.0, 2.0])
+    assert v.label == INCONCLUSIVE and "sits on the claim's line" in v.sentence
+
+
 def test_one_repeat_gives_no_interval():
     v = judge(BETTER, [91.0], [90.0])
     assert v.label == INCONCLUSIVE and "gives no interval" in v.sentence
