@@ -125,18 +125,20 @@ class _Draws(NamedTuple):
 
 
 def _draw(rs: np.random.RandomState, n: int, length: int, max_translation: int) -> _Draws:
+    """Sample by sample, the package's calls ``rand, rand, choice(max_translation), randn(L), randn(L), rand`` made
+    with fewer, cheaper calls that read the same stream: ``rand(2)`` is two ``rand()``; ``randn(2 L)`` is two
+    ``randn(L)`` (one Gaussian sequence, the cached second value of a pair included); for an int ``a``,
+    ``RandomState.choice(a)`` is ``randint(0, a)`` (numpy's legacy code calls it), at a quarter of the cost."""
     u_pad, u_scale, u_shear = np.empty(n), np.empty(n), np.empty(n)
     shift = np.empty(n, dtype=np.int64)
-    corr, iid = np.empty((n, length)), np.empty((n, length))
-    rand, choice, randn = rs.rand, rs.choice, rs.randn
+    noise = np.empty((n, 2 * length))
+    rand, randint, randn = rs.rand, rs.randint, rs.randn
     for i in range(n):
-        u_pad[i] = rand()
-        u_scale[i] = rand()
-        shift[i] = choice(max_translation)
-        corr[i] = randn(length)
-        iid[i] = randn(length)
+        u_pad[i], u_scale[i] = rand(2)
+        shift[i] = randint(0, max_translation)
+        noise[i] = randn(2 * length)
         u_shear[i] = rand()
-    return _Draws(u_pad, u_scale, shift, corr, iid, u_shear)
+    return _Draws(u_pad, u_scale, shift, noise[:, :length], noise[:, length:], u_shear)
 
 
 @functools.lru_cache(maxsize=8)
@@ -195,7 +197,11 @@ def _generate(
 def _check_real(name: str, value: object, *, minimum: float | None = None, maximum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {name}={value!r}")
-    if not math.isfinite(value) or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if (
+        not math.isfinite(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         lo = "-inf" if minimum is None else minimum
         hi = "inf" if maximum is None else maximum
         raise ValueError(f"{name} must be finite and in [{lo}, {hi}], got {name}={value!r}")
