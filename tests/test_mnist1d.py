@@ -5,6 +5,8 @@ state; the two scipy routines it replaces are checked against scipy itself."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +166,13 @@ def test_bad_arguments_raise(error, message, kwargs):
 def test_task_bad_arguments_raise(error, message, kwargs):
     with pytest.raises(error, match=message):
         mnist1d_task(**kwargs)
+
+
+def test_generating_needs_no_scipy_and_no_package():
+    heavy = ["scipy", "mnist1d", "requests", "numba", "torch"]
+    code = (
+        "import sys, odyssey_lessons.data as d; d.load_mnist1d(num_samples=100); d.mnist1d_task(num_train=50, "
+        f"num_val=20, num_test=30); print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
