@@ -5,6 +5,9 @@
 - :func:`split_digits` -- a seeded, stratified train / validation / test split.
 - :func:`standardize`, :func:`as_mlp_input`, :func:`as_cnn_input` -- from pixels to network inputs.
 - :func:`digits_task` -- all of the above in one call: ``(x, y)`` for train / val / test, MLP or CNN shaped.
+- :func:`load_mnist1d` -- MNIST-1D (Greydanus & Kobak, ICML 2024), generated in numpy exactly as the ``mnist1d``
+  package's ``make_dataset`` generates it (nothing downloaded, numpy's global random state untouched), cached.
+- :func:`mnist1d_task` -- MNIST-1D as train / val / test ``(x, y)``, MLP or CNN (``(n, 1, 40)``) shaped.
 - :func:`batches` -- seeded mini-batches, one epoch per call.
 - :func:`make_classification_blobs` -- Gaussian blobs with a knob for the input magnitude.
 - :func:`augment_digits`, :func:`warp_digits`, :func:`random_warps`, :class:`DigitAugmenter` -- seeded random
@@ -23,10 +26,11 @@ from odyssey_lessons.data._digits import (
     license_path,
     load_digits,
 )
+from odyssey_lessons.data._mnist1d import MNIST1D, load_mnist1d
 from odyssey_lessons.data._preprocess import FeatureStats, as_cnn_input, as_mlp_input, standardize
 from odyssey_lessons.data._split import DigitsSplit, split_digits, stratified_indices
 from odyssey_lessons.data._synthetic import make_classification_blobs
-from odyssey_lessons.data._task import DigitsTask, digits_task
+from odyssey_lessons.data._task import DigitsTask, digits_task, mnist1d_task
 
 _LAZY = {  # name -> private module; these need numba, which ``import odyssey_lessons.data`` must not pull in
     "DigitAugmenter": "_augment",
@@ -51,6 +55,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DIGITS_SHA256",
     "IMAGE_SHAPE",
+    "MNIST1D",
     "N_CLASSES",
     "N_SAMPLES",
     "PIXEL_MAX",
@@ -67,7 +72,9 @@ __all__ = [
     "digits_task",
     "license_path",
     "load_digits",
+    "load_mnist1d",
     "make_classification_blobs",
+    "mnist1d_task",
     "random_warps",
     "split_digits",
     "standardize",

@@ -2,19 +2,20 @@
 
 Every layer has ``forward(x, training) -> y`` and, right beside it, ``backward(grad_y) -> grad_x``; parameters and
 gradients are plain float32 arrays in dicts (``params()``, ``grads()``), ready for :mod:`odyssey_lessons.optim`.
-``training`` is always passed explicitly (no hidden train/eval mode). Convolution and pooling run numba kernels;
-matrix products run numpy's BLAS.
+``training`` is always passed explicitly (no hidden train/eval mode). 2-D convolution and pooling run numba kernels,
+1-D convolution unfolds its windows with numpy strides; matrix products run numpy's BLAS.
 """
 
 from odyssey_lessons.nn._base import Layer
-from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
-from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential, he_uniform
+from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D
+from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential, he_uniform
 from odyssey_lessons.nn._loss import softmax_cross_entropy
-from odyssey_lessons.nn._models import digits_cnn, mlp, profiled_cnn
+from odyssey_lessons.nn._models import digits_cnn, mlp, mnist1d_cnn, mnist1d_mlp, profiled_cnn
 from odyssey_lessons.nn._norm import BatchNorm
 
 __all__ = [
     "BatchNorm",
+    "Conv1D",
     "Conv2D",
     "Dropout",
     "Flatten",
@@ -22,10 +23,13 @@ __all__ = [
     "Linear",
     "MaxPool2D",
     "ReLU",
+    "Residual",
     "Sequential",
     "digits_cnn",
     "profiled_cnn",
     "he_uniform",
     "mlp",
+    "mnist1d_cnn",
+    "mnist1d_mlp",
     "softmax_cross_entropy",
 ]

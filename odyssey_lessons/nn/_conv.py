@@ -1,4 +1,5 @@
-"""2-D convolution and max pooling on NCHW images (batch, channels, height, width)."""
+"""Convolution and max pooling: 2-D on NCHW images (batch, channels, height, width), 1-D on NCL signals (batch,
+channels, length)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,84 @@ class Conv2D(Layer):
     def __repr__(self) -> str:
         return (
             f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding})"
+        )
+
+
+class Conv1D(Layer):
+    """1-D convolution (cross-correlation, as ``torch.nn.Conv1d``) of signals shaped (N, C, L):
+
+    ``y[n, o, i] = b[o] + sum_{c,u} W[o, c, u] * x[n, c, i*stride + u - padding]``
+
+    with zero padding. The same plan as :class:`Conv2D` (im2col + one BLAS matmul), but the unfolding needs no numba
+    kernel: after padding, ``sliding_window_view`` sees every window of ``k`` samples without a copy, and one reshape
+    copies the strided windows into ``cols`` (N*OL, C*k). Backward: ``dW = dy^T @ cols``, ``db = sum dy``, ``dcols =
+    dy @ W``, and the adjoint of the unfolding adds tap ``u`` of every window back onto the samples
+    ``u, u + stride, ...``: ``k`` strided array additions.
+
+    Args:
+        in_channels, out_channels: Channels of the input and the output.
+        kernel_size: Length of the kernel.
+        stride: Step between neighbouring output positions.
+        padding: Zeros added at each end of the signal.
+        rng: Generator for the He-uniform initial weights (fan_in = in_channels * kernel_size); bias starts at 0.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        rng: np.random.Generator,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int("in_channels", in_channels)
+        self.out_channels = check_positive_int("out_channels", out_channels)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.stride = check_positive_int("stride", stride)
+        if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
+        self.padding = int(padding)
+        fan_in = self.in_channels * self.kernel_size
+        shape = (self.out_channels, self.in_channels, self.kernel_size)
+        self._add_param("weight", he_uniform(shape, fan_in, check_rng(rng)))
+        self._add_param("bias", np.zeros(self.out_channels))
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """``x`` (N, in_channels, L) -> ``y`` (N, out_channels, OL), ``OL = (L + 2p - k) // stride + 1``."""
+        check_training(training)
+        check_array("x", x, ndim=(3,), dtype=self.dtype)
+        n, c, length = x.shape
+        if c != self.in_channels:
+            raise ValueError(f"x must have {self.in_channels} channels (N, C, L), got x.shape={x.shape}")
+        k, s, p = self.kernel_size, self.stride, self.padding
+        ol = _out_size("L", length, k, s, p)
+        padded = np.pad(x, ((0, 0), (0, 0), (p, p)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=2)[:, :, : (ol - 1) * s + 1 : s]
+        cols = windows.transpose(0, 2, 1, 3).reshape(n * ol, c * k)  # rows (n, i), columns (c, u): a copy
+        self._cols, self._in_shape, self._out_len = cols, x.shape, ol
+        y = cols @ self._params["weight"].reshape(self.out_channels, -1).T + self._params["bias"]
+        return self._remember_output(np.ascontiguousarray(y.reshape(n, ol, -1).transpose(0, 2, 1)))
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_y = self._check_grad(grad_y)
+        g = grad_y.transpose(0, 2, 1).reshape(-1, self.out_channels)  # (N*OL, O), rows ordered like cols
+        self._grads["weight"] += (g.T @ self._cols).reshape(self._params["weight"].shape)
+        self._grads["bias"] += g.sum(axis=0)
+        n, c, length = self._in_shape
+        k, s, p, ol = self.kernel_size, self.stride, self.padding, self._out_len
+        grad_cols = (g @ self._params["weight"].reshape(self.out_channels, -1)).reshape(n, ol, c, k)
+        grad_padded = np.zeros((n, c, length + 2 * p), dtype=grad_y.dtype)
+        for u in range(k):  # tap u of window i read sample i*stride + u: overlapping windows add up
+            grad_padded[:, :, u : u + (ol - 1) * s + 1 : s] += grad_cols[:, :, :, u].transpose(0, 2, 1)
+        return np.ascontiguousarray(grad_padded[:, :, p : p + length])
+
+    def __repr__(self) -> str:
+        return (
+            f"Conv1D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding})"
         )
 

@@ -1,4 +1,5 @@
-"""Dense layers, activations and the ``Sequential`` container. Each backward sits right below its forward."""
+"""Dense layers, activations and the ``Sequential`` and ``Residual`` containers. Each backward sits right below its
+forward."""
 
 from __future__ import annotations
 
@@ -195,3 +196,23 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"
+
+
+class Residual(Sequential):
+    """A skip connection around layers: ``y = x + f(x)`` with ``f`` the layers applied in order (as
+    :class:`Sequential`), so ``f`` must keep the shape. Backward: ``dx = dy + f'(x)^T dy``, the gradient flowing
+    both around and through ``f``. Parameters are named as in :class:`Sequential` (``"0.weight"``, ...)."""
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        y = super().forward(x, training)
+        if y.shape != x.shape:
+            raise ValueError(f"the layers of a Residual must keep the shape, got {x.shape} -> {y.shape}")
+        return self._remember_output(x + y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_y = self._check_grad(grad_y)
+        return grad_y + super().backward(grad_y)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n    ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Residual({inner}\n  )"

@@ -1,5 +1,5 @@
-"""The course's digit models, built in one call so every lesson trains the same networks: the MLP, the CNN, and
-lesson 7's profiled CNN (with BatchNorm)."""
+"""The course's models, built in one call so every lesson trains the same networks: the digits MLP and CNN, lesson 7's
+profiled CNN (with BatchNorm), and the MLP and CNN of the MNIST-1D paper."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from odyssey_lessons.nn._base import check_positive_int, check_rng
-from odyssey_lessons.nn._conv import Conv2D, MaxPool2D
-from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Sequential
+from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, _out_size
+from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential
 from odyssey_lessons.nn._norm import BatchNorm
 
 
@@ -94,4 +94,52 @@ def profiled_cnn(width: int = 8, *, hidden: int = 32, seed: int = 0) -> Sequenti
         Linear(16 * width, hidden, rng=rng),
         ReLU(),
         Linear(hidden, 10, rng=rng),
+    )
+
+
+def mnist1d_mlp(*, rng: np.random.Generator, hidden: int = 100, length: int = 40) -> Sequential:
+    """The MNIST-1D paper's MLP (``MLPBase`` in the mnist1d repository's ``notebooks/models.py``) for (N, length)
+    signals: ``h = relu(W1 x + b1)``, ``h = h + relu(W2 h + b2)`` (a residual hidden layer), ``logits = W3 h + b3``,
+    i.e. ``Linear(length, hidden) -> ReLU -> Residual(Linear(hidden, hidden) -> ReLU) -> Linear(hidden, 10)``;
+    15,210 parameters with the defaults. Weights are He-uniform (PyTorch's default init is narrower,
+    ``U(+-1/sqrt(fan_in))``, and draws the biases too).
+
+    Raises:
+        TypeError, ValueError: A bad size or rng.
+    """
+    hidden = check_positive_int("hidden", hidden)
+    length = check_positive_int("length", length)
+    rng = check_rng(rng)
+    return Sequential(
+        Linear(length, hidden, rng=rng),
+        ReLU(),
+        Residual(Linear(hidden, hidden, rng=rng), ReLU()),
+        Linear(hidden, 10, rng=rng),
+    )
+
+
+def mnist1d_cnn(*, rng: np.random.Generator, channels: int = 25, length: int = 40) -> Sequential:
+    """The MNIST-1D paper's CNN (``ConvBase`` in the mnist1d repository's ``notebooks/models.py``) for (N, 1, length)
+    signals: ``Conv1D(1, c, 5, stride=2, padding=1) -> ReLU -> Conv1D(c, c, 3, stride=2, padding=1) -> ReLU ->
+    Conv1D(c, c, 3, stride=2, padding=1) -> ReLU -> Flatten -> Linear(c * 5, 10)`` (lengths 40 -> 19 -> 10 -> 5);
+    5,210 parameters with the defaults. Weights are He-uniform (PyTorch's default init is narrower).
+
+    Raises:
+        TypeError, ValueError: A bad size or rng, or a ``length`` too short for the three convolutions.
+    """
+    channels = check_positive_int("channels", channels)
+    length = check_positive_int("length", length)
+    rng = check_rng(rng)
+    out = length
+    for k in (5, 3, 3):
+        out = _out_size("length", out, k, 2, 1)
+    return Sequential(
+        Conv1D(1, channels, 5, stride=2, padding=1, rng=rng),
+        ReLU(),
+        Conv1D(channels, channels, 3, stride=2, padding=1, rng=rng),
+        ReLU(),
+        Conv1D(channels, channels, 3, stride=2, padding=1, rng=rng),
+        ReLU(),
+        Flatten(),
+        Linear(channels * out, 10, rng=rng),
     )
