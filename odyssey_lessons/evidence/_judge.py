@@ -249,7 +249,8 @@ def judge(
             math.log(v) if claim.scale == "ratio" else v for v in claim.lines if claim.scale != "ratio" or v > 0
         ]
         gap = min(abs(mean - v) for v in line_scale) if line_scale else 0.0
-        if gap > 1e-9 * se and se > 0:  # a gap of rounding residue is no gap: the estimate sits on the line
+        magnitude = float(np.abs(t).max()) if b is None else float(max(np.abs(t).max(), np.abs(b).max()))
+        if gap > 1e-9 * magnitude and se > 0:  # a gap of rounding residue is no gap: the estimate sits on the line
             need = math.ceil(n * (tc * se / gap) ** 2 * 1.2)
             settle = (f"This run could only have detected {_fmt_mde(claim, detectable)}; "
                       f"about {need} {repeat} (now {n}) would settle it at the current estimate.")  # fmt: skip
