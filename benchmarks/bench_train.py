@@ -7,6 +7,9 @@ Adam update, store. One batch of 128 digits per step, run inside ``single_thread
 runs it. Policies are timed in interleaved rounds (a block of steps per policy per round) so that all of them see the
 same machine load; the median is over every timed step, after warm-up steps that include numba's JIT compilation.
 
+Models: the digits MLP and CNN (every precision policy), and the MNIST-1D paper's MLP and CNN (fp32 only: the step
+against PyTorch's on the same model and batch, issue 16).
+
 PyTorch (when importable): the same architectures in ``torch.nn`` eager on CPU, default thread count, step =
 ``zero_grad, forward, cross_entropy, backward, Adam.step``, as many steps as each policy gets, timed in a separate
 interpreter started by this one, so that torch's thread pools never share a process with numba's and OpenBLAS's.
@@ -40,8 +43,18 @@ import numpy as np
 from _common import header_line, main_for, provenance, ratio_row
 
 from odyssey_lessons._threads import single_threaded
-from odyssey_lessons.data import digits_task
-from odyssey_lessons.nn import Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
+from odyssey_lessons.data import digits_task, mnist1d_task
+from odyssey_lessons.nn import (
+    Conv2D,
+    Flatten,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    mnist1d_cnn,
+    mnist1d_mlp,
+    softmax_cross_entropy,
+)
 from odyssey_lessons.optim import adam, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train import POLICIES, Caster, NoScaler, StaticScaler, fit
@@ -63,8 +76,16 @@ WIDGET_TARGET_S = 0.3
 WIDGET_SAMPLES, WIDGET_EPOCHS, WIDGET_SCALE = 512, 2, 2.0**10
 
 
+KINDS = ("mlp", "cnn", "mnist1d_mlp", "mnist1d_cnn")
+"""The digits MLP and CNN, and the MNIST-1D paper's MLP (residual hidden layer) and CNN (three Conv1D layers)."""
+
+
 def build_model(kind: str, seed: int = 0) -> Sequential:
     rng = np.random.default_rng(seed)
+    if kind == "mnist1d_mlp":
+        return mnist1d_mlp(rng=rng)
+    if kind == "mnist1d_cnn":
+        return mnist1d_cnn(rng=rng)
     if kind == "mlp":
         return Sequential(Linear(64, 128, rng=rng), ReLU(), Linear(128, 10, rng=rng))
     return Sequential(
@@ -73,8 +94,12 @@ def build_model(kind: str, seed: int = 0) -> Sequential:
 
 
 def fixed_batches(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Full batches of 128 from the digits training set (shuffled once), cycled through by the step."""
-    x, y = digits_task(kind).train
+    """Full batches of 128 from the training set (the digits, or MNIST-1D's default 4,000), shuffled once, cycled
+    through by the step."""
+    if kind.startswith("mnist1d_"):
+        x, y = mnist1d_task(kind.removeprefix("mnist1d_")).train
+    else:
+        x, y = digits_task(kind).train
     order = np.random.default_rng(0).permutation(len(x))
     return [(x[order[i : i + BATCH]], y[order[i : i + BATCH]]) for i in range(0, len(x) - BATCH + 1, BATCH)]
 
@@ -115,11 +140,35 @@ class OurStep:
         self.step += 1
 
 
+def TorchResidualMLP(torch):  # noqa: N802  (a factory standing in for the paper's nn.Module class)
+    """The MNIST-1D paper's MLP in torch: ``h = relu(l1 x)``, ``h = h + relu(l2 h)``, ``l3 h``."""
+    nn = torch.nn
+
+    class MLPBase(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.l1, self.l2, self.l3 = nn.Linear(40, 100), nn.Linear(100, 100), nn.Linear(100, 10)
+
+        def forward(self, x):
+            h = torch.relu(self.l1(x))
+            h = h + torch.relu(self.l2(h))
+            return self.l3(h)
+
+    return MLPBase()
+
+
 class TorchStep:
     def __init__(self, torch, kind: str, data: list[tuple[np.ndarray, np.ndarray]]) -> None:
         nn = torch.nn
         torch.manual_seed(0)
-        if kind == "mlp":
+        if kind == "mnist1d_mlp":
+            self.model = TorchResidualMLP(torch)
+        elif kind == "mnist1d_cnn":
+            self.model = nn.Sequential(
+                nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(), nn.Conv1d(25, 25, 3, stride=2, padding=1),
+                nn.ReLU(), nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(125, 10),
+            )  # fmt: skip
+        elif kind == "mlp":
             self.model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
         else:
             self.model = nn.Sequential(
@@ -147,9 +196,10 @@ def time_steps(step, n: int, times: list[float]) -> None:
 
 def run_steps(warmup: int, rounds: int, block: int) -> list[dict]:
     rows = []
-    for kind in ("mlp", "cnn"):
+    for kind in KINDS:
         data = fixed_batches(kind)
-        steps = {name: OurStep(kind, name, data) for name in POLICIES}
+        policies = POLICIES if not kind.startswith("mnist1d_") else ("fp32",)
+        steps = {name: OurStep(kind, name, data) for name in policies}
         times: dict[str, list[float]] = {name: [] for name in steps}
         with single_threaded(), np.errstate(over="ignore", invalid="ignore"):
             for step in steps.values():  # warm-up: JIT compile, caches, allocator
@@ -158,7 +208,7 @@ def run_steps(warmup: int, rounds: int, block: int) -> list[dict]:
                 for name, step in steps.items():
                     time_steps(step, block, times[name])
         fp32 = statistics.median(times["fp32"])
-        for name in POLICIES:
+        for name in policies:
             med = statistics.median(times[name])
             ratio = med / fp32
             rows.append(
@@ -181,7 +231,7 @@ def torch_worker(warmup: int, steps: int) -> None:
     import torch
 
     out = {}
-    for kind in ("mlp", "cnn"):
+    for kind in KINDS:
         step, times = TorchStep(torch, kind, fixed_batches(kind)), []
         time_steps(step, warmup, [])
         time_steps(step, steps, times)
@@ -199,7 +249,7 @@ def run_torch(warmup: int, steps: int, ours: list[dict]) -> tuple[dict | None, l
     cmd = [sys.executable, __file__, "--torch-worker", str(warmup), str(steps)]
     res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
     rows = []
-    for kind in ("mlp", "cnn"):
+    for kind in KINDS:
         fp32 = next(r["median_s"] for r in ours if r["model"] == kind and r["policy"] == "fp32")
         med = res[kind]["median_s"]
         rows.append(
