@@ -17,25 +17,12 @@ def _out_size(name: str, size: int, k: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - k) // stride + 1
 
 
-class Conv2D(Layer):
-    """2-D convolution (cross-correlation, as in every DL framework):
+class _Conv(Layer):
+    """What Conv1D and Conv2D share: their hyperparameters, checked, and He-uniform weights of shape
+    ``(out_channels, in_channels) + (kernel_size,) * SPATIAL`` (``fan_in = in_channels * kernel_size**SPATIAL``) with a
+    zero bias."""
 
-    ``y[n, o, i, j] = b[o] + sum_{c,u,v} W[o, c, u, v] * x[n, c, i*stride + u - padding, j*stride + v - padding]``
-
-    with zero padding. Implementation: **im2col + one BLAS matmul**. A numba kernel (:func:`_kernels.im2col`) copies
-    every ``k x k`` patch into a row of a matrix ``cols`` (N*OH*OW, C*k*k); then ``y = cols @ W.reshape(O, -1).T`` is
-    one large matrix product that runs at BLAS speed. That is much faster than a direct 6-deep loop for the layer sizes
-    of this course, at the price of memory (``cols`` repeats each pixel up to k*k times). Backward reuses ``cols``:
-    ``dW = dy^T @ cols``, ``db = sum dy``, ``dcols = dy @ W`` and the numba kernel :func:`_kernels.col2im` adds
-    ``dcols`` back onto the pixels (the adjoint of im2col).
-
-    Args:
-        in_channels, out_channels: Channels of the input and the output.
-        kernel_size: Side of the square kernel.
-        stride: Step between neighbouring output positions.
-        padding: Zeros added on each side of the height and the width.
-        rng: Generator for the He-uniform initial weights (fan_in = in_channels * kernel_size**2); bias starts at 0.
-    """
+    SPATIAL = 2
 
     def __init__(
         self,
@@ -56,9 +43,30 @@ class Conv2D(Layer):
             raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
         self.padding = int(padding)
         k = self.kernel_size
-        fan_in = self.in_channels * k * k
-        self._add_param("weight", he_uniform((self.out_channels, self.in_channels, k, k), fan_in, check_rng(rng)))
+        shape = (self.out_channels, self.in_channels) + (k,) * self.SPATIAL
+        self._add_param("weight", he_uniform(shape, self.in_channels * k**self.SPATIAL, check_rng(rng)))
         self._add_param("bias", np.zeros(self.out_channels))
+
+
+class Conv2D(_Conv):
+    """2-D convolution (cross-correlation, as in every DL framework):
+
+    ``y[n, o, i, j] = b[o] + sum_{c,u,v} W[o, c, u, v] * x[n, c, i*stride + u - padding, j*stride + v - padding]``
+
+    with zero padding. Implementation: **im2col + one BLAS matmul**. A numba kernel (:func:`_kernels.im2col`) copies
+    every ``k x k`` patch into a row of a matrix ``cols`` (N*OH*OW, C*k*k); then ``y = cols @ W.reshape(O, -1).T`` is
+    one large matrix product that runs at BLAS speed. That is much faster than a direct 6-deep loop for the layer sizes
+    of this course, at the price of memory (``cols`` repeats each pixel up to k*k times). Backward reuses ``cols``:
+    ``dW = dy^T @ cols``, ``db = sum dy``, ``dcols = dy @ W`` and the numba kernel :func:`_kernels.col2im` adds
+    ``dcols`` back onto the pixels (the adjoint of im2col).
+
+    Args:
+        in_channels, out_channels: Channels of the input and the output.
+        kernel_size: Side of the square kernel.
+        stride: Step between neighbouring output positions.
+        padding: Zeros added on each side of the height and the width.
+        rng: Generator for the He-uniform initial weights (fan_in = in_channels * kernel_size**2); bias starts at 0.
+    """
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, in_channels, H, W) -> ``y`` (N, out_channels, OH, OW), ``OH = (H + 2p - k) // stride + 1``."""
@@ -93,7 +101,7 @@ class Conv2D(Layer):
         )
 
 
-class Conv1D(Layer):
+class Conv1D(_Conv):
     """1-D convolution (cross-correlation, as ``torch.nn.Conv1d``) of signals shaped (N, C, L):
 
     ``y[n, o, i] = b[o] + sum_{c,u} W[o, c, u] * x[n, c, i*stride + u - padding]``
@@ -112,28 +120,7 @@ class Conv1D(Layer):
         rng: Generator for the He-uniform initial weights (fan_in = in_channels * kernel_size); bias starts at 0.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        *,
-        stride: int = 1,
-        padding: int = 0,
-        rng: np.random.Generator,
-    ) -> None:
-        super().__init__()
-        self.in_channels = check_positive_int("in_channels", in_channels)
-        self.out_channels = check_positive_int("out_channels", out_channels)
-        self.kernel_size = check_positive_int("kernel_size", kernel_size)
-        self.stride = check_positive_int("stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
-        self.padding = int(padding)
-        fan_in = self.in_channels * self.kernel_size
-        shape = (self.out_channels, self.in_channels, self.kernel_size)
-        self._add_param("weight", he_uniform(shape, fan_in, check_rng(rng)))
-        self._add_param("bias", np.zeros(self.out_channels))
+    SPATIAL = 1
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, in_channels, L) -> ``y`` (N, out_channels, OL), ``OL = (L + 2p - k) // stride + 1``."""
