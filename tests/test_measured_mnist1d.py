@@ -22,6 +22,7 @@ def test_file_records_provenance_and_recipe():
     assert prov["machine"]["processor"] and prov["machine"]["cpu_count"] >= 1
     assert all(prov["versions"][k] for k in ("python", "numpy", "numba", "odyssey-lessons"))
     assert "hostname" not in prov and "host" not in prov["machine"]
+    assert set(prov["load_average_1min"]) == {"start", "end"}
     recipe = data["recipe"]
     assert (recipe["epochs"], recipe["seeds"], recipe["lr"], recipe["batch_size"]) == (EPOCHS, list(SEEDS), 1e-2, 100)
     assert recipe["steps"] == EPOCHS * recipe["num_train"] // recipe["batch_size"] == 6000

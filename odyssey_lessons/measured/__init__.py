@@ -116,8 +116,9 @@ def mnist1d_baselines(raw: bool = False) -> dict[str, Any]:
     """The MNIST-1D paper's baseline table beside the course's own run of the paper's recipe, from the measured file.
 
     ``rows``: ``model`` (logistic regression, mlp, cnn), ``paper`` (the paper's test accuracy, one run), ``seeds``,
-    ``measured`` (test accuracy per seed), ``mean`` and ``seconds`` (wall time per run); ``recipe`` is the training
-    recipe; ``provenance`` says on which machine, with which versions, when and by which command it was measured.
+    ``measured`` (test accuracy per seed), ``mean`` and ``seconds`` (wall time per run, on a machine whose 1-minute
+    ``load_average_1min`` at the start and end is recorded: other work slows it); ``recipe`` is the training recipe;
+    ``provenance`` says on which machine, with which versions, when and by which command it was measured.
     ``raw=True`` gives the file as ``benchmarks/mnist1d_baselines.py`` wrote it (schema: that script's docstring).
     """
     data = json.loads(_load(MNIST1D_FILE))
@@ -146,6 +147,7 @@ def mnist1d_baselines(raw: bool = False) -> dict[str, Any]:
             "note": note,
         },
         "recipe": recipe,
+        "load_average_1min": p["load_average_1min"],
         "rows": [
             {
                 "model": r["model"],
