@@ -7,6 +7,8 @@ file's provenance names.
 - ``gpu_precision_h200.json``: ``benchmarks/gpu_precision.py`` on one NVIDIA H200 (matmul throughput per format at
   three sizes, the products' error against float64, one MLP training step per precision policy).
 - ``gpu_precision_h200_rerun.json``: the same script run again right after, on the same machine (run-to-run spread).
+- ``mnist1d_baselines.json``: ``benchmarks/mnist1d_baselines.py`` on a 2-core CPU (the MNIST-1D paper's baseline
+  table, logistic regression / MLP / CNN with the paper's recipe, three seeds: too slow to retrain in a lesson).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["gpu_matmul_throughput", "gpu_precision", "gpu_training_step"]
+__all__ = ["gpu_matmul_throughput", "gpu_precision", "gpu_training_step", "mnist1d_baselines"]
 
 FILE = "gpu_precision_h200.json"
 RERUN_FILE = "gpu_precision_h200_rerun.json"
 SOURCE = "benchmarks/gpu_precision.py"
+MNIST1D_FILE = "mnist1d_baselines.json"
 TABLE_SIZE = 8192
 TABLE_FORMATS = ["fp32", "tf32", "fp16", "bf16", "e4m3fn"]
 
@@ -105,5 +108,55 @@ def gpu_training_step() -> dict[str, Any]:
         "rows": [
             {k: r[k] for k in ("policy", "batch", "median_ms", "speedup_vs_fp32", "median_ms_synced_each_step")}
             for r in tr["rows"]
+        ],
+    }
+
+
+def mnist1d_baselines(raw: bool = False) -> dict[str, Any]:
+    """The MNIST-1D paper's baseline table beside the course's own run of the paper's recipe, from the measured file.
+
+    ``rows``: ``model`` (logistic regression, mlp, cnn), ``paper`` (the paper's test accuracy, one run), ``seeds``,
+    ``measured`` (test accuracy per seed), ``mean`` and ``seconds`` (wall time per run, on a machine whose 1-minute
+    ``load_average_1min`` at the start and end is recorded: other work slows it); ``recipe`` is the training recipe;
+    ``provenance`` says on which machine, with which versions, when and by which command it was measured.
+    ``raw=True`` gives the file as ``benchmarks/mnist1d_baselines.py`` wrote it (schema: that script's docstring).
+    """
+    data = json.loads(_load(MNIST1D_FILE))
+    if raw:
+        return data
+    p, recipe = data["provenance"], data["recipe"]
+    m, v = p["machine"], p["versions"]
+    note = (
+        f"Measured by {p['source']} on {p['date'][:10]}, not in this notebook: {recipe['steps']:,} steps of Adam (lr "
+        f"{recipe['lr']:g}, batch {recipe['batch_size']}) on the paper's split ({recipe['num_train']:,} training, "
+        f"{recipe['num_test']:,} test signals), seeds {', '.join(map(str, recipe['seeds']))}; the recipe of "
+        f"{recipe['test']}. The paper's column: {data['paper']['source']}."
+    )
+    return {
+        "title": data["title"],
+        "unit": "test accuracy",
+        "provenance": {
+            "measured_elsewhere": True,
+            "hardware": f"{m['processor']}, {m['cpu_count']} CPUs ({m['platform']})",
+            "software": f"odyssey-lessons {v['odyssey-lessons']}, numpy {v['numpy']}, numba {v['numba']}, "
+            f"Python {v['python']}",
+            "date": p["date"],
+            "workload": f"MNIST-1D, {recipe['steps']:,} training steps per run",
+            "source": p["source"],
+            "command": p["command"],
+            "note": note,
+        },
+        "recipe": recipe,
+        "load_average_1min": p["load_average_1min"],
+        "rows": [
+            {
+                "model": r["model"],
+                "paper": data["paper"]["test_accuracy"][r["model"]],
+                "seeds": r["seeds"],
+                "measured": r["test_accuracy"],
+                "mean": r["mean"],
+                "seconds": r["seconds"],
+            }
+            for r in data["rows"]
         ],
     }

@@ -33,7 +33,17 @@ from odyssey_lessons.studies._quantization import (
     ptq_run,
     trained_digits,
 )
-from odyssey_lessons.studies._regularization import REGULARIZERS, RegRun, RegSetup, regularization_run
+from odyssey_lessons.studies._regularization import (
+    MNIST1D_ARMS,
+    REGULARIZERS,
+    Mnist1dRegRun,
+    Mnist1dRegSetup,
+    RegRun,
+    RegSetup,
+    mnist1d_regularization_arms,
+    mnist1d_regularization_run,
+    regularization_run,
+)
 from odyssey_lessons.studies._schedules import ScheduleRun, schedule_run, steps_per_epoch
 
 __all__ = [
@@ -59,6 +69,11 @@ __all__ = [
     "RegRun",
     "RegSetup",
     "regularization_run",
+    "MNIST1D_ARMS",
+    "Mnist1dRegRun",
+    "Mnist1dRegSetup",
+    "mnist1d_regularization_arms",
+    "mnist1d_regularization_run",
     "ScheduleRun",
     "schedule_run",
     "steps_per_epoch",
