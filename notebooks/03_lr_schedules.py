@@ -348,6 +348,9 @@ display(html_table(["data", *ROW_HEADER], [[data, *v.row()] for data, vs in by_d
 for v in m1d_verdicts:
     print(v.sentence)
     measured[f"MNIST-1D verdict: {v.claim.metric}"] = f"{v.label}, {v.interval}"
+for i, reading in enumerate(("close to the best other schedule", "better than a constant rate")):
+    digits_labels = " / ".join(f"{v.label} ({b})" for v, b in zip(verdicts[i::2], BUDGETS, strict=True))
+    print(f"Cosine {reading}: digits {digits_labels}; MNIST-1D {m1d_verdicts[i].label}.")
 widths = {data: np.mean([v.high - v.low for v in vs]) for data, vs in by_data.items()}
 p_cos = m1d_cos.mean() / 100
 sampling_se = 100 * math.sqrt(p_cos * (1 - p_cos) / len(m1d_test_y))
