@@ -19,6 +19,7 @@ from odyssey_lessons.studies._mixed_precision import (
     initial_gradients,
     loss_scale_point,
 )
+from odyssey_lessons.studies._mnist1d import BestLR, at_best_lr, mnist1d_split, optimizer_study, schedule_study
 from odyssey_lessons.studies._profiling import largest_share, repeated_profiles, row_shares
 from odyssey_lessons.studies._quantization import (
     CALIBRATIONS,
@@ -87,4 +88,9 @@ __all__ = [
     "INT8_SPEEDUP",
     "int8_verdicts",
     "onnxruntime_version",
+    "BestLR",
+    "at_best_lr",
+    "mnist1d_split",
+    "optimizer_study",
+    "schedule_study",
 ]
