@@ -54,3 +54,19 @@ def test_bad_policies_raise():
         PrecisionPolicy("x", "fp16", "fp16", "fp16", update_rounding="up")
     with pytest.raises(TypeError, match="policy"):
         get_policy(3)
+
+
+def test_caster_refuses_a_recipe_it_does_not_know():
+    """A policy whose scaling was changed behind its validation fails loudly instead of running as "delayed"."""
+    import dataclasses
+
+    import numpy as np
+    import pytest
+
+    from odyssey_lessons.train import POLICIES, Caster
+
+    policy = POLICIES["fp8_delayed"]
+    broken = dataclasses.replace(policy)
+    object.__setattr__(broken, "scaling", "per-block")
+    with pytest.raises(ValueError, match="unknown scaling recipe 'per-block'"):
+        Caster(broken).activations("x", np.ones(4, np.float32))

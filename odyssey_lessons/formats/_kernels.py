@@ -1,7 +1,7 @@
 """numba kernels of the formats package: rounding to a format, encoding to its bit codes, sequential arithmetic.
 
 Kernels take arrays and scalars only. A format reaches them as a small float64 parameter vector built by
-``_params.rounding_params`` (indices ``P_*`` below), so one compiled kernel serves every format.
+``formats._quantize.rounding_params`` (indices ``P_*`` below), so one compiled kernel serves every format.
 
 Rounding works on the float64 bit pattern of the input (float32 converts to float64 exactly), so a float64 input is
 rounded once, directly to the target format, never through float32. With ``sig`` the 53-bit significand and ``e`` the

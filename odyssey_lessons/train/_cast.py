@@ -78,6 +78,8 @@ class Caster:
             return fake_quantize_scaled(x, fmt, current_scale(x, fmt))
         if recipe == "mx":
             return mx_fake_quantize(x, fmt)
+        if recipe != "delayed":  # PrecisionPolicy validates its scaling; a recipe added there must be added here
+            raise ValueError(f"unknown scaling recipe {recipe!r} (policy {self.policy.name!r})")
         history = self._delayed.get(site)
         if history is None:
             history = self._delayed[site] = DelayedScaling(fmt, history_len=self.policy.amax_history)
