@@ -1,6 +1,8 @@
 """Grading: the ``check`` call in check cells, the solution -> exercise pipeline and the learner's self-check.
 
-- :func:`check` -- run one graded test in a notebook and print ``[PASS] ...`` or ``[FAIL] ...: hint``.
+- :func:`check` -- run one graded test in a notebook and print ``[PASS] ...`` or ``[FAIL] ...: hint``; its test
+  function calls the learner's code through :class:`Answers` with inputs (plain data, :class:`Rng`, :class:`Build`)
+  and compares with a reference (:func:`exact`, :func:`close`).
 - :func:`assign` / :func:`stale_files` -- generate ``notebooks/``, ``solutions/`` and ``exercises/`` notebooks from
   the jupytext sources (``odyssey assign [--check]``).
 - :func:`self_check` -- run an exercise under nbval and score its checks (``odyssey check``).
@@ -16,7 +18,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from odyssey_lessons.grading._cells import CheckSpec, find_checks, stub_solutions
+from odyssey_lessons.grading._answers import Answers, Comparison, Remote, close, exact
 from odyssey_lessons.grading._check import check
+from odyssey_lessons.grading._wire import Build, Rng
 
 if TYPE_CHECKING:
     from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
@@ -38,7 +42,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "Answers",
     "AssignError",
+    "Build",
+    "Comparison",
+    "Remote",
+    "Rng",
+    "close",
+    "exact",
     "CheckResult",
     "CheckSpec",
     "GradeSummary",

@@ -1,5 +1,12 @@
 """The ``check`` call that every check cell makes, and the exact lines it prints.
 
+A check is a test function of one argument, the learner's answers (``_answers.Answers``): it calls them with inputs
+it chooses and gets back plain data compared with a reference. In the notebook the reference is the check's
+``oracles``; under ``odyssey grade`` the grader runs the check cell in its own process with :data:`SESSION` set, so
+the same test function calls the learner's code in a sandboxed kernel and the solution in another, and the verdict
+is recorded in the session instead of printed. The check's code and its expected values never enter the learner's
+kernel.
+
 A check cell's printed lines are its *expected output*: ``odyssey assign`` records them from the worked solution and
 nbval compares a learner's run against them. So everything printed here must be deterministic: no timings, no
 addresses, no tracebacks (their file paths differ between machines).
@@ -8,7 +15,13 @@ addresses, no tracebacks (their file paths differ between machines).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from odyssey_lessons.grading._answers import Answers, Comparison, KernelFault, LocalSide, Side, exact
 
 CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_MESSAGE_CHARS = 300
@@ -58,19 +71,62 @@ def validate_check_id(check_id: object) -> str:
     return check_id
 
 
-def check(check_id: str, test: Callable[[], object], *, points: int, hint: str) -> bool:
+@dataclass
+class Session:
+    """The grader's side of a run: where calls go, and the verdicts of the checks run so far (by check id)."""
+
+    student: Side
+    reference: Side
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, message)
+
+
+SESSION: ContextVar[Session | None] = ContextVar("odyssey_grading_session", default=None)
+
+
+def _validate(check_id: object, test: object, points: object, hint: object, oracles: object, compare: object) -> None:
+    validate_check_id(check_id)
+    if not callable(test):
+        raise TypeError(f"test must be a callable taking the learner's answers, got {test=}")
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise TypeError(f"points must be an int, got {points=} of type {type(points).__name__}")
+    if points <= 0:
+        raise ValueError(f"points must be positive, got {points=}")
+    if not isinstance(hint, str):
+        raise TypeError(f"hint must be a str, got {hint=} of type {type(hint).__name__}")
+    if not hint.strip() or "\n" in hint or "\r" in hint:
+        raise ValueError(f"hint must be one non-empty line, got {hint=}")
+    if not isinstance(oracles, Mapping) or not all(isinstance(k, str) and callable(v) for k, v in oracles.items()):
+        raise TypeError(f"oracles must map names to callables, got {oracles=}")
+    if not isinstance(compare, Comparison):
+        raise TypeError(f"compare must be exact() or close(...), got {compare=}")
+
+
+def check(
+    check_id: str,
+    test: Callable[[Answers], object],
+    *,
+    points: int,
+    hint: str,
+    oracles: Mapping[str, Callable[..., Any]],
+    compare: Comparison | None = None,
+) -> bool:
     """Run one graded test and print its verdict as exactly the lines nbval compares.
 
-    On success prints ``[PASS] {check_id} ({points}/{points} points)``. When ``test()`` raises any ``Exception``,
-    prints ``[FAIL] {check_id} (0/{points} points): {hint}`` and then ``    {ExceptionType}: {message}``. The
-    exception never propagates, so one failing check does not stop the notebook; ``KeyboardInterrupt`` (a kernel
-    interrupt or nbval's cell timeout) is not an ``Exception`` and still does.
+    ``test(answers)`` calls the learner's functions through ``answers`` (``answers.f(x)`` calls the learner's ``f``
+    and the reference ``f`` with the same ``x`` and compares). On success prints
+    ``[PASS] {check_id} ({points}/{points} points)``; when ``test`` raises any ``Exception``, prints
+    ``[FAIL] {check_id} (0/{points} points): {hint}`` and then ``    {ExceptionType}: {message}``. The exception never
+    propagates, so one failing check does not stop the notebook; ``KeyboardInterrupt`` still does. Under
+    ``odyssey grade`` nothing is printed: the grader records the verdict.
 
     Args:
         check_id: Stable name of the check, e.g. ``"formats.bf16_max"``; letters, digits, ``_``, ``.`` and ``-``.
-        test: Called with no arguments; it passes by returning and fails by raising (usually ``AssertionError``).
+        test: Called with the learner's answers; it passes by returning and fails by raising.
         points: What the check is worth, a positive int.
         hint: One line telling the learner what to look at when the check fails.
+        oracles: Name -> the reference for that name in the learner's notebook (package code with the same
+            signature as the learner's function or class). The grader uses the worked solution instead.
+        compare: How results must match the reference (default :func:`exact`).
 
     Returns:
         True when the test passed. (As a cell's last expression this also displays ``True``/``False``; that is
@@ -80,23 +136,35 @@ def check(check_id: str, test: Callable[[], object], *, points: int, hint: str) 
         TypeError: An argument has the wrong type (``test`` not callable, ``points`` not an int, ...).
         ValueError: ``check_id`` is malformed, ``points`` is not positive or ``hint`` is empty or multi-line.
     """
-    validate_check_id(check_id)
-    if not callable(test):
-        raise TypeError(f"test must be a callable taking no arguments, got {test=}")
-    if isinstance(points, bool) or not isinstance(points, int):
-        raise TypeError(f"points must be an int, got {points=} of type {type(points).__name__}")
-    if points <= 0:
-        raise ValueError(f"points must be positive, got {points=}")
-    if not isinstance(hint, str):
-        raise TypeError(f"hint must be a str, got {hint=} of type {type(hint).__name__}")
-    if not hint.strip() or "\n" in hint or "\r" in hint:
-        raise ValueError(f"hint must be one non-empty line, got {hint=}")
-
+    compare = exact() if compare is None else compare
+    _validate(check_id, test, points, hint, oracles, compare)
+    session = SESSION.get()
+    if session is None:
+        student: Side = LocalSide(sys._getframe(1).f_globals)
+        reference: Side = LocalSide(oracles)
+    else:
+        student, reference = session.student, session.reference
+    answers = Answers(student, reference, compare)
+    status, message = "passed", ""
     try:
-        test()
+        test(answers)
+    except KernelFault as fault:
+        status, message = fault.status, str(fault)
     except Exception as exc:  # a check reports every failure of the learner's code; it never raises
-        print(fail_line(check_id, points, hint))
-        print(describe_exception(exc))
-        return False
-    print(pass_line(check_id, points))
-    return True
+        status, message = "failed", describe_exception(exc).strip()
+    if session is None:
+        answers.reset()
+    elif status not in ("timeout", "crashed"):
+        try:
+            answers.reset()
+        except KernelFault as fault:
+            status, message = fault.status, str(fault)
+    if session is not None:
+        session.verdicts[check_id] = (status, message)
+        return status == "passed"
+    if status == "passed":
+        print(pass_line(check_id, points))
+        return True
+    print(fail_line(check_id, points, hint))
+    print(describe_exception(AssertionError(message)) if status != "failed" else DETAIL_INDENT + message)
+    return False

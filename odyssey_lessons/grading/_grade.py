@@ -8,6 +8,7 @@ returns a plain-data row, so the same function runs in a local thread pool (``jo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import statistics
@@ -73,8 +74,8 @@ def grade_job(master_text: str, name: str, job: Job, limits: Limits) -> dict:
     """Grade one submission; returns its gradebook row. Never raises for anything in the submission."""
     import nbformat
 
-    from odyssey_lessons.grading._engine import grade_notebook
     from odyssey_lessons.grading._graded import Master, match_answers
+    from odyssey_lessons.grading._grader import grade_submission
     from odyssey_lessons.grading._submissions import parse_notebook
 
     master = Master.from_notebook(nbformat.reads(master_text, as_version=4), name)
@@ -86,7 +87,7 @@ def grade_job(master_text: str, name: str, job: Job, limits: Limits) -> dict:
             row = _empty_row(job, master, problem, note)
         else:
             answers = match_answers(master, nb)
-            result = grade_notebook(master, answers, limits)
+            result = grade_submission(master, answers, limits)
             row = _empty_row(job, master, result.status, note)
             row["checks"] = [asdict(c) for c in result.checks]
             row["score"] = sum(c.earned for c in result.checks)
@@ -233,7 +234,12 @@ def grade(
         rows = _run_dask(todo, master_text, assignment, limits, dask_scheduler)
     else:
         rows = _run_local(todo, master_text, assignment, limits, jobs)
-    with tqdm(total=len(todo), desc=f"odyssey grade {assignment}", unit="sub", disable=not progress) as bar:
+    from odyssey_lessons.grading._reference import close_references
+
+    with (
+        tqdm(total=len(todo), desc=f"odyssey grade {assignment}", unit="sub", disable=not progress) as bar,
+        contextlib.closing(rows),
+    ):
         for row in rows:
             if "checks" not in row:  # an error row from a lost worker: give it the full shape
                 job = next(j for j in todo if j.student == row["student"])
@@ -241,5 +247,6 @@ def grade(
             book.record(row)
             bar.set_postfix_str(f"{row['student']}: {row['score']}/{row['max_score']} {row['status']}")
             bar.update()
+    close_references()
     rows_now = [book.rows[k] for k in sorted(book.rows)]
     return GradeSummary(rows_now, len(todo), skipped)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,14 @@ class Master:
     nb: NotebookNode
     answers: frozenset[int]
     checks: tuple[CheckInfo, ...]
+    solution: NotebookNode | None = None  # the master as recorded, answer blocks included (the reference runs it)
+
+    @property
+    def key(self) -> str:
+        """A hash of the solution's code cells: what the reference kernel and its cache are keyed by."""
+        cells = (self.solution or self.nb).cells
+        text = "\n\x00".join(cell.source for cell in cells if cell.cell_type == "code")
+        return hashlib.sha256(f"{self.name}\n{text}".encode()).hexdigest()
 
     @classmethod
     def from_notebook(cls, nb: NotebookNode, name: str) -> Master:
@@ -72,7 +81,7 @@ class Master:
         Raises:
             ValueError: A malformed answer block, a check cell without literal points, or a duplicate check id.
         """
-        nb = copy.deepcopy(nb)
+        solution, nb = nb, copy.deepcopy(nb)
         answers, checks, seen = set(), [], set()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "raw":
@@ -89,7 +98,7 @@ class Master:
                 cell.source = stub_solutions(cell.source, markdown=cell.cell_type == "markdown")
         if not checks:
             raise ValueError(f"master {name} has no check cells: nothing to grade")
-        return cls(name, nb, frozenset(answers), tuple(checks))
+        return cls(name, nb, frozenset(answers), tuple(checks), solution)
 
     @property
     def max_score(self) -> int:

@@ -1,0 +1,280 @@
+"""Grade one submission with every check decided in the grader's process.
+
+The student's kernel (sandboxed, ``_sandbox.py``) runs the master's code cells in order with the student's answer
+cells put in; check cells never run there. At each check cell the grader runs the cell's code in its own process
+(``SESSION`` set, see ``_check``), in a namespace holding what the master's first code cell binds (its imports) and
+what earlier check cells defined. The check's test function calls the student's code in the kernel and the solution
+in the reference kernel (``_reference``) with the same inputs, and compares the plain data that comes back here.
+
+Faults: a call or cell past the cell timeout is interrupted; a kernel that dies (a crash, ``os._exit``, the memory
+limit, a timeout it ignored) is started again and the cells run so far are replayed, without a cell that killed it
+(at most :data:`MAX_RESTARTS` times, within the total timeout). The row says which cell or check caused each fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from odyssey_lessons.grading._answers import KernelFault
+from odyssey_lessons.grading._cells import is_check_cell
+from odyssey_lessons.grading._check import SESSION, Session, describe_exception
+from odyssey_lessons.grading._engine import CheckGrade, NotebookGrade
+from odyssey_lessons.grading._graded import CheckInfo, Master
+from odyssey_lessons.grading._isolate import Limits, isolation_level
+from odyssey_lessons.grading._kernel import Kernel, Outcome, scrubbed_env
+from odyssey_lessons.grading._reference import probe_code, reference_for
+
+MAX_RESTARTS = 2
+_UID_RANGE = (2_000_000, 3_000_000)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One code cell of the master as the grader runs it."""
+
+    kind: str  # context, answer, check
+    master_cell: int
+    source: str
+    checks: tuple[CheckInfo, ...] = ()
+
+
+def plan(master: Master, answers: Mapping[int, str]) -> list[Step]:
+    """The master's code cells in order, answer cells holding the student's source (or the stub)."""
+    by_cell: dict[int, list[CheckInfo]] = {}
+    for info in master.checks:
+        by_cell.setdefault(info.cell, []).append(info)
+    steps = []
+    for index, cell in enumerate(master.nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if index in by_cell:
+            steps.append(Step("check", index, cell.source, tuple(by_cell[index])))
+        elif index in master.answers:
+            steps.append(Step("answer", index, answers.get(index, cell.source)))
+        elif not is_check_cell(cell):
+            steps.append(Step("context", index, cell.source))
+    return steps
+
+
+class StudentSide:
+    """The student's kernel as a side of every check call (``_answers.Side``)."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def request(self, request: dict) -> dict:
+        run = self.run
+        if run.kernel is None or not run.kernel.alive():
+            raise KernelFault("crashed", "the kernel had died before this call")
+        timeout = max(min(run.limits.cell_timeout, run.left()), 0.5)
+        outcome = run.kernel.execute(probe_code(request), timeout)
+        if outcome.status == "crashed" or not outcome.alive:
+            run.kernel_lost()
+        if outcome.status == "crashed":
+            raise KernelFault("crashed", "the kernel died during this check")
+        if outcome.status == "timeout":
+            raise KernelFault("timeout", f"a call hit the {run.limits.cell_timeout:g} s cell timeout")
+        if outcome.reply is None:
+            why = (outcome.errors or ["no reply"])[0]
+            return {"raised": "ProtocolError", "message": f"the call sent no reply ({why[:200]})"}
+        return outcome.reply
+
+
+class _Run:
+    """The state of grading one submission."""
+
+    def __init__(self, master: Master, limits: Limits) -> None:
+        self.master, self.limits = master, limits
+        self.start = time.monotonic()
+        self.kernel: Kernel | None = None
+        self.level = isolation_level() if limits.sandbox else "rlimits"
+        self.uid = None
+        self.work = Path(tempfile.mkdtemp(prefix="odyssey-work-"))
+        self.grade = NotebookGrade(checks=[], isolation=self.level)
+
+    def left(self) -> float:
+        return self.limits.total_timeout - (time.monotonic() - self.start)
+
+    def start_kernel(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(mode=0o700)
+        self.uid = None
+        if self.level.startswith("uid"):
+            self.uid = _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0])
+            os.chown(self.work, self.uid, self.uid)
+        config = {
+            "work": str(self.work),
+            "cwd": str(self.work) if self.limits.sandbox or self.limits.cwd is None else self.limits.cwd,
+            "uid": self.uid,
+            "memory_mb": self.limits.memory_mb,
+            "cpu_seconds": int(self.limits.total_timeout) + 5,
+            "max_file_mb": self.limits.max_file_mb,
+            "max_processes": self.limits.max_processes,
+            "hide": [str(Path(p).resolve()) for p in self.limits.hide],
+            "expose": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if p)}),
+            "env": scrubbed_env(self.work),
+        }
+        self.kernel = Kernel(launcher_config=config, cwd=self.work, env=scrubbed_env(self.work))
+        self.grade.runs += 1
+
+    def kernel_lost(self) -> None:
+        if self.kernel is not None:
+            self.kernel.close()
+        self.kernel = None
+        from odyssey_lessons.grading._isolate import _kill_uid, _remove_ipc_folders
+
+        if self.uid is not None:
+            _kill_uid(self.uid)
+            _remove_ipc_folders(self.uid)
+
+    def close(self) -> None:
+        self.kernel_lost()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _label(master: Master, step: Step) -> str:
+    if step.checks:
+        if any(info.hidden for info in step.checks):
+            return "a hidden check cell"
+        return "the check cell of " + ", ".join(info.check_id for info in step.checks)
+    first = step.source.strip().split("\n", 1)[0] if step.kind == "context" else _first_master_line(master, step)
+    kind = "answer cell" if step.kind == "answer" else "cell"
+    return f"{kind} {step.master_cell} ({first[:60]!r})"
+
+
+def _first_master_line(master: Master, step: Step) -> str:
+    return master.nb.cells[step.master_cell].source.strip().split("\n", 1)[0]
+
+
+def _check_namespace(master: Master) -> dict:
+    """What check cells see: the names the master's first code cell binds (run here, in the grader)."""
+    namespace: dict = {"__name__": "__odyssey_checks__"}
+    first = next(cell for cell in master.nb.cells if cell.cell_type == "code")
+    if not is_check_cell(first):
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(first.source, "<master setup cell>", "exec"), namespace)
+    return namespace
+
+
+_SEVERITY = {"graded": 0, "memory": 1, "timeout": 2, "crashed": 3, "total_timeout": 4, "error": 5}
+
+
+def _worse(a: str, b: str) -> str:
+    return max(a, b, key=_SEVERITY.__getitem__)
+
+
+def _run_check_cell(run: _Run, step: Step, namespace: dict, reference) -> dict[str, tuple[str, str]]:
+    session = Session(StudentSide(run), reference)
+    token = SESSION.set(session)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(step.source, f"<check cell {step.master_cell}>", "exec"), namespace)
+    except KernelFault as fault:
+        for info in step.checks:
+            session.verdicts.setdefault(info.check_id, (fault.status, str(fault)))
+    except Exception as exc:  # an error in the check cell itself, outside check(): its checks fail
+        line = describe_exception(exc).strip()
+        for info in step.checks:
+            session.verdicts.setdefault(info.check_id, ("failed", f"the check cell raised {line}"))
+    finally:
+        SESSION.reset(token)
+    return session.verdicts
+
+
+def grade_submission(master: Master, answers: Mapping[int, str], limits: Limits) -> NotebookGrade:
+    """Grade the student's ``answers`` to ``master`` (see the module docstring); never raises for the submission."""
+    run = _Run(master, limits)
+    steps = plan(master, answers)
+    verdicts: dict[str, CheckGrade] = {}
+    status = "graded"
+    skipped: set[int] = set()
+    done: list[Step] = []
+    try:
+        reference = reference_for(master.solution, master.key, limits.cell_timeout * 4)
+        namespace = _check_namespace(master)
+        run.start_kernel()
+        position = 0
+        while position < len(steps):
+            step = steps[position]
+            if run.left() <= 0:
+                status = "total_timeout"
+                run.grade.faults.append(f"grading stopped after the {limits.total_timeout:g} s total timeout")
+                break
+            if run.kernel is None:
+                if run.grade.runs > MAX_RESTARTS:
+                    status = _worse(status, "crashed")
+                    run.grade.faults.append("the kernel died too often: grading stopped")
+                    break
+                run.start_kernel()
+                for old in done:
+                    if old.master_cell not in skipped:
+                        run.kernel.execute(old.source, max(min(limits.cell_timeout, run.left()), 0.5))
+            if step.kind == "check":
+                began = time.monotonic()
+                found = _run_check_cell(run, step, namespace, reference)
+                seconds = round(time.monotonic() - began, 3)
+                for info in step.checks:
+                    check_status, message = found.get(info.check_id, ("not_run", "the check did not run"))
+                    if check_status in ("timeout", "crashed"):
+                        status = _worse(status, check_status)
+                        note = f"{_label(master, step)} " + (
+                            f"hit the {limits.cell_timeout:g} s cell timeout"
+                            if check_status == "timeout"
+                            else "crashed the kernel (os._exit, a segfault or the memory limit)"
+                        )
+                        if note not in run.grade.faults:
+                            run.grade.faults.append(note)
+                    if "MemoryError" in message:
+                        status = _worse(status, "memory")
+                        note = f"{_label(master, step)} ran out of memory (limit {limits.memory_mb} MiB)"
+                        if note not in run.grade.faults:
+                            run.grade.faults.append(note)
+                    earned = info.points if check_status == "passed" else 0
+                    verdicts[info.check_id] = CheckGrade(
+                        info.check_id, info.points, earned, info.hidden, check_status, seconds, message
+                    )
+                position += 1
+                continue
+            timeout = max(min(limits.cell_timeout, run.left()), 0.5)
+            outcome: Outcome = run.kernel.execute(step.source, timeout)
+            if outcome.errors and run.grade.runs == 1:
+                first_line = _first_master_line(master, step)
+                run.grade.cell_errors.append(f"cell {step.master_cell} ({first_line!r}): {outcome.errors[0]}")
+            if any(e.startswith("MemoryError") for e in outcome.errors):
+                status = _worse(status, "memory")
+                run.grade.faults.append(f"{_label(master, step)} ran out of memory (limit {limits.memory_mb} MiB)")
+            if outcome.status in ("timeout", "crashed"):
+                status = _worse(status, outcome.status)
+                kind = f"hit the {limits.cell_timeout:g} s cell timeout"
+                if outcome.status == "crashed":
+                    kind = f"crashed the kernel (os._exit, a segfault or the {limits.memory_mb} MiB memory limit)"
+                run.grade.faults.append(f"{_label(master, step)} {kind}")
+            if outcome.status in ("timeout", "crashed"):
+                skipped.add(step.master_cell)  # a replay after a restart must not run it again
+            if not outcome.alive or outcome.status == "crashed":
+                run.kernel_lost()
+            done.append(step)
+            position += 1
+    except Exception as exc:  # the grader could not run this submission (a kernel that never started, ...)
+        status = "error"
+        run.grade.faults.append(f"the submission could not be graded: {exc}")
+    finally:
+        run.close()
+    for info in master.checks:
+        if info.check_id not in verdicts:
+            why = "grading stopped before this check ran" if status != "graded" else "the check did not run"
+            verdicts[info.check_id] = CheckGrade(info.check_id, info.points, 0, info.hidden, "not_run", 0.0, why)
+    run.grade.checks = [verdicts[info.check_id] for info in master.checks]
+    run.grade.status = status
+    run.grade.seconds = round(time.monotonic() - run.start, 3)
+    return run.grade

@@ -1,0 +1,187 @@
+"""One kernel driven directly by the grader: run a cell, send a check's call, stop, with bounded memory.
+
+:class:`Kernel` starts an ipykernel through the sandbox launcher (``_sandbox.py``, when ``sandboxed``) or plainly (the
+grader's own reference kernel, which runs the trusted solution), over IPC sockets, and talks to it with a
+``jupyter_client`` blocking client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES` (a kernel that sends
+more is cut off, and its cell ends as a timeout). A cell's printed text is kept as its first and last 32 KiB
+(``clip_text``), so whatever a submission prints, the grader's memory stays bounded.
+
+A cell past its timeout is interrupted (an interrupt *message*: the launcher's PID namespace does not pass signals
+on); a kernel that does not stop within :data:`INTERRUPT_GRACE` seconds is killed, and the outcome says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+
+import zmq
+
+from odyssey_lessons.grading._nbval_report import MAX_ERROR, clip_text
+from odyssey_lessons.grading._probe import MIME
+from odyssey_lessons.grading._provisioner import PROVISIONER_NAME, ipc_available
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+INTERRUPT_GRACE = 5.0
+START_TIMEOUT = 90.0
+_POLL = 0.2
+_SANDBOX = Path(__file__).with_name("_sandbox.py")
+KERNEL_NAME = "odyssey-kernel"
+
+
+@dataclass
+class Outcome:
+    """How one execute request ended.
+
+    ``status``: ``ok``, ``error`` (the code raised), ``timeout`` (interrupted; ``alive`` says whether the kernel
+    survived), ``crashed`` (the kernel died).
+    """
+
+    status: str
+    printed: str = ""
+    errors: list[str] = field(default_factory=list)
+    reply: object = None  # the last display data of type MIME (a check call's reply), if any
+    seconds: float = 0.0
+    alive: bool = True
+
+
+class Kernel:
+    """A started kernel; see the module docstring. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, *, launcher_config: dict | None, cwd: Path, env: dict[str, str]) -> None:
+        from jupyter_client import KernelManager
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        self.home = Path(tempfile.mkdtemp(prefix="odyssey-k-"))
+        spec_dir = self.home / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        if launcher_config is not None:
+            config = self.home / "sandbox.json"
+            config.write_text(json.dumps(launcher_config), encoding="utf-8")
+            argv = [sys.executable, "-I", str(_SANDBOX), str(config), "--", *argv]
+        spec = {"argv": argv, "display_name": "odyssey", "language": "python", "interrupt_mode": "message"}
+        if ipc_available():
+            spec["metadata"] = {"kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
+        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.manager = KernelManager(
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(self.home / "kernels")]),
+            context=self.context,
+        )
+        self.manager.connection_file = str(self.home / f"kernel-{secrets.token_hex(4)}.json")
+        self.client = None
+        try:
+            self.manager.start_kernel(cwd=str(cwd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.client = self.manager.client(context=self.context)
+            self.client.start_channels()
+            self.client.wait_for_ready(timeout=START_TIMEOUT)
+        except Exception:
+            self.close()
+            raise
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def alive(self) -> bool:
+        return self.manager.has_kernel and self.manager.is_alive()
+
+    def execute(self, code: str, timeout: float) -> Outcome:
+        """Run ``code``; never raises for what the code does (see :class:`Outcome`)."""
+        start = time.monotonic()
+        outcome = Outcome("ok")
+        printed: list[str] = []
+        kept = 0
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline, interrupted = start + timeout, False
+        while True:
+            try:
+                msg = self.client.get_iopub_msg(timeout=_POLL)
+            except Empty:
+                if not self.alive():
+                    outcome.status, outcome.alive = "crashed", False
+                    break
+                now = time.monotonic()
+                if now >= deadline and not interrupted:
+                    self.manager.interrupt_kernel()
+                    interrupted, deadline = True, now + INTERRUPT_GRACE
+                elif now >= deadline:
+                    self.kill()
+                    outcome.status, outcome.alive = "timeout", False
+                    break
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and kept < 4 * 1024 * 1024:
+                text = str(content.get("text", ""))
+                printed.append(text)
+                kept += len(text)
+            elif kind == "error":
+                line = f"{content.get('ename', '')}: {content.get('evalue', '')}"[:MAX_ERROR]
+                if len(outcome.errors) < 20:
+                    outcome.errors.append(line)
+            elif kind in ("display_data", "execute_result") and MIME in content.get("data", {}):
+                outcome.reply = content["data"][MIME]
+            elif kind == "status" and content.get("execution_state") == "idle":
+                break
+        if outcome.status == "ok" and interrupted:
+            outcome.status = "timeout"
+        elif outcome.status == "ok" and outcome.errors:
+            outcome.status = "error"
+        outcome.printed = clip_text("".join(printed))
+        outcome.seconds = time.monotonic() - start
+        return outcome
+
+    def kill(self) -> None:
+        """Stop the kernel at once (it is not asked)."""
+        try:
+            if self.manager.has_kernel:
+                self.manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - a kernel that is already gone is what we want
+            pass
+
+    def close(self) -> None:
+        """Stop the client and the kernel and remove the kernel's folder."""
+        if self.client is not None:
+            self.client.stop_channels()
+        self.kill()
+        self.manager.cleanup_resources()
+        self.context.destroy(linger=0)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def scrubbed_env(work: Path) -> dict[str, str]:
+    """The environment of a kernel whose home and temporary folder are ``work``: nothing of the grader's."""
+    keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        HOME=str(work),
+        TMPDIR=str(work),
+        XDG_CACHE_HOME=str(work / ".cache"),
+        NUMBA_CACHE_DIR=str(work / ".numba"),
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(work / ".mpl"),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        MALLOC_ARENA_MAX="2",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        NUMBA_NUM_THREADS="1",
+    )
+    return env
