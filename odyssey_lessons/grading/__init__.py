@@ -17,8 +17,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from odyssey_lessons.grading._cells import CheckSpec, find_checks, stub_solutions
 from odyssey_lessons.grading._answers import Answers, Comparison, Remote, close, exact
+from odyssey_lessons.grading._cells import CheckSpec, find_checks, stub_solutions
 from odyssey_lessons.grading._check import check
 from odyssey_lessons.grading._wire import Build, Rng
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from odyssey_lessons.grading._probe import Kept, handle
-from odyssey_lessons.grading._wire import Ref, decode, encode_input
+from odyssey_lessons.grading._wire import Build, Ref, Rng, decode, encode_input
 
 MAX_DESCRIPTION = 160
 
@@ -143,7 +143,7 @@ class Comparison:
         index = tuple(int(i) for i in bad)
         return (
             f"{where}: {int((~ok).sum())} of {ok.size} values differ ({self.describe()}), e.g. at {list(index)} "
-            f"got {got[index]!r}, expected {want[index]!r}"
+            f"got {got[index].item()!r}, expected {want[index].item()!r}"
         )
 
 
@@ -158,6 +158,10 @@ def close(*, rtol: float, atol: float = 0.0) -> Comparison:
 
 
 def _summary(value: object) -> str:
+    if isinstance(value, Build):
+        return f"{value.target.rpartition(':')[2]}(...)"
+    if isinstance(value, Rng):
+        return f"default_rng({value.seed})"
     if isinstance(value, np.ndarray):
         return f"array({value.dtype}, shape {value.shape})"
     if isinstance(value, Ref):
@@ -224,7 +228,9 @@ class Answers:
         return call
 
     def call(self, name: str, *args: Any, compare: Comparison | None = None, **kwargs: Any) -> Any:
-        """``answers.name(*args, **kwargs)`` with another comparison than the check's."""
+        """``answers.name(*args, **kwargs)`` with another comparison than the check's. ``name`` may also be a
+        package callable, ``"odyssey_lessons.module:Name"``: it runs on both sides (an object it makes comes back
+        as a :class:`Remote`, e.g. a fixture whose attributes the check reads after the learner's code used it)."""
         what = describe_call(name, args, kwargs)
         return self._run({"op": "call", "method": None}, name, what, args, kwargs, comparison=compare)
 
@@ -317,4 +323,3 @@ def _decoded(reply: object) -> dict:
         return out
     except (ValueError, KeyError, TypeError, AttributeError):
         return {"raised": "ProtocolError", "message": "the kernel's reply is not valid plain data"}
-

@@ -13,8 +13,6 @@ limit, a timeout it ignored) is started again and the cells run so far are repla
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import secrets
 import shutil
@@ -161,8 +159,7 @@ def _check_namespace(master: Master) -> dict:
     namespace: dict = {"__name__": "__odyssey_checks__"}
     first = next(cell for cell in master.nb.cells if cell.cell_type == "code")
     if not is_check_cell(first):
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(first.source, "<master setup cell>", "exec"), namespace)
+        exec(compile(first.source, "<master setup cell>", "exec"), namespace)
     return namespace
 
 
@@ -177,8 +174,7 @@ def _run_check_cell(run: _Run, step: Step, namespace: dict, reference) -> dict[s
     session = Session(StudentSide(run), reference)
     token = SESSION.set(session)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(step.source, f"<check cell {step.master_cell}>", "exec"), namespace)
+        exec(compile(step.source, f"<check cell {step.master_cell}>", "exec"), namespace)
     except KernelFault as fault:
         for info in step.checks:
             session.verdicts.setdefault(info.check_id, (fault.status, str(fault)))

@@ -165,11 +165,16 @@ class Kernel:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the odyssey_lessons package
+
+
 def scrubbed_env(work: Path) -> dict[str, str]:
-    """The environment of a kernel whose home and temporary folder are ``work``: nothing of the grader's."""
+    """The environment of a kernel whose home and temporary folder are ``work``: nothing of the grader's, except that
+    the kernel imports the very ``odyssey_lessons`` the grader runs (``PYTHONPATH``)."""
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env.update(
+        PYTHONPATH=str(PACKAGE_ROOT),
         HOME=str(work),
         TMPDIR=str(work),
         XDG_CACHE_HOME=str(work / ".cache"),
