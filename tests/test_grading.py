@@ -56,33 +56,33 @@ def _read(path: Path) -> nbformat.NotebookNode:
 
 
 def test_check_pass_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check("demo.ok", lambda: None, points=3, hint="unused") is True
+    assert check("demo.ok", lambda answers: None, points=3, hint="unused", oracles={}) is True
     assert capsys.readouterr().out == "[PASS] demo.ok (3/3 points)\n"
 
 
 def test_check_fail_prints_hint_and_exception(capsys: pytest.CaptureFixture[str]) -> None:
-    def test() -> None:
+    def test(answers: object) -> None:
         raise AssertionError("arithmetic is broken")  # a plain raise: pytest rewrites asserts in this module
 
-    assert check("demo.bad", test, points=2, hint="Look at the sum.") is False
+    assert check("demo.bad", test, points=2, hint="Look at the sum.", oracles={}) is False
     assert capsys.readouterr().out == (
         "[FAIL] demo.bad (0/2 points): Look at the sum.\n    AssertionError: arithmetic is broken\n"
     )
 
 
 def test_check_fail_without_message_prints_type_alone(capsys: pytest.CaptureFixture[str]) -> None:
-    def test() -> None:
+    def test(answers: object) -> None:
         raise AssertionError
 
-    check("x", test, points=1, hint="h")
+    check("x", test, points=1, hint="h", oracles={})
     assert capsys.readouterr().out == "[FAIL] x (0/1 points): h\n    AssertionError\n"
 
 
 def test_check_fail_message_is_one_truncated_line(capsys: pytest.CaptureFixture[str]) -> None:
-    def test() -> None:
+    def test(answers: object) -> None:
         raise ValueError("first line\n\n   second   line " + "x" * 1000)
 
-    check("x", test, points=1, hint="h")
+    check("x", test, points=1, hint="h", oracles={})
     first, detail, end = capsys.readouterr().out.split("\n")
     assert first == "[FAIL] x (0/1 points): h" and end == ""
     assert detail.startswith("    ValueError: first line second line xxx") and detail.endswith("...")
@@ -90,11 +90,11 @@ def test_check_fail_message_is_one_truncated_line(capsys: pytest.CaptureFixture[
 
 
 def test_check_lets_keyboard_interrupt_through() -> None:
-    def test() -> None:
+    def test(answers: object) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        check("x", test, points=1, hint="h")
+        check("x", test, points=1, hint="h", oracles={})
 
 
 @pytest.mark.parametrize(
@@ -111,12 +111,16 @@ def test_check_lets_keyboard_interrupt_through() -> None:
         ({"hint": ""}, ValueError, "hint=''"),
         ({"hint": "two\nlines"}, ValueError, "hint="),
         ({"hint": None}, TypeError, "hint=None"),
+        ({"oracles": None}, TypeError, "oracles=None"),
+        ({"oracles": {"f": 3}}, TypeError, "oracles="),
+        ({"compare": 1e-6}, TypeError, "compare=1e-06"),
     ],
 )
 def test_check_validates_arguments(
     kwargs: dict[str, object], error: type[Exception], names: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arguments: dict[str, object] = {"check_id": "ok", "test": lambda: None, "points": 1, "hint": "h", **kwargs}
+    arguments: dict[str, object] = {"check_id": "ok", "test": lambda a: None, "points": 1, "hint": "h", "oracles": {}}
+    arguments.update(kwargs)
     with pytest.raises(error, match=names.replace("(", r"\(")):
         check(arguments.pop("check_id"), arguments.pop("test"), **arguments)  # type: ignore[arg-type]
     assert capsys.readouterr().out == ""
@@ -242,11 +246,11 @@ from odyssey_lessons.grading import check
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_answer() -> None:
+def test_answer(answers) -> None:
     assert 1 == 2, "one is not two"
 
 
-check("broken.answer", test_answer, points=1, hint="The worked solution is wrong.")
+check("broken.answer", test_answer, points=1, hint="The worked solution is wrong.", oracles={})
 """
 
 
@@ -344,10 +348,10 @@ def test_self_check_of_the_worked_solution_scores_full_marks(course: Path) -> No
 @pytest.mark.notebook
 def test_self_check_of_the_untouched_exercise_scores_zero(course: Path) -> None:
     report = self_check(course / "exercises" / f"{DEMO}.ipynb", timeout=120)
-    stub_error = "NotImplementedError: Write your solution here"
+    stub_error = "raised NotImplementedError: Write your solution here"
     assert report.checks == [
-        ("demo.double", 2, False, f"double(x) should return 2 * x.\n{stub_error}"),
-        ("demo.negative", 3, False, f"Negative inputs double too.\n{stub_error}"),
+        ("demo.double", 2, False, f"double(x) should return 2 * x.\nAssertionError: double(3) {stub_error}"),
+        ("demo.negative", 3, False, f"Negative inputs double too.\nAssertionError: double(-1.5) {stub_error}"),
     ]
     assert (report.score, report.max_score, report.passed) == (0, 5, False)
     assert report.format().splitlines()[-1] == "Score: 0/5"
@@ -367,7 +371,12 @@ def test_self_check_scores_this_run_not_the_saved_outputs(course: Path, tmp_path
     report = self_check(path, timeout=120)
     assert report.checks == [
         ("demo.double", 2, True, ""),
-        ("demo.negative", 3, False, "Negative inputs double too.\nAssertionError: double(-1.5) returned -1.5"),
+        (
+            "demo.negative",
+            3,
+            False,
+            "Negative inputs double too.\nAssertionError: double(-1.5): result: got -1.5, expected -3.0 (exactly)",
+        ),
     ]
     assert report.cell_errors == ["cell 3 ('1 / 0'): ZeroDivisionError: division by zero"]
     assert (report.score, report.max_score) == (2, 5)

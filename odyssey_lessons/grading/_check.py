@@ -160,7 +160,7 @@ def check(
         except KernelFault as fault:
             status, message = fault.status, str(fault)
     if session is not None:
-        session.verdicts[check_id] = (status, message)
+        session.verdicts[check_id] = (status, message if status == "passed" else f"{hint}\n{message}")
         return status == "passed"
     if status == "passed":
         print(pass_line(check_id, points))

@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 
 from odyssey_lessons.grading._cells import CheckSpec, read_outcome
 from odyssey_lessons.grading._check import pass_line
-from odyssey_lessons.grading._graded import CellRole, Master, build_graded, guard_name
+from odyssey_lessons.grading._graded import CellRole, Master, build_graded
 from odyssey_lessons.grading._isolate import Limits, RunResult, run_nbval
 
 MAX_RUNS = 3
@@ -155,7 +155,7 @@ def grade_notebook(
         left = limits.total_timeout - (time.monotonic() - start)
         if attempt and left < MIN_RERUN_SECONDS:
             break
-        nb, layout = build_graded(master, answers, guard=guard_name(), skip=skip)
+        nb, layout = build_graded(master, answers, skip=skip)
         for _ in range(START_TRIES):  # a kernel that fails to start (a loaded machine) gets another chance
             run = run_nbval(nb, replace(limits, total_timeout=max(left, 1.0)))
             left = limits.total_timeout - (time.monotonic() - start)

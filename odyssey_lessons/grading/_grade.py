@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import statistics
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -70,6 +71,20 @@ def _empty_row(job: Job, master, status: str, message: str, note: str = "") -> d
     }
 
 
+_OWN_THREADS: dict[int, ThreadPoolExecutor] = {}
+_OWN_THREADS_LOCK = threading.Lock()
+
+
+def _in_own_thread(function, *args):  # noqa: ANN001, ANN202 - a thin trampoline
+    """``function(*args)`` in a grading thread of this package's own, one per calling thread. Dask runs tasks in
+    threads whose asyncio state jupyter_client's blocking calls trip over ("This event loop is already running");
+    a thread of our own has none. It is kept, so the reference kernel it starts (``_reference``) serves the calling
+    thread's next submission too."""
+    with _OWN_THREADS_LOCK:
+        pool = _OWN_THREADS.setdefault(threading.get_ident(), ThreadPoolExecutor(1, "odyssey-grade-own"))
+    return pool.submit(function, *args).result()
+
+
 def grade_job(master_text: str, name: str, job: Job, limits: Limits) -> dict:
     """Grade one submission; returns its gradebook row. Never raises for anything in the submission."""
     import nbformat
@@ -87,7 +102,7 @@ def grade_job(master_text: str, name: str, job: Job, limits: Limits) -> dict:
             row = _empty_row(job, master, problem, note)
         else:
             answers = match_answers(master, nb)
-            result = grade_submission(master, answers, limits)
+            result = _in_own_thread(grade_submission, master, answers, limits)
             row = _empty_row(job, master, result.status, note)
             row["checks"] = [asdict(c) for c in result.checks]
             row["score"] = sum(c.earned for c in result.checks)

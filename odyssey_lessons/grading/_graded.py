@@ -1,4 +1,4 @@
-"""The graded notebook: the grading master's cells with only the student's answer cells put in, plus the guard.
+"""The grading master, the student's answer cells matched to it, and the notebook a learner's self-check runs.
 
 - :class:`Master` reads a grading master (``instructor/NN.ipynb``, or ``solutions/NN.ipynb`` when the assignment has
   no hidden checks): its answer cells (the cells with ``### BEGIN SOLUTION`` blocks) are stubbed, its check cells keep
@@ -7,16 +7,15 @@
   (an old notebook without ids, a cell re-created by copy and paste) the first unclaimed student cell of the same type
   whose first line equals the master cell's first line. Everything else the student changed -- check cells, expected
   outputs, added or deleted cells, metadata -- is ignored; a missing answer keeps the master's stub.
-- :func:`build_graded` assembles the notebook nbval runs: a first cell installs the guard (``_guard``), every cell of
-  the master that is not an answer is followed by a snapshot of what it bound, and every check cell restores the
-  pristine references before it runs. ``layout`` says what each code cell of it is.
+- :func:`build_graded` assembles the notebook nbval runs for ``odyssey check`` (the learner's own kernel, check cells
+  included: a self-check is only as trustworthy as the learner's machine). ``odyssey grade`` never runs check cells in
+  the student's kernel (``_grader``). ``layout`` says what each code cell of it is.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,7 +24,6 @@ import nbformat
 from nbformat import NotebookNode
 
 from odyssey_lessons.grading._cells import (
-    CHECK_MARKER,
     CheckSpec,
     find_checks,
     has_answer_block,
@@ -34,7 +32,7 @@ from odyssey_lessons.grading._cells import (
     stub_solutions,
 )
 
-Role = Literal["guard", "context", "snapshot", "answer", "check"]
+Role = Literal["context", "answer", "check"]
 SKIPPED_SOURCE = "# skipped by the grader: {reason}\npass"
 
 
@@ -135,24 +133,18 @@ def match_answers(master: Master, student: NotebookNode) -> dict[int, str]:
     return found
 
 
-def guard_name() -> str:
-    """A fresh, unguessable name for the guard in the kernel's globals."""
-    return f"_odyssey_guard_{secrets.token_hex(8)}"
-
-
 def build_graded(
     master: Master,
     answers: Mapping[int, str],
     *,
-    guard: str,
     skip: Mapping[int, str] | None = None,
 ) -> tuple[NotebookNode, list[CellRole]]:
-    """The notebook nbval runs, and the role of each of its code cells (nbval's ``cell_num`` indexes this list).
+    """The notebook nbval runs for a learner's self-check, and the role of each of its code cells (nbval's
+    ``cell_num`` indexes this list).
 
     Args:
-        master: The grading master.
-        answers: Master answer cell index -> the student's source (from :func:`match_answers`).
-        guard: The guard's variable name (from :func:`guard_name`).
+        master: The notebook as its own master.
+        answers: Master answer cell index -> the learner's source.
         skip: Master cell index -> why it is replaced by a no-op (a cell that hung or crashed an earlier run).
     """
     skip = skip or {}
@@ -167,12 +159,6 @@ def build_graded(
         nb.cells.append(cell)
         layout.append(CellRole(role, master_cell, tuple(checks)))
 
-    add(
-        f"import odyssey_lessons.grading._guard as _odyssey_guard_module\n"
-        f"{guard} = _odyssey_guard_module.install()\ndel _odyssey_guard_module",
-        "guard",
-        None,
-    )
     by_cell: dict[int, list[CheckInfo]] = {}
     for info in master.checks:
         by_cell.setdefault(info.cell, []).append(info)
@@ -187,11 +173,9 @@ def build_graded(
         if index in master.answers:
             add(answers.get(index, cell.source), "answer", index)
         elif index in by_cell:
-            body = cell.source.split("\n", 1)[1] if "\n" in cell.source else ""
-            add(f"{CHECK_MARKER}\n{guard}.restore(globals())\n{body}", "check", index, by_cell[index], expected=cell)
+            add(cell.source, "check", index, by_cell[index], expected=cell)
         else:
             add(cell.source, "context", index)
-            add(f"{guard}.snapshot(globals())", "snapshot", None)
     return nb, layout
 
 

@@ -138,6 +138,87 @@ ANSWER_CASES: dict[str, dict] = {
         "passes": (),
         "status": "graded",
     },
+    # --- reaching into the check: nothing of it runs in the kernel, so none of these can see or steer it -------------
+    "shadow_globals": {  # names an in-kernel check cell would look up, replaced in the notebook's globals
+        "answers": {
+            "cell-2": "class _Yes:\n    def __getattr__(self, name):\n        return lambda *a, **k: True\n"
+            "np = _Yes()\ncheck = lambda *a, **k: print('[PASS] fix.double (2/2 points)')\n"
+            "test_double = test_double_array = test_norm = lambda *a, **k: None\n" + WRONG_DOUBLE,
+            "cell-5": WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "input_transformer": {  # rewrites every later cell's code into one that replies with a constant
+        "answers": {
+            "cell-2": WRONG_DOUBLE,
+            "cell-5": "from IPython import get_ipython\nfrom odyssey_lessons.grading._probe import MIME\n"
+            "def _fake(lines):\n"
+            "    return ['from IPython.display import publish_display_data as _p\\n',\n"
+            "            f'_p({{{MIME!r}: {{\"value\": 5.0}}}})\\n']\n"
+            "get_ipython().input_transformers_post.append(_fake)\n" + WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "event_hook_reply": {  # after every execution, publishes one more reply claiming the right value for double(3)
+        "answers": {
+            "cell-2": "from IPython import get_ipython\nfrom IPython.display import publish_display_data\n"
+            "from odyssey_lessons.grading._probe import MIME\n"
+            "get_ipython().events.register('post_execute', lambda: publish_display_data({MIME: {'value': 6}}))\n"
+            + WRONG_DOUBLE,
+            "cell-5": WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "frame_peek": {  # looks for expected values in its callers' frames and in a trace of everything that runs
+        "answers": {
+            "cell-2": "import sys\nSEEN = []\n"
+            "def _trace(frame, event, arg):\n    SEEN.append(dict(frame.f_locals))\n    return None\n"
+            "def double(x):\n    sys.settrace(_trace)\n    frame = sys._getframe(1)\n"
+            "    while frame is not None:\n"
+            "        for key in ('want', 'expected', 'reference', 'ref'):\n"
+            "            if key in frame.f_locals:\n                return frame.f_locals[key]\n"
+            "        frame = frame.f_back\n"
+            "    return x",
+            "cell-5": WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "always_equal": {  # results that claim to equal anything
+        "answers": {
+            "cell-2": "class _Eq:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n"
+            "class _F(float):\n    def __eq__(self, other):\n        return True\n"
+            "def double(x):\n    return _Eq()",
+            "cell-5": "def norm(v):\n    return _F(0.0)",
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "patch_package": {  # the package's comparison, probe and check classes patched inside the kernel
+        "answers": {
+            "cell-2": "import odyssey_lessons.grading._answers as A\nimport odyssey_lessons.grading._probe as P\n"
+            "A.Comparison.difference = lambda self, *a, **k: None\n"
+            "A.Answers._run = lambda self, *a, **k: None\n"
+            "P.handle = lambda request, namespace, kept: {'value': None}\n" + WRONG_DOUBLE,
+            "cell-5": WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
+    "leak_hidden": {  # captures whatever source runs while it does and exports it through an exception's type name
+        "answers": {
+            "cell-2": "import inspect\ndef double(x):\n"
+            "    text = ' '.join(''.join(f.code_context or []) for f in inspect.stack())\n"
+            "    text += ' '.join(str(v) for f in inspect.stack() for v in f.frame.f_locals.values())\n"
+            "    raise type('L' + ''.join(c if c.isalnum() else '_' for c in text)[:200], (Exception,), {})('x')",
+            "cell-5": WRONG_NORM,
+        },
+        "passes": (),
+        "status": "graded",
+    },
     "snoop": {  # double is right only if every attempt to reach the grader's files failed
         "answers": {
             "cell-2": """import os, signal

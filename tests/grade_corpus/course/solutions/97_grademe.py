@@ -17,7 +17,8 @@ def double(x):
 # %%
 # NBVAL_CHECK_OUTPUT
 def test_double(answers) -> None:
-    answers.double(3)
+    for x in (3, -7, 0, 2**40):
+        answers.double(x)
 
 
 check("fix.double", test_double, points=2, hint="double(x) should return 2 * x.", oracles={"double": lambda x: 2 * x})
