@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,16 +78,19 @@ class Cgroup:
         return True
 
     def remove(self) -> None:
-        """Kill what is left and remove the cgroup's folders."""
+        """Kill what is left and remove the cgroup's folders (a warning names any that stays, e.g. with a process
+        stuck in the kernel)."""
         self.kill()
         for folder in dict.fromkeys(self.folders.values()):
-            for _ in range(250):  # a killed process leaves its cgroup a moment after it is gone from cgroup.procs
+            for attempt in range(250):  # a killed process leaves its cgroup a moment after it leaves cgroup.procs
                 try:
                     folder.rmdir()
                     break
                 except FileNotFoundError:
                     break
-                except OSError:
+                except OSError as exc:
+                    if attempt == 249:
+                        warnings.warn(f"cgroup {folder} could not be removed: {exc}", RuntimeWarning, stacklevel=2)
                     time.sleep(0.02)
 
     @contextmanager

@@ -170,8 +170,10 @@ def _python_paths() -> tuple[Path, ...]:
     return tuple(p for p in kept if not any(p.is_relative_to(s) for s in _SYSTEM))
 
 
-def _bwrap_argv(bwrap: str, work: Path, limits: Limits) -> list[str]:
-    """bwrap's arguments up to the kernel's IPC folder and command, which the launcher adds."""
+def _bwrap_argv(bwrap: str, work: Path, limits: Limits, empty: Path) -> list[str]:
+    """bwrap's arguments up to the kernel's IPC folder and command, which the launcher adds. A hidden path inside
+    what is exposed is covered by an empty tmpfs, or by ``empty`` (an empty file: a device node such as /dev/null
+    cannot be opened on bwrap's nodev mounts)."""
     argv = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "odyssey"]
     if ipc_available():  # over TCP the grader could not reach a kernel in its own network namespace
         argv.append("--unshare-net")
@@ -194,7 +196,7 @@ def _bwrap_argv(bwrap: str, work: Path, limits: Limits) -> list[str]:
         argv += ["--ro-bind", str(path), str(path)]
     for hidden in (Path(p).resolve() for p in limits.hide):
         if any(hidden.is_relative_to(p) for p in readable) and hidden.exists():
-            argv += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
+            argv += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", str(empty), str(hidden)]
     return [*argv, "--bind", str(work), str(work)]
 
 
@@ -238,7 +240,9 @@ class Jail:
                 os.chown(work, self.uid, self.uid)
                 config["drop"] = _drop_argv(self.uid)
             if "bwrap(" in level:
-                config["bwrap"] = _bwrap_argv(shutil.which("bwrap") or "bwrap", work, limits)
+                empty = self._home / "empty"
+                empty.touch(mode=0o444)
+                config["bwrap"] = _bwrap_argv(shutil.which("bwrap") or "bwrap", work, limits, empty)
                 parts.append(_bwrap_isolation())
             if "cgroup-" in level:
                 try:
