@@ -106,11 +106,13 @@ def test_kernel_sees_only_its_own_processes_and_ipc_folder(jailed: tuple[Jail, C
         run(
             "import json, os\n"
             "procs = {p: open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc') if p.isdigit()}\n"
-            "print(json.dumps({'procs': procs, 'tmp': sorted(os.listdir('/tmp')), 'uid': os.getuid()}))"
+            "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines())\n"
+            "print(json.dumps({'procs': procs, 'tmp': sorted(os.listdir('/tmp')), 'uid': os.getuid(),"
+            " 'caps': status['CapEff'], 'nnp': status['NoNewPrivs']}))"
         )
     )
     assert len(seen["procs"]) <= 3 and not any("pytest" in cmd for cmd in seen["procs"].values()), seen["procs"]
-    assert seen["uid"] == jail.uid != 0
+    assert seen["uid"] == jail.uid != 0 and (int(seen["caps"], 16), seen["nnp"]) == (0, "1")
     work = json.loads(jail.config.read_text(encoding="utf-8"))["work"]
     assert sorted(os.path.join("/tmp", name) for name in seen["tmp"] if not name.startswith("odyssey-ipc-")) == [work]
     assert sum(name.startswith("odyssey-ipc-") for name in seen["tmp"]) == 1  # its own socket folder, no other's
