@@ -91,14 +91,19 @@ _PROBE_BWRAP = ["--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc
 def isolation_level() -> str:
     """What the sandbox enforces here, e.g. ``"uid+bwrap(net,pid,ipc,uts,ro-root)+cgroup-v1(memory,cpu,pids,freezer)
     +rlimits"`` as root with bubblewrap and cgroups; parts drop out where a probe fails (no ``bwrap``, a container
-    that withholds the capabilities, no cgroup hierarchy), down to ``"rlimits"`` without root."""
-    if not (sys.platform.startswith("linux") and os.geteuid() == 0):
+    that withholds the capabilities, no cgroup hierarchy). Without root: ``"bwrap(user,net,pid,ipc,uts,ro-root)
+    +rlimits"`` where the system lets bubblewrap make a user namespace, else ``"rlimits"``."""
+    bwrap = shutil.which("bwrap")
+    if not sys.platform.startswith("linux"):
         return "rlimits"
+    if os.geteuid() != 0:  # bubblewrap in a user namespace, where the system allows them; no uid, no cgroup
+        probe = [bwrap, "--unshare-user", *_PROBE_BWRAP, "true"] if bwrap else None
+        works = probe is not None and subprocess.run(probe, capture_output=True, check=False).returncode == 0
+        return f"{_bwrap_isolation()}+rlimits" if works else "rlimits"
     drop = _drop_argv(65534)
     if drop is None or subprocess.run([*drop, "true"], capture_output=True, check=False).returncode != 0:
         return "rlimits"
     parts = ["uid"]
-    bwrap = shutil.which("bwrap")
     if bwrap and subprocess.run([bwrap, *_PROBE_BWRAP, *drop, "true"], capture_output=True).returncode == 0:
         parts.append(_bwrap_isolation())
     try:
@@ -113,6 +118,8 @@ def isolation_level() -> str:
 
 def _bwrap_isolation() -> str:
     namespaces = [n for n in _NAMESPACES if n != "net" or ipc_available()]
+    if os.geteuid() != 0:
+        namespaces.insert(0, "user")
     return f"bwrap({','.join(namespaces)},ro-root)"
 
 
@@ -183,6 +190,8 @@ def _bwrap_argv(bwrap: str, work: Path, limits: Limits, empty: Path) -> list[str
     what is exposed is covered by an empty tmpfs, or by ``empty`` (an empty file: a device node such as /dev/null
     cannot be opened on bwrap's nodev mounts)."""
     argv = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "odyssey"]
+    if os.geteuid() != 0:  # without root, bwrap builds the sandbox in a user namespace
+        argv.append("--unshare-user")
     if ipc_available():  # over TCP the grader could not reach a kernel in its own network namespace
         argv.append("--unshare-net")
     argv += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]

@@ -86,7 +86,14 @@ def main(argv: list[str]) -> None:
             os.chmod(copied, 0o600)
         _limit(config)
         if config["bwrap"] is not None:
-            bind = ["--bind", folder, folder] if folder is not None else []
+            bind = []
+            if folder is not None:  # its parents open to the uid (bwrap would make them 0700; existing ones stay)
+                parents = [folder]
+                while (parent := os.path.dirname(parents[-1])) != os.sep:
+                    parents.append(parent)
+                for parent in reversed(parents[1:]):
+                    bind += ["--perms", "0755", "--dir", parent]
+                bind += ["--bind", folder, folder]
             kernel = [*config["bwrap"], *bind, "--chdir", cwd, "--", *(config["drop"] or []), *kernel]
         else:
             if uid is not None:
