@@ -198,6 +198,19 @@ def test_close_kills_every_process_and_removes_the_cgroup() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+@needs("cgroup-")
+def test_a_new_cgroup_reclaims_those_of_dead_graders() -> None:
+    first = _cgroup.create(memory_mb=256, cpus=1, max_processes=16)
+    first.remove()
+    parents = {folder.parent for folder in first.folders.values()}
+    orphans = [parent / "odyssey-999999999-1-gone" for parent in parents]  # a pid above any pid_max: its grader died
+    for folder in orphans:
+        folder.mkdir()
+    group = _cgroup.create(memory_mb=256, cpus=1, max_processes=16)
+    group.remove()
+    assert not any(folder.exists() for folder in [*orphans, *group.folders.values()])
+
+
 def _kernel_uid(jail: Jail) -> int:
     """The run's fresh uid as root; without root, the kernel runs as the grader's user (in a user namespace)."""
     return jail.uid if jail.uid is not None else os.getuid()

@@ -171,8 +171,9 @@ def create(*, memory_mb: int, cpus: float, max_processes: int) -> Cgroup:
     Raises:
         OSError: Not root, no usable cgroup hierarchy, or a limit could not be written (nothing is left behind).
     """
-    name = f"odyssey-{secrets.token_hex(6)}"
     v1, v2 = _own_cgroups()
+    _reclaim({folder for folder in [*v1.values(), v2] if folder is not None})
+    name = f"odyssey-{os.getpid()}-{_started(os.getpid())}-{secrets.token_hex(4)}"
     quota = max(int(cpus * _PERIOD_US), 1000)
     if _v2_offers(v2):
         (v2 / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in _V2_CONTROLLERS))  # EBUSY where the
@@ -198,3 +199,21 @@ def create(*, memory_mb: int, cpus: float, max_processes: int) -> Cgroup:
         group.remove()
         raise
     return group
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks after boot), which tells it from a later process with its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+def _reclaim(parents: set[Path]) -> None:
+    """Remove the cgroups that graders killed before closing their jails left behind (``odyssey-PID-START-*``
+    whose creating process is gone), killing what is still in them."""
+    for parent in parents:
+        for folder in parent.glob("odyssey-*-*-*"):
+            _, pid, start, _ = folder.name.split("-", 3)
+            if pid.isdigit() and _started(int(pid)) != start:
+                Cgroup(1, {"pids": folder}).remove()
