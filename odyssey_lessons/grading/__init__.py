@@ -25,7 +25,7 @@ from odyssey_lessons.grading._wire import Build, Rng
 if TYPE_CHECKING:
     from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
     from odyssey_lessons.grading._grade import GradeSummary, grade
-    from odyssey_lessons.grading._isolate import Limits
+    from odyssey_lessons.grading._jail import Limits
     from odyssey_lessons.grading._selfcheck import CheckResult, SelfCheckReport, self_check
 
 _LAZY = {
@@ -35,7 +35,7 @@ _LAZY = {
     "stale_files": "_assign",
     "GradeSummary": "_grade",
     "grade": "_grade",
-    "Limits": "_isolate",
+    "Limits": "_jail",
     "CheckResult": "_selfcheck",
     "SelfCheckReport": "_selfcheck",
     "self_check": "_selfcheck",

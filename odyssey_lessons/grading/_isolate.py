@@ -3,18 +3,16 @@
 Per run: a private scratch folder (mode 0700, owned by the grader) holds the graded notebook and nbval's report; a
 separate work folder is the kernel's cwd and only writable place. nbval (``pytest.main`` with the ``_nbval_report``
 recorder) runs in a grader-owned runner process (``_runner``; a new session, a scrubbed environment, reused across
-submissions so its slow imports are paid once) and starts a fresh kernel per run through ``_sandbox.py`` (resource
-limits; as root also a private mount namespace hiding ``hide`` paths and a fresh uid). A run past the total timeout
-kills the runner's whole session; afterwards, as root, every process of the run's uid is killed.
+submissions so its slow imports are paid once) and starts a fresh kernel per run in a :class:`~._jail.Jail` (limits;
+as root also bubblewrap, a fresh uid and a cgroup). A run past the total timeout kills the runner's whole session;
+afterwards the jail kills every process of the run.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -29,48 +27,15 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from odyssey_lessons.grading._jail import Jail, Limits, isolation_level
 from odyssey_lessons.grading._provisioner import ipc_environ
 
+__all__ = ["Limits", "RunResult", "isolation_level", "run_nbval"]
+
 _PLUGIN = "odyssey_lessons.grading._nbval_report"
-_SANDBOX = Path(__file__).with_name("_sandbox.py")
 KERNEL_NAME = "odyssey-sandbox"
-_UID_RANGE = (2_000_000, 3_000_000)  # far above any real account; one fresh uid per run
 _RUNNER_START_SECONDS = 120.0
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use.
-
-    Args:
-        cell_timeout: Seconds one cell may run before it is interrupted.
-        total_timeout: Seconds the whole run (kernel start included) may take before everything is killed.
-        memory_mb: Address-space limit of the kernel (RLIMIT_AS), in MiB.
-        hide: Paths the kernel must not see (only enforced when the grader runs as root).
-        max_file_mb: Largest file the kernel may write (RLIMIT_FSIZE), in MiB.
-        max_processes: Processes and threads of the kernel's fresh uid (RLIMIT_NPROC; only as root).
-        sandbox: Run the kernel as a fresh uid in a private mount namespace when the grader is root. False for a
-            learner's self-check, which also runs the kernel in ``cwd``.
-        cwd: The kernel's working directory when ``sandbox`` is False (default: a fresh scratch folder).
-    """
-
-    cell_timeout: float = 120.0
-    total_timeout: float = 900.0
-    memory_mb: int = 4096
-    hide: tuple[str, ...] = ()
-    max_file_mb: int = 256
-    max_processes: int = 512
-    sandbox: bool = True
-    cwd: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("cell_timeout", "total_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {name}={value!r}")
-        if isinstance(self.memory_mb, bool) or not isinstance(self.memory_mb, int) or self.memory_mb < 256:
-            raise ValueError(f"memory_mb must be an int of at least 256, got memory_mb={self.memory_mb!r}")
 
 
 @dataclass
@@ -82,73 +47,6 @@ class RunResult:
     seconds: float = 0.0
     problem: str = ""  # pytest/nbval could not run: its exit code and output tail
     isolation: str = ""
-
-
-_PROBE = (
-    "import ctypes, os, sys\n"
-    "libc = ctypes.CDLL(None, use_errno=True)\n"
-    "sys.exit(0 if libc.unshare(0x00020000) == 0 and os.setgid(65534) is None and os.setuid(65534) is None else 1)\n"
-)
-
-
-@functools.cache
-def isolation_level() -> str:
-    """What the sandbox enforces here: ``"uid+mountns+rlimits"`` where a child can enter a mount namespace and drop
-    to another uid (root on Linux, with the capabilities a container may withhold), else ``"rlimits"``."""
-    if not (sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0):
-        return "rlimits"
-    probe = subprocess.run([sys.executable, "-I", "-c", _PROBE], capture_output=True, check=False, timeout=60)
-    return "uid+mountns+rlimits" if probe.returncode == 0 else "rlimits"
-
-
-def _kernel_env(work: Path) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-    env.update(
-        HOME=str(work),
-        TMPDIR=str(work),
-        XDG_CACHE_HOME=str(work / ".cache"),
-        NUMBA_CACHE_DIR=str(work / ".numba"),
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=str(work / ".mpl"),
-        PYTHONDONTWRITEBYTECODE="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
-        MALLOC_ARENA_MAX="2",
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        NUMBA_NUM_THREADS="1",
-    )
-    return env
-
-
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid`` (the sandboxed kernel and whatever it forked), a few rounds."""
-    for _ in range(5):
-        found = False
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    found = True
-                    os.kill(int(pid), signal.SIGKILL)
-            except (FileNotFoundError, ProcessLookupError, PermissionError):
-                continue
-        if not found:
-            return
-        time.sleep(0.05)
-
-
-def _remove_ipc_folders(uid: int) -> None:
-    """Remove the IPC socket folders given to ``uid`` (``_sandbox`` hands each kernel its folder). The provisioner
-    removes its folder when nbval shuts the kernel down, but a kernel killed with its uid is not shut down by nbval."""
-    tmp = Path(tempfile.gettempdir())
-    for folder in tmp.glob("odyssey-ipc-*"):
-        try:
-            if folder.is_dir() and folder.stat().st_uid == uid:
-                shutil.rmtree(folder, ignore_errors=True)
-        except FileNotFoundError:
-            continue
 
 
 def _kill_session(proc: subprocess.Popen) -> None:
@@ -163,13 +61,8 @@ class _Runner:
 
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="odyssey-runner-"))
-        self.config = self.home / "sandbox.json"
-        spec_dir = self.home / "jupyter" / "kernels" / KERNEL_NAME
-        spec_dir.mkdir(parents=True)
-        argv = [sys.executable, "-I", str(_SANDBOX), str(self.config), "--"]
-        argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        spec = {"argv": argv, "display_name": "odyssey sandbox", "language": "python"}
-        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        self.spec = self.home / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"  # each run's jail writes it
+        self.spec.parent.mkdir(parents=True)
         env = ipc_environ({k: os.environ[k] for k in _KEEP_ENV if k in os.environ})  # kernels start over IPC
         env.update(
             HOME=str(self.home),
@@ -247,48 +140,31 @@ def close_runners() -> None:
 
 def run_nbval(nb: NotebookNode, limits: Limits) -> RunResult:
     """Execute ``nb`` under nbval with ``limits``; never raises for anything the notebook does."""
-    level = isolation_level() if limits.sandbox else "rlimits"
-    uid = _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0]) if level.startswith("uid") else None
     scratch = Path(tempfile.mkdtemp(prefix="odyssey-grade-"))
     work = Path(tempfile.mkdtemp(prefix="odyssey-work-"))
-    kernel_cwd = work if limits.sandbox or limits.cwd is None else Path(limits.cwd)
-    result = RunResult(isolation=level)
+    result = RunResult()
     runner = None
     try:
-        if uid is not None:
-            os.chown(work, uid, uid)
-        notebook = scratch / "graded.ipynb"
-        nbformat.write(nb, notebook)
-        report = scratch / "report.jsonl"
-        config = {
-            "work": str(work),
-            "cwd": str(kernel_cwd),
-            "uid": uid,
-            "memory_mb": limits.memory_mb,
-            "cpu_seconds": int(limits.total_timeout) + 5,
-            "max_file_mb": limits.max_file_mb,
-            "max_processes": limits.max_processes,
-            "hide": [str(Path(p).resolve()) for p in limits.hide],
-            "expose": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if p)}),
-            "env": _kernel_env(work) if limits.sandbox else {**os.environ},
-        }
-        (scratch / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-        argv = [str(notebook), "-p", "nbval.plugin", "-p", _PLUGIN, "-p", "no:cacheprovider", "--nbval-lax"]
-        argv += [f"--nbval-kernel-name={KERNEL_NAME}", f"--nbval-cell-timeout={limits.cell_timeout:g}"]
-        argv += [f"--odyssey-report={report}", "-c", str(scratch / "pytest.ini"), f"--rootdir={scratch}", "-q"]
-        start = time.monotonic()
-        runner = _take_runner()
-        runner.config.write_text(json.dumps(config), encoding="utf-8")
-        code = runner.run(argv, limits.total_timeout - (time.monotonic() - start))
-        result.seconds = time.monotonic() - start
-        if code is None:
-            result.total_timeout = runner.proc.poll() is None
-            runner.close()
-            runner = None
-            if not result.total_timeout:
-                result.problem = "the nbval runner died"
-        if uid is not None:
-            _kill_uid(uid)
+        with Jail(limits, work) as jail:
+            result.isolation = jail.isolation
+            notebook = scratch / "graded.ipynb"
+            nbformat.write(nb, notebook)
+            report = scratch / "report.jsonl"
+            (scratch / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+            argv = [str(notebook), "-p", "nbval.plugin", "-p", _PLUGIN, "-p", "no:cacheprovider", "--nbval-lax"]
+            argv += [f"--nbval-kernel-name={KERNEL_NAME}", f"--nbval-cell-timeout={limits.cell_timeout:g}"]
+            argv += [f"--odyssey-report={report}", "-c", str(scratch / "pytest.ini"), f"--rootdir={scratch}", "-q"]
+            start = time.monotonic()
+            runner = _take_runner()
+            runner.spec.write_text(json.dumps(jail.kernel_spec()), encoding="utf-8")
+            code = runner.run(argv, limits.total_timeout - (time.monotonic() - start))
+            result.seconds = time.monotonic() - start
+            if code is None:
+                result.total_timeout = runner.proc.poll() is None
+                runner.close()
+                runner = None
+                if not result.total_timeout:
+                    result.problem = "the nbval runner died"
         if report.exists():
             for line in report.read_text(encoding="utf-8").splitlines():
                 entry = json.loads(line)
@@ -298,8 +174,6 @@ def run_nbval(nb: NotebookNode, limits: Limits) -> RunResult:
     finally:
         if runner is not None:
             _give_back(runner)
-        if uid is not None:
-            _remove_ipc_folders(uid)
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return result
