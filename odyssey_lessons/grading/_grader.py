@@ -1,6 +1,6 @@
 """Grade one submission with every check decided in the grader's process.
 
-The student's kernel (sandboxed, ``_sandbox.py``) runs the master's code cells in order with the student's answer
+The student's kernel (sandboxed: ``_jail``) runs the master's code cells in order with the student's answer
 cells put in; check cells never run there. At each check cell the grader runs the cell's code in its own process
 (``SESSION`` set, see ``_check``), in a namespace holding what the master's first code cell binds (its imports) and
 what earlier check cells defined. The check's test function calls the student's code in the kernel and the solution
@@ -13,10 +13,7 @@ limit, a timeout it ignored) is started again and the cells run so far are repla
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -28,12 +25,11 @@ from odyssey_lessons.grading._cells import is_check_cell
 from odyssey_lessons.grading._check import SESSION, Session, describe_exception
 from odyssey_lessons.grading._engine import CheckGrade, NotebookGrade
 from odyssey_lessons.grading._graded import CheckInfo, Master
-from odyssey_lessons.grading._isolate import Limits, isolation_level
-from odyssey_lessons.grading._kernel import Kernel, Outcome, scrubbed_env
+from odyssey_lessons.grading._jail import Jail, Limits, kernel_env
+from odyssey_lessons.grading._kernel import Kernel, Outcome
 from odyssey_lessons.grading._reference import probe_code, reference_for
 
 MAX_RESTARTS = 2
-_UID_RANGE = (2_000_000, 3_000_000)
 
 
 @dataclass(frozen=True)
@@ -89,16 +85,15 @@ class StudentSide:
 
 
 class _Run:
-    """The state of grading one submission."""
+    """The state of grading one submission: its kernel, in a fresh jail (``_jail``) for every start."""
 
     def __init__(self, master: Master, limits: Limits) -> None:
         self.master, self.limits = master, limits
         self.start = time.monotonic()
         self.kernel: Kernel | None = None
-        self.level = isolation_level() if limits.sandbox else "rlimits"
-        self.uid = None
+        self.jail: Jail | None = None
         self.work = Path(tempfile.mkdtemp(prefix="odyssey-work-"))
-        self.grade = NotebookGrade(checks=[], isolation=self.level)
+        self.grade = NotebookGrade(checks=[])
 
     def left(self) -> float:
         return self.limits.total_timeout - (time.monotonic() - self.start)
@@ -106,34 +101,18 @@ class _Run:
     def start_kernel(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(mode=0o700)
-        self.uid = None
-        if self.level.startswith("uid"):
-            self.uid = _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0])
-            os.chown(self.work, self.uid, self.uid)
-        config = {
-            "work": str(self.work),
-            "cwd": str(self.work) if self.limits.sandbox or self.limits.cwd is None else self.limits.cwd,
-            "uid": self.uid,
-            "memory_mb": self.limits.memory_mb,
-            "cpu_seconds": int(self.limits.total_timeout) + 5,
-            "max_file_mb": self.limits.max_file_mb,
-            "max_processes": self.limits.max_processes,
-            "hide": [str(Path(p).resolve()) for p in self.limits.hide],
-            "expose": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if p)}),
-            "env": scrubbed_env(self.work),
-        }
-        self.kernel = Kernel(launcher_config=config, cwd=self.work, env=scrubbed_env(self.work))
+        self.jail = Jail(self.limits, self.work)
+        self.grade.isolation = self.jail.isolation
         self.grade.runs += 1
+        self.kernel = Kernel(self.jail.kernel_spec(), cwd=self.work, env=kernel_env(self.work))
 
     def kernel_lost(self) -> None:
+        """Stop the kernel and everything it started (the jail kills the whole run)."""
         if self.kernel is not None:
             self.kernel.close()
-        self.kernel = None
-        from odyssey_lessons.grading._isolate import _kill_uid, _remove_ipc_folders
-
-        if self.uid is not None:
-            _kill_uid(self.uid)
-            _remove_ipc_folders(self.uid)
+        if self.jail is not None:
+            self.jail.close()
+        self.kernel = self.jail = None
 
     def close(self) -> None:
         self.kernel_lost()

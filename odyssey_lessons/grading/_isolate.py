@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from odyssey_lessons.grading._jail import Jail, Limits, isolation_level
+from odyssey_lessons.grading._jail import KEEP_ENV, Jail, Limits, isolation_level
 from odyssey_lessons.grading._provisioner import ipc_environ
 
 __all__ = ["Limits", "RunResult", "isolation_level", "run_nbval"]
@@ -35,7 +35,6 @@ __all__ = ["Limits", "RunResult", "isolation_level", "run_nbval"]
 _PLUGIN = "odyssey_lessons.grading._nbval_report"
 KERNEL_NAME = "odyssey-sandbox"
 _RUNNER_START_SECONDS = 120.0
-_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 
 
 @dataclass
@@ -63,7 +62,7 @@ class _Runner:
         self.home = Path(tempfile.mkdtemp(prefix="odyssey-runner-"))
         self.spec = self.home / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"  # each run's jail writes it
         self.spec.parent.mkdir(parents=True)
-        env = ipc_environ({k: os.environ[k] for k in _KEEP_ENV if k in os.environ})  # kernels start over IPC
+        env = ipc_environ({k: os.environ[k] for k in KEEP_ENV if k in os.environ})  # kernels start over IPC
         env.update(
             HOME=str(self.home),
             JUPYTER_PATH=str(self.home / "jupyter"),

@@ -36,7 +36,7 @@ from odyssey_lessons.grading._provisioner import PROVISIONER_NAME, ipc_available
 
 _SANDBOX = Path(__file__).with_name("_sandbox.py")
 _UID_RANGE = (2_000_000, 3_000_000)  # far above any real account; one fresh uid per run
-_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group", "hosts", "ssl")
 _NAMESPACES = ("net", "pid", "ipc", "uts")  # "net" only where kernels talk over IPC sockets (see _bwrap_argv)
@@ -139,8 +139,10 @@ def _drop_argv(uid: int) -> list[str] | None:
     ]
 
 
-def _kernel_env(work: Path) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+def kernel_env(work: Path) -> dict[str, str]:
+    """The whole environment of a kernel whose home and temporary folder are ``work``: nothing of the grader's,
+    except that it imports the grader's own ``odyssey_lessons`` and runs single-threaded."""
+    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
     env.update(
         HOME=str(work),
         TMPDIR=str(work),
@@ -248,7 +250,7 @@ class Jail:
                 "cpu_seconds": int(limits.total_timeout) + 5,
                 "max_file_mb": limits.max_file_mb,
                 "max_processes": limits.max_processes,
-                "env": _kernel_env(work) if limits.sandbox else {**os.environ},
+                "env": kernel_env(work) if limits.sandbox else {**os.environ},
                 "bwrap": None,
                 "drop": None,
                 "cgroup": [],

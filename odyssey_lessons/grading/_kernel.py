@@ -1,19 +1,18 @@
 """One kernel driven directly by the grader: run a cell, send a check's call, stop, with bounded memory.
 
-:class:`Kernel` starts an ipykernel through the sandbox launcher (``_sandbox.py``, when ``sandboxed``) or plainly (the
-grader's own reference kernel, which runs the trusted solution), over IPC sockets, and talks to it with a
+:class:`Kernel` starts an ipykernel from a kernelspec -- a ``Jail``'s (the sandbox, ``_jail``) or :func:`plain_spec`
+(the grader's own reference kernel, which runs the trusted solution) -- over IPC sockets, and talks to it with a
 ``jupyter_client`` blocking client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES` (a kernel that sends
 more is cut off, and its cell ends as a timeout). A cell's printed text is kept as its first and last 32 KiB
 (``clip_text``), so whatever a submission prints, the grader's memory stays bounded.
 
-A cell past its timeout is interrupted (an interrupt *message*: the launcher's PID namespace does not pass signals
-on); a kernel that does not stop within :data:`INTERRUPT_GRACE` seconds is killed, and the outcome says so.
+A cell past its timeout is interrupted (an interrupt *message*: a sandboxed kernel's PID namespace does not pass
+signals on); a kernel that does not stop within :data:`INTERRUPT_GRACE` seconds is killed, and the outcome says so.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -34,7 +33,6 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 INTERRUPT_GRACE = 5.0
 START_TIMEOUT = 90.0
 _POLL = 0.2
-_SANDBOX = Path(__file__).with_name("_sandbox.py")
 KERNEL_NAME = "odyssey-kernel"
 
 
@@ -57,21 +55,14 @@ class Outcome:
 class Kernel:
     """A started kernel; see the module docstring. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, *, launcher_config: dict | None, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, spec: dict, *, cwd: Path, env: dict[str, str]) -> None:
+        """Start the kernel ``spec`` (a ``kernel.json`` dict: :func:`plain_spec`, or a ``Jail``'s) in ``cwd``."""
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
         self.home = Path(tempfile.mkdtemp(prefix="odyssey-k-"))
         spec_dir = self.home / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        if launcher_config is not None:
-            config = self.home / "sandbox.json"
-            config.write_text(json.dumps(launcher_config), encoding="utf-8")
-            argv = [sys.executable, "-I", str(_SANDBOX), str(config), "--", *argv]
-        spec = {"argv": argv, "display_name": "odyssey", "language": "python", "interrupt_mode": "message"}
-        if ipc_available():
-            spec["metadata"] = {"kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
         (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
@@ -165,28 +156,14 @@ class Kernel:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the odyssey_lessons package
-
-
-def scrubbed_env(work: Path) -> dict[str, str]:
-    """The environment of a kernel whose home and temporary folder are ``work``: nothing of the grader's, except that
-    the kernel imports the very ``odyssey_lessons`` the grader runs (``PYTHONPATH``)."""
-    keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(
-        PYTHONPATH=str(PACKAGE_ROOT),
-        HOME=str(work),
-        TMPDIR=str(work),
-        XDG_CACHE_HOME=str(work / ".cache"),
-        NUMBA_CACHE_DIR=str(work / ".numba"),
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=str(work / ".mpl"),
-        PYTHONDONTWRITEBYTECODE="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
-        MALLOC_ARENA_MAX="2",
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        NUMBA_NUM_THREADS="1",
-    )
-    return env
+def plain_spec() -> dict:
+    """The kernelspec of a kernel outside the sandbox (the grader's reference kernel, which runs the solution)."""
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "odyssey",
+        "language": "python",
+        "interrupt_mode": "message",
+    }
+    if ipc_available():
+        spec["metadata"] = {"kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
+    return spec

@@ -2,8 +2,9 @@
 
 A :class:`Reference` starts a kernel (the solution is the instructor's code: no sandbox), runs every code cell of the
 grading master except its check cells, with the solutions in place, and then answers check calls (``_probe``) with the
-solution's results. It is reused for every submission graded in its slot (:func:`reference_for`); calls without kept
-objects depend only on their inputs, so their replies are cached across slots and submissions (:data:`CACHE_ENTRIES`).
+solution's results. It is reused for every submission graded in its slot (:func:`reference_for`); a call whose
+request and reply hold no kept object depends only on its inputs, so its reply is cached across slots and submissions
+(:data:`CACHE_ENTRIES`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from odyssey_lessons.grading._cells import is_check_cell
-from odyssey_lessons.grading._kernel import Kernel, scrubbed_env
+from odyssey_lessons.grading._jail import kernel_env
+from odyssey_lessons.grading._kernel import Kernel, plain_spec
 
 CACHE_ENTRIES = 4096
 SETUP_TIMEOUT = 900.0
@@ -44,7 +46,7 @@ class Reference:
     def __init__(self, solution_cells: list[str], key: str, call_timeout: float) -> None:
         self.key, self.call_timeout = key, call_timeout
         self.work = Path(tempfile.mkdtemp(prefix="odyssey-ref-"))
-        self.kernel = Kernel(launcher_config=None, cwd=self.work, env=scrubbed_env(self.work))
+        self.kernel = Kernel(plain_spec(), cwd=self.work, env=kernel_env(self.work))
         for number, source in enumerate(solution_cells):
             outcome = self.kernel.execute(source, SETUP_TIMEOUT)
             if outcome.status != "ok":
@@ -66,7 +68,7 @@ class Reference:
         if outcome.reply is None:
             why = (outcome.errors or [outcome.status])[0]
             raise ReferenceError(f"the worked solution gave no reply to a check's call: {why}")
-        if cache_key is not None:
+        if cache_key is not None and '"$ref"' not in json.dumps(outcome.reply):  # an object kept: not reusable
             with self._cache_lock:
                 self._cache[cache_key] = outcome.reply
                 while len(self._cache) > CACHE_ENTRIES:
