@@ -30,7 +30,7 @@
 import numpy as np
 
 from odyssey_lessons.data import digits_task
-from odyssey_lessons.grading import check
+from odyssey_lessons.grading import Rng, check, close
 from odyssey_lessons.nn import Dropout, mlp, softmax_cross_entropy
 from odyssey_lessons.optim import adam
 from odyssey_lessons.train import EarlyStopping, fit
@@ -87,30 +87,40 @@ def dropout_backward(grad_y: np.ndarray, mask_scale: np.ndarray) -> np.ndarray:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_dropout() -> None:
+def dropout_forward_oracle(x: np.ndarray, p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``nn.Dropout``'s training forward drawing from ``rng``; its scale is the backward of a gradient of ones."""
+    layer = Dropout(p, rng=rng)
+    y = layer.forward(x, training=True)
+    return y, layer.backward(np.ones_like(x))
+
+
+def dropout_backward_oracle(grad_y: np.ndarray, mask_scale: np.ndarray) -> np.ndarray:
+    """What ``Dropout.backward`` computes: the upstream gradient times the forward pass's scale."""
+    return grad_y * mask_scale
+
+
+def test_dropout(answers) -> None:
     rng = np.random.default_rng(51)
     # (a) the same generator state gives the package's mask, output and gradient, call after call
     for p, dtype, shape, seed in [(0.5, np.float32, (8, 16), 0), (0.1, np.float64, (5, 7, 3), 1),
                                   (0.9, np.float32, (200,), 2), (0.25, np.float64, (4, 2, 3, 3), 3)]:  # fmt: skip
         what = f"p={p}, dtype={np.dtype(dtype).name}, shape={shape}"
-        layer, mine = Dropout(p, rng=np.random.default_rng(seed)), np.random.default_rng(seed)
+        # one generator on each side, kept there across the three calls: the one of a Dropout(p, rng=default_rng(seed))
+        generator = answers.call("odyssey_lessons.nn:Dropout", p, rng=Rng(seed)).get("rng")
         for call in range(3):
             x = rng.standard_normal(shape).astype(dtype)
             grad_y = rng.standard_normal(shape).astype(dtype)
-            inputs, copies = (x, grad_y), (x.copy(), grad_y.copy())
-            y, mask_scale = dropout_forward(x, p, mine)
-            grad_x = dropout_backward(grad_y, mask_scale)
-            assert all(map(np.array_equal, inputs, copies)), "do not modify the inputs: return new arrays"
-            assert y.dtype == x.dtype and grad_x.dtype == x.dtype, f"{what}: keep x's dtype, got {y.dtype}"
-            at = f"{what}, call {call + 1}"
-            np.testing.assert_array_equal(y, layer.forward(x, training=True), err_msg=f"{at}: y differs from Dropout")
-            np.testing.assert_array_equal(grad_x, layer.backward(grad_y), err_msg=f"{at}: grad_x differs")
+            try:  # y, mask_scale and grad_x exactly as nn.Dropout's, in x's dtype; x and grad_y unchanged
+                y, mask_scale = answers.dropout_forward(x, p, generator)
+                answers.dropout_backward(grad_y, mask_scale)
+            except AssertionError as exc:
+                raise AssertionError(f"call {call + 1} with the same generator: {exc}") from None
             assert set(np.unique(mask_scale)) <= {0, dtype(1) / dtype(1 - p)}, f"{what}: mask_scale not 0 or 1/(1-p)"
     # (b) E[y] = x: the mean of n draws lies within 5 standard errors, |x| sqrt(p / ((1 - p) n)), of x
-    n = 4000
-    x = rng.uniform(0.5, 2.0, 50) * rng.choice([-1.0, 1.0], 50)
+    n = 4000  # draws of 10 values: the test is as strict for any number of values, and each draw travels as data
+    x = rng.uniform(0.5, 2.0, 10) * rng.choice([-1.0, 1.0], 10)
     for p in (0.1, 0.5, 0.8):
-        y, _ = dropout_forward(np.tile(x, (n, 1)), p, np.random.default_rng(7))
+        y, _ = answers.dropout_forward(np.tile(x, (n, 1)), p, Rng(7))
         se = np.abs(x) * np.sqrt(p / ((1 - p) * n))
         worst = np.argmax(np.abs(y.mean(axis=0) - x) / se)
         assert np.all(np.abs(y.mean(axis=0) - x) <= 5 * se), (
@@ -121,26 +131,28 @@ def test_dropout() -> None:
         assert abs(dropped - p) <= 5 * np.sqrt(p * (1 - p) / y.size), f"p={p}: dropped a share {dropped:.4f}"
     # (c) p = 0 is the identity; the backward is the derivative of sum(w * y) for a fixed mask
     x = rng.standard_normal((6, 5))
-    y, mask_scale = dropout_forward(x, 0.0, np.random.default_rng(8))
+    y, mask_scale = answers.dropout_forward(x, 0.0, Rng(8))
     np.testing.assert_array_equal(y, x, err_msg="p=0 must return x unchanged")
-    np.testing.assert_array_equal(dropout_backward(x, mask_scale), x, err_msg="p=0: the gradient must pass unchanged")
+    grad_x = answers.dropout_backward(x, mask_scale)
+    np.testing.assert_array_equal(grad_x, x, err_msg="p=0: the gradient must pass unchanged")
     w, h = rng.standard_normal((6, 5)), 1e-4
 
-    def objective(x: np.ndarray) -> float:  # a fresh generator with the same seed draws the same mask every time
-        return float(np.sum(w * dropout_forward(x, 0.3, np.random.default_rng(9))[0]))
+    def objective(x: np.ndarray) -> float:  # Rng(9): a fresh generator of the same seed draws the same mask each time
+        return float(np.sum(w * answers.dropout_forward(x, 0.3, Rng(9))[0]))
 
-    _, mask_scale = dropout_forward(x, 0.3, np.random.default_rng(9))
+    _, mask_scale = answers.dropout_forward(x, 0.3, Rng(9))
     numeric = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         step = np.zeros_like(x)
         step[i] = h
         numeric[i] = (objective(x + step) - objective(x - step)) / (2 * h)
-    np.testing.assert_allclose(dropout_backward(w, mask_scale), numeric, rtol=1e-6, atol=1e-8,
+    np.testing.assert_allclose(answers.dropout_backward(w, mask_scale), numeric, rtol=1e-6, atol=1e-8,
                                err_msg="backward differs from finite differences of sum(w * y)")  # fmt: skip
 
 
 check("nn.dropout", test_dropout, points=3,
-      hint="keep = rng.random(x.shape) >= p; s = keep / (1 - p) in x's dtype; y = x * s; dx = dy * s")  # fmt: skip
+      hint="keep = rng.random(x.shape) >= p; s = keep / (1 - p) in x's dtype; y = x * s; dx = dy * s",
+      oracles={"dropout_forward": dropout_forward_oracle, "dropout_backward": dropout_backward_oracle})  # fmt: skip
 
 # %% [markdown]
 # ## Task 2 · Label-smoothed cross-entropy
@@ -185,7 +197,12 @@ def smoothed_cross_entropy(logits: np.ndarray, labels: np.ndarray, eps: float) -
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_smoothed_cross_entropy() -> None:
+def smoothed_cross_entropy_oracle(logits: np.ndarray, labels: np.ndarray, eps: float) -> tuple[float, np.ndarray]:
+    """The package's loss and gradient: ``nn.softmax_cross_entropy`` with ``label_smoothing=eps``."""
+    return softmax_cross_entropy(logits, labels, label_smoothing=eps)
+
+
+def test_smoothed_cross_entropy(answers) -> None:
     rng = np.random.default_rng(52)
     cases = [  # N, K, eps, logit scale, dtype
         (16, 10, 0.0, 3.0, np.float64),
@@ -200,17 +217,10 @@ def test_smoothed_cross_entropy() -> None:
         what = f"N={n}, K={k}, eps={eps}, logits ~ {scale:g}, {np.dtype(dtype).name}"
         logits = (scale * rng.standard_normal((n, k))).astype(dtype)
         labels = rng.integers(0, k, n)
-        copies = (logits.copy(), labels.copy())
-        loss, grad = smoothed_cross_entropy(logits, labels, eps)
-        assert np.array_equal(logits, copies[0]) and np.array_equal(labels, copies[1]), "do not modify the inputs"
-        assert np.shape(grad) == logits.shape and grad.dtype == logits.dtype, (
-            f"{what}: grad must be shaped and typed like logits, got {np.shape(grad)} {getattr(grad, 'dtype', None)}"
-        )
-        assert np.isfinite(loss) and np.all(np.isfinite(grad)), f"{what}: loss {loss} or its gradient is not finite"
         rtol, atol = (1e-10, 1e-13) if dtype == np.float64 else (1e-5, 1e-7)
-        want_loss, want_grad = softmax_cross_entropy(logits, labels, label_smoothing=eps)
-        np.testing.assert_allclose(float(loss), want_loss, rtol=rtol, err_msg=f"{what}: loss differs from nn")
-        np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=atol, err_msg=f"{what}: gradient differs from nn")
+        # loss and gradient as nn computes them (the gradient shaped and typed like logits); inputs unchanged
+        loss, grad = answers.call("smoothed_cross_entropy", logits, labels, eps, compare=close(rtol=rtol, atol=atol))
+        assert np.isfinite(loss) and np.all(np.isfinite(grad)), f"{what}: loss {loss} or its gradient is not finite"
         if torch is not None:
             z = torch.tensor(logits.astype(np.float64), requires_grad=True)
             torch_loss = torch.nn.functional.cross_entropy(z, torch.from_numpy(labels), label_smoothing=eps)
@@ -222,7 +232,8 @@ def test_smoothed_cross_entropy() -> None:
 
 
 check("nn.smoothed_cross_entropy", test_smoothed_cross_entropy, points=3,
-      hint="t = (1-eps) onehot + eps/K; log p = z - max - log(sum exp(z - max)); grad = (softmax - t) / N")  # fmt: skip
+      hint="t = (1-eps) onehot + eps/K; log p = z - max - log(sum exp(z - max)); grad = (softmax - t) / N",
+      oracles={"smoothed_cross_entropy": smoothed_cross_entropy_oracle})  # fmt: skip
 
 # %% [markdown]
 # ## Task 3 · Early stopping that keeps the best weights
@@ -243,11 +254,12 @@ check("nn.smoothed_cross_entropy", test_smoothed_cross_entropy, points=3,
 # copied arrays) hold the best epoch and its weights (`None` before the first step).
 #
 # The check replays seven scripted and noisy validation-loss sequences (ties, `min_delta`, a run that never stops)
-# through your stopper and through `train.EarlyStopping`, with weights updated in place each epoch, and compares the
-# epoch it stops after, `best_epoch` and `best_params`; it checks that `best_epoch` and `best_params` are `None`
-# before the first step and that `best_params` holds copies; and it runs `fit(...)` with early stopping on a small
-# overfitting run and checks your stopper stops after the same epoch, with the same best epoch, on that run's
-# validation losses.
+# through your stopper and through `train.EarlyStopping`, with new weights each epoch, and compares what `step`
+# returns every epoch (so the epoch it stops after), `best_epoch` and `best_params`; it checks that `best_epoch` and
+# `best_params` are `None` before the first step; and it runs `fit(...)` with early stopping on a small overfitting
+# run and checks your stopper stops after the same epoch, with the same best epoch, on that run's validation losses.
+# The check hands your `step` the weights as fresh arrays that nothing changes afterwards, so it cannot see whether
+# you copy them; a real training loop, which updates them in place, would.
 
 
 # %%
@@ -277,21 +289,41 @@ class EarlyStopper:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def replay(stopper, losses, *, package: bool) -> tuple[int | None, int, np.ndarray]:
-    """Step a stopper through ``losses`` with weights updated in place; ``(stop epoch, best epoch, best weights)``."""
-    params = {"w": np.zeros(3, np.float32), "b": np.zeros(1, np.float32)}
-    stop = None
-    for epoch, loss in enumerate(losses, start=1):
-        params["w"][:] = epoch  # the "training" of this epoch, in place as an optimizer loop does it
-        params["b"][:] = -epoch
-        metrics = {"val_loss": float(loss)}
-        if stopper.step(epoch, metrics if package else float(loss), params):
-            stop = epoch
-            break
-    return stop, stopper.best_epoch, stopper.best_params["w"].copy()
+class EarlyStoppingOracle:
+    """``train.EarlyStopping`` monitoring ``val_loss``, behind the exercise's ``step(epoch, val_loss, params)``."""
+
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        self.stopping = EarlyStopping(patience=patience, min_delta=min_delta, monitor="val_loss")
+
+    def step(self, epoch: int, val_loss: float, params: dict[str, np.ndarray]) -> bool:
+        return self.stopping.step(epoch, {"val_loss": val_loss}, params)
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.stopping.best_epoch
+
+    @property
+    def best_params(self) -> dict[str, np.ndarray] | None:
+        return self.stopping.best_params
 
 
-def test_early_stopper() -> None:
+def replay(answers, losses: list[float], patience: int, min_delta: float) -> None:
+    """Step your stopper and the package's through ``losses`` (the weights of epoch e: w = e, b = -e) and compare
+    what ``step`` returns every epoch, then ``best_epoch`` and ``best_params``."""
+    where = f"(patience={patience}, min_delta={min_delta}, val_loss={np.round(losses, 3).tolist()})"
+    try:
+        stopper = answers.EarlyStopper(patience=patience, min_delta=min_delta)
+        for epoch, loss in enumerate(losses, start=1):
+            params = {"w": np.full(3, epoch, np.float32), "b": np.full(1, -epoch, np.float32)}
+            if stopper.step(epoch, float(loss), params):
+                break
+        stopper.get("best_epoch")
+        stopper.get("best_params")  # the weights of the best epoch
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} {where}") from None
+
+
+def test_early_stopper(answers) -> None:
     rng = np.random.default_rng(53)
     noisy = 1 / np.arange(1, 31) + 0.01 * np.arange(30) / 30 + 0.02 * rng.standard_normal(30)  # falls, then rises
     sequences = [  # losses, patience, min_delta (the scripted values are exact in binary)
@@ -304,21 +336,12 @@ def test_early_stopper() -> None:
         (list(noisy), 3, 0.01),
     ]
     for losses, patience, min_delta in sequences:
-        what = f"patience={patience}, min_delta={min_delta}, val_loss={np.round(losses, 3).tolist()}"
-        got = replay(EarlyStopper(patience=patience, min_delta=min_delta), losses, package=False)
-        want = replay(EarlyStopping(patience=patience, min_delta=min_delta, monitor="val_loss"), losses, package=True)
-        assert got[0] == want[0], f"{what}: stopped after epoch {got[0]}, expected {want[0]} (None: never)"
-        assert got[1] == want[1], f"{what}: best_epoch {got[1]}, expected {want[1]}"
-        assert np.array_equal(got[2], want[2]), (
-            f"{what}: best_params['w'] holds {got[2]}, the weights of epoch {want[1]} are {want[2]}: keep copies"
-        )
-    # best_params must be a copy: changing the caller's arrays afterwards must not reach it
-    params = {"w": np.arange(4.0)}
-    stopper = EarlyStopper(patience=2, min_delta=0.0)
-    assert stopper.best_epoch is None and stopper.best_params is None, "best_epoch and best_params start as None"
-    stopper.step(1, 0.5, params)
-    params["w"] += 100.0
-    assert np.array_equal(stopper.best_params["w"], np.arange(4.0)), "best_params must hold copies of the arrays"
+        replay(answers, losses, patience, min_delta)
+    # best_epoch and best_params start as None; the first step keeps its weights
+    stopper = answers.EarlyStopper(patience=2, min_delta=0.0)
+    assert stopper.get("best_epoch") is None and stopper.get("best_params") is None, "they start as None"
+    stopper.step(1, 0.5, {"w": np.arange(4.0)})
+    stopper.get("best_params")
     # integration: a small overfitting run; the same seed gives the same first epochs with and without stopping
     task = digits_task("mlp")
     train = (task.train[0][:128], task.train[1][:128])
@@ -331,16 +354,18 @@ def test_early_stopper() -> None:
     val_losses = run(None).epoch["val_loss"]
     for patience, min_delta in [(1, 0.0), (3, 0.01)]:
         history = run(EarlyStopping(patience=patience, min_delta=min_delta, monitor="val_loss"))
-        stopper = EarlyStopper(patience=patience, min_delta=min_delta)
+        stopper = answers.EarlyStopper(patience=patience, min_delta=min_delta)
         mine = next((e for e, v in enumerate(val_losses, start=1) if stopper.step(e, float(v), {})), None)
-        assert (mine, stopper.best_epoch) == (history.stopped_epoch, history.best_epoch), (
+        best = stopper.get("best_epoch")
+        assert (mine, best) == (history.stopped_epoch, history.best_epoch), (
             f"fit(..., patience={patience}, min_delta={min_delta}) stopped after epoch {history.stopped_epoch} "
-            f"(best {history.best_epoch}); on its val_loss your stopper stops after {mine} (best {stopper.best_epoch})"
+            f"(best {history.best_epoch}); on its val_loss your stopper stops after {mine} (best {best})"
         )
 
 
 check("train.early_stopper", test_early_stopper, points=3,
-      hint="improve if val_loss < best - min_delta (epoch 1 always); stop at patience bad epochs; copy")  # fmt: skip
+      hint="improve if val_loss < best - min_delta (epoch 1 always); stop at patience bad epochs; copy",
+      oracles={"EarlyStopper": EarlyStoppingOracle})  # fmt: skip
 
 # %% [markdown]
 # **Why scale at training time?** The original dropout paper kept the survivors unscaled in training and multiplied
