@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from odyssey_lessons.grading import check
+from odyssey_lessons.grading import check, close
 from odyssey_lessons.nn import Linear
 from odyssey_lessons.perf import layer_counts, roofline
 
@@ -74,29 +74,24 @@ def time_it(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-class FakeClock:
-    """A clock whose time moves only when a :class:`Workload` runs."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+FIXTURES = "odyssey_lessons.grading.fixtures"  # FakeClock and Workload, made on both sides of each call
 
 
-class Workload:
-    """A function whose k-th call lasts ``durations[k]`` seconds on ``clock`` (and counts its calls)."""
+def time_it_oracle(
+    fn: Callable[[], object], warmup: int, repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """The harness the task describes: ``warmup`` untimed calls, then the median of ``repeats`` timed samples."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        samples.append(clock() - start)
+    return statistics.median(samples)
 
-    def __init__(self, clock: FakeClock, durations: list[float]) -> None:
-        self.clock, self.durations, self.calls = clock, list(durations), 0
 
-    def __call__(self) -> None:
-        assert self.calls < len(self.durations), f"fn was called more than {len(self.durations)} times"
-        self.clock.now += self.durations[self.calls]
-        self.calls += 1
-
-
-def test_time_it() -> None:
+def test_time_it(answers) -> None:
     rng = np.random.default_rng(71)
     cases = [  # warmup, durations of every call (the first `warmup` are the untimed ones)
         (2, [100.0, 50.0, 3.0, 1.0, 2.0, 5.0, 4.0]),  # slow warm-up calls (a "compile") must not be timed
@@ -106,22 +101,30 @@ def test_time_it() -> None:
         (5, list(rng.uniform(0.001, 0.1, 5)) + list(rng.exponential(0.01, 9))),
     ]
     for warmup, durations in cases:
-        clock = FakeClock()
-        fn = Workload(clock, durations)
         repeats = len(durations) - warmup
-        got = time_it(fn, warmup, repeats, clock=clock)
         what = f"warmup={warmup}, repeats={repeats}, call durations {np.round(durations, 4).tolist()}"
-        assert fn.calls == warmup + repeats, f"{what}: fn was called {fn.calls} times, expected {warmup + repeats}"
+        clock = answers.call(f"{FIXTURES}:FakeClock")  # time moves only when fn runs
+        fn = answers.call(f"{FIXTURES}:Workload", clock, durations)
+        try:
+            got = answers.time_it(fn, warmup, repeats, clock=clock)
+        except AssertionError as exc:
+            raise AssertionError(f"{what}: {exc}") from None
+        try:
+            fn.get("calls")
+        except AssertionError as exc:
+            raise AssertionError(f"{what}: fn must be called warmup + repeats times ({exc})") from None
         assert isinstance(got, float), f"return a Python float, got {type(got).__name__}"
         want = statistics.median(durations[warmup:])
         assert abs(got - want) <= 1e-9 * max(1.0, want), f"{what}: returned {got:.6g}, the median is {want:.6g}"
     # with the real clock: a positive, finite number of seconds
-    real = time_it(lambda: sum(range(1000)), 1, 3)
+    fn = answers.call(f"{FIXTURES}:Workload", answers.call(f"{FIXTURES}:FakeClock"), [0.0] * 4)
+    real, _ = answers.both("time_it", fn, 1, 3)
     assert np.isfinite(real) and real > 0, f"with time.perf_counter, time_it returned {real!r}"
 
 
 check("perf.time_it", test_time_it, points=4,
-      hint="warm up untimed; per sample t0 = clock(); fn(); clock() - t0; return statistics.median(...)")  # fmt: skip
+      hint="warm up untimed; per sample t0 = clock(); fn(); clock() - t0; return statistics.median(...)",
+      oracles={"time_it": time_it_oracle}, compare=close(rtol=1e-9))  # fmt: skip
 
 # %% [markdown]
 # ## Task 2 · FLOPs and bytes of a Linear layer
@@ -159,24 +162,30 @@ def intensity(flops: int, moved: int) -> float:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_linear_counts() -> None:
-    rng = np.random.default_rng(72)
+def counts_oracle(batch: int, n_in: int, n_out: int, itemsize: int = 4) -> tuple[int, int]:
+    """``perf.layer_counts`` of a real Linear(n_in, n_out) on a (batch, n_in) input: forward FLOPs and bytes."""
+    layer = Linear(n_in, n_out, rng=np.random.default_rng(0))
+    counts = layer_counts(layer, (batch, n_in), itemsize=itemsize)
+    return counts.forward_flops, counts.forward_bytes
+
+
+def intensity_oracle(flops: int, moved: int) -> float:
+    """FLOP per byte."""
+    return flops / moved
+
+
+def test_linear_counts(answers) -> None:
     shapes = [(1, 64, 10), (64, 128, 32), (256, 784, 120), (7, 3, 5), (4096, 4096, 4096)]
     for batch, n_in, n_out in shapes:
         for itemsize in (4, 2):
-            layer = Linear(n_in, n_out, rng=rng)
-            oracle = layer_counts(layer, (batch, n_in), itemsize=itemsize)
-            flops, moved = linear_forward_counts(batch, n_in, n_out, itemsize)
-            what = f"B={batch}, n_in={n_in}, n_out={n_out}, itemsize={itemsize}"
-            assert int(flops) == oracle.forward_flops, f"{what}: {flops} FLOPs, expected {oracle.forward_flops}"
-            assert int(moved) == oracle.forward_bytes, f"{what}: {moved} bytes, expected {oracle.forward_bytes}"
-            want = oracle.forward_flops / oracle.forward_bytes
-            got = intensity(flops, moved)
-            assert abs(got - want) <= 1e-12 * want, f"{what}: intensity {got}, expected {want}"
+            flops, moved = answers.linear_forward_counts(batch, n_in, n_out, itemsize)  # exact ints
+            answers.intensity(flops, moved)  # to 1e-12
 
 
 check("perf.linear_counts", test_linear_counts, points=2,
-      hint="FLOPs 2*B*in*out + B*out; bytes itemsize*(B*in + in*out + out + B*out); FLOPs / bytes")  # fmt: skip
+      hint="FLOPs 2*B*in*out + B*out; bytes itemsize*(B*in + in*out + out + B*out); FLOPs / bytes",
+      oracles={"linear_forward_counts": counts_oracle, "intensity": intensity_oracle},
+      compare=close(rtol=1e-12))  # fmt: skip
 
 # %% [markdown]
 # ## Task 3 · A place on the roofline
@@ -203,22 +212,23 @@ def roofline_place(intensity: float, peak_flops: float, bandwidth: float) -> tup
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_roofline_place() -> None:
+def roofline_oracle(intensity: float, peak_flops: float, bandwidth: float) -> tuple[float, str]:
+    """``perf.roofline``'s place of a kernel of this intensity: (attainable FLOP/s, bound)."""
+    row = {"name": "k", "flops": intensity * 1e6, "bytes": 1e6, "seconds": 1.0}
+    point = roofline([row], peak_flops=peak_flops, bandwidth=bandwidth).points[0]
+    return point.attainable, point.bound
+
+
+def test_roofline_place(answers) -> None:
     machines = [(100e9, 20e9), (1e12, 100e9), (67e12, 4.8e12), (2e9, 8e9)]  # (peak FLOP/s, bandwidth B/s)
     for peak, bw in machines:
         for i in [0.05, 0.25, 1.0, 4.0, peak / bw, 13.0, 100.0, 1000.0]:
-            row = {"name": "k", "flops": i * 1e6, "bytes": 1e6, "seconds": 1.0}
-            point = roofline([row], peak_flops=peak, bandwidth=bw).points[0]
-            attainable, bound = roofline_place(i, peak, bw)
-            what = f"I={i:g} FLOP/B, peak={peak:g} FLOP/s, bandwidth={bw:g} B/s (ridge {peak / bw:g})"
-            assert abs(attainable - point.attainable) <= 1e-9 * point.attainable, (
-                f"{what}: attainable {attainable:g}, expected {point.attainable:g}"
-            )
-            assert bound == point.bound, f"{what}: {bound!r}, expected {point.bound!r}"
+            answers.roofline_place(i, peak, bw)  # attainable to 1e-9, the bound exactly
 
 
 check("perf.roofline_place", test_roofline_place, points=2,
-      hint="attainable = min(peak, bandwidth * I); 'memory' if I < peak / bandwidth else 'compute'")  # fmt: skip
+      hint="attainable = min(peak, bandwidth * I); 'memory' if I < peak / bandwidth else 'compute'",
+      oracles={"roofline_place": roofline_oracle}, compare=close(rtol=1e-9))  # fmt: skip
 
 # %% [markdown]
 # ## Task 4 · When does a Linear layer become compute-bound?
@@ -256,7 +266,7 @@ def oracle_batch(n_in: int, n_out: int, peak: float, bw: float, max_batch: int) 
     return None
 
 
-def test_compute_bound_batch() -> None:
+def test_compute_bound_batch(answers) -> None:
     cases = [  # n_in, n_out, peak FLOP/s, bandwidth B/s, max batch
         (128, 32, 100e9, 20e9, 512),  # the digits CNN's hidden layer on a laptop core
         (4096, 4096, 67e12, 4.8e12, 4096),  # a transformer-sized layer on a GPU's fp32 units
@@ -265,14 +275,12 @@ def test_compute_bound_batch() -> None:
         (1024, 1024, 1e9, 100e9, 16),  # a slow core with fast memory: compute-bound from batch 1
     ]
     for n_in, n_out, peak, bw, max_batch in cases:
-        want = oracle_batch(n_in, n_out, peak, bw, max_batch)
-        got = compute_bound_batch(n_in, n_out, peak, bw, max_batch)
-        what = f"Linear({n_in}→{n_out}), peak {peak:g} FLOP/s, bandwidth {bw:g} B/s, batches 1..{max_batch}"
-        assert got == want, f"{what}: returned {got}, expected {want}"
+        answers.compute_bound_batch(n_in, n_out, peak, bw, max_batch)
 
 
 check("perf.compute_bound_batch", test_compute_bound_batch, points=2,
-      hint="loop B = 1..max_batch: counts -> intensity -> roofline_place; first 'compute', else None")  # fmt: skip
+      hint="loop B = 1..max_batch: counts -> intensity -> roofline_place; first 'compute', else None",
+      oracles={"compute_bound_batch": oracle_batch})  # fmt: skip
 
 # %% [markdown]
 # **Median or minimum?** `time_it` returns the median of its samples. Say in two or three sentences why the median is

@@ -31,22 +31,19 @@ import math
 import numpy as np
 
 from odyssey_lessons.data import digits_task
-from odyssey_lessons.grading import check
-from odyssey_lessons.nn import digits_cnn, mlp
+from odyssey_lessons.grading import Build, Rng, check, close
 from odyssey_lessons.optim import (
     GradientTransformation,
     add_decayed_weights,
-    apply_updates,
     chain,
     clip_by_global_norm,
     scale_by_adam,
     scale_by_learning_rate,
 )
-from odyssey_lessons.perf import Profile, ProfileRow, profile
+from odyssey_lessons.perf import Profile, profile
 from odyssey_lessons.quant import QuantizedModel
 from odyssey_lessons.schedules import warmup_cosine
 from odyssey_lessons.studies import Recipe, recipe_optimizer
-from odyssey_lessons.train import fit
 
 # %% [markdown]
 # ## Task 1 · The recipe as a chain of transforms
@@ -88,42 +85,51 @@ def build_recipe(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_build_recipe() -> None:
+def recipe_oracle(
+    lr: float, *, warmup_steps: int, total_steps: int, weight_decay: float, clip_norm: float
+) -> GradientTransformation:
+    """The package's recipe with a fused AdamW kernel: ``recipe_optimizer(warmup_cosine(...), ...)``."""
+    schedule = warmup_cosine(lr, warmup_steps=warmup_steps, total_steps=total_steps)
+    return recipe_optimizer(schedule, weight_decay=weight_decay, clip_norm=clip_norm)
+
+
+def test_build_recipe(answers) -> None:
     rng = np.random.default_rng(81)
     for lr, warmup_steps, total_steps, wd, clip in [(0.05, 5, 40, 0.1, 1.0), (3e-3, 0, 30, 0.0, 0.5),
                                                    (0.1, 10, 30, 0.5, 2.0)]:  # fmt: skip
         what = f"lr={lr}, warmup_steps={warmup_steps}, total_steps={total_steps}, weight_decay={wd}, clip_norm={clip}"
-        mine = build_recipe(lr, warmup_steps=warmup_steps, total_steps=total_steps, weight_decay=wd, clip_norm=clip)
-        assert isinstance(mine, GradientTransformation), f"return an optim GradientTransformation, got {mine!r}"
-        schedule = warmup_cosine(lr, warmup_steps=warmup_steps, total_steps=total_steps)
-        ref = recipe_optimizer(schedule, weight_decay=wd, clip_norm=clip)
+        opt = answers.build_recipe(lr, warmup_steps=warmup_steps, total_steps=total_steps, weight_decay=wd,
+                                   clip_norm=clip)  # fmt: skip
+        assert opt.type_name == "GradientTransformation", f"return an optim GradientTransformation, got {opt.type_name}"
         params = {"w": rng.standard_normal((6, 4)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)}
-        p_mine, p_ref = dict(params), dict(params)
-        s_mine, s_ref = mine.init(p_mine), ref.init(p_ref)
+        # each side steps its own optimizer on a copy of params; only the parameters after each step are compared
+        run = answers.call("odyssey_lessons.grading.fixtures:OptimizerRun", opt, params)
         for k in range(total_steps):
             big = k % 3 == 0  # every third step's gradient is far above clip_norm: clipping must act
             grads = {n: (rng.standard_normal(v.shape) * (4.0 if big else 0.05)).astype(np.float32)
                      for n, v in params.items()}  # fmt: skip
-            u_mine, s_mine = mine.update(grads, s_mine, p_mine)
-            u_ref, s_ref = ref.update(grads, s_ref, p_ref)
-            p_mine, p_ref = apply_updates(p_mine, u_mine), apply_updates(p_ref, u_ref)
-            for n in params:
-                np.testing.assert_allclose(p_mine[n], p_ref[n], rtol=1e-5, atol=1e-6,
-                                           err_msg=f"{what}: parameters differ after step {k + 1} "
-                                                   f"({'clipped' if big else 'not clipped'})")  # fmt: skip
-    # in a real training run: the same losses, step for step
+            try:
+                run.step(grads)
+            except AssertionError as exc:
+                step = f"step {k + 1} ({'clipped' if big else 'not clipped'})"
+                message = str(exc)  # keep the first difference, drop the long description of the call
+                detail = message[message.find("result[") :] if "result[" in message else message
+                raise AssertionError(f"{what}: parameters differ after {step}: {detail}") from None
+    # in a real training run: the same losses (and learning rates, gradient norms), step for step
     task = digits_task("cnn")
     train = (task.train[0][:256], task.train[1][:256])
-    losses = []
-    for opt in (build_recipe(0.03, warmup_steps=4, total_steps=16, weight_decay=0.1, clip_norm=1.0),
-                recipe_optimizer(warmup_cosine(0.03, warmup_steps=4, total_steps=16), weight_decay=0.1)):  # fmt: skip
-        model = digits_cnn(rng=np.random.default_rng(0))
-        losses.append(fit(model, train, optimizer=opt, epochs=4, batch_size=64, progress=False).step["loss"])
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4, err_msg="training losses differ from the package's")
+    opt = answers.build_recipe(0.03, warmup_steps=4, total_steps=16, weight_decay=0.1, clip_norm=1.0)
+    history = answers.call("odyssey_lessons.train:fit", Build("odyssey_lessons.nn:digits_cnn", rng=Rng(0)), train,
+                           optimizer=opt, epochs=4, batch_size=64, progress=False)  # fmt: skip
+    try:
+        history.get("step")
+    except AssertionError as exc:
+        raise AssertionError(f"training differs from the package's recipe: {exc}") from None
 
 
 check("capstone.recipe", test_build_recipe, points=4,
-      hint="chain: clip_by_global_norm, scale_by_adam, add_decayed_weights, scale_by_learning_rate(sched)")  # fmt: skip
+      hint="chain: clip_by_global_norm, scale_by_adam, add_decayed_weights, scale_by_learning_rate(sched)",
+      oracles={"build_recipe": recipe_oracle}, compare=close(rtol=1e-5, atol=1e-6))  # fmt: skip
 
 # %% [markdown]
 # ## Task 2 · How many bytes does the INT8 model really take?
@@ -166,32 +172,37 @@ def compression_ratio(float_model, qmodel: QuantizedModel) -> float:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_sizes() -> None:
-    task_cnn, task_mlp = digits_task("cnn"), digits_task("mlp")
-    models = [("CNN (8 channels)", digits_cnn(rng=np.random.default_rng(0)), task_cnn),
-              ("CNN (16 channels, dropout)", digits_cnn(rng=np.random.default_rng(1), channels=16, dropout=0.2),
-               task_cnn),
-              ("MLP 64-48-10", mlp((64, 48, 10), rng=np.random.default_rng(2)), task_mlp)]  # fmt: skip
-    for name, model, task in models:
+def stored_bytes_oracle(qmodel: QuantizedModel) -> int:
+    """The bytes the package's size report counts for the integer-only model."""
+    return qmodel.size_report()["nbytes"]
+
+
+def ratio_oracle(float_model, qmodel: QuantizedModel) -> float:
+    """The size report's float bytes (parameters and buffers of the model ``qmodel`` came from) / stored bytes."""
+    return qmodel.size_report()["total_ratio"]
+
+
+def test_sizes(answers) -> None:
+    cnn_x, mlp_x = digits_task("cnn").train[0][:128], digits_task("mlp").train[0][:128]
+    models = [("CNN (8 channels)", "digits_cnn", {"rng": Rng(0)}, cnn_x),
+              ("CNN (16 channels, dropout)", "digits_cnn", {"rng": Rng(1), "channels": 16, "dropout": 0.2}, cnn_x),
+              ("MLP 64-48-10", "mlp", {"sizes": (64, 48, 10), "rng": Rng(2)}, mlp_x)]  # fmt: skip
+    for name, maker, kwargs, calibration in models:
+        model = answers.call(f"odyssey_lessons.nn:{maker}", **kwargs)  # made by the package on each side
         for bits in (8, 4):
-            q = QuantizedModel.from_float(model, task.train[0][:128], weight_bits=bits)
-            report = q.size_report()
-            got = stored_bytes(q)
-            assert isinstance(got, int | np.integer), f"stored_bytes must return an int, got {type(got).__name__}"
-            assert got == report["nbytes"], (
-                f"{name}, W{bits}: stored_bytes gives {got}, the model stores {report['nbytes']} bytes "
-                f"(weights {report['weight_bytes']}, biases {report['bias_bytes']}, the rest "
-                f"{report['overhead_bytes']})"
-            )
-            ratio = compression_ratio(model, q)
-            assert math.isclose(ratio, report["total_ratio"], rel_tol=1e-12), (
-                f"{name}, W{bits}: compression_ratio {ratio}, expected {report['total_ratio']} "
-                f"(float {report['float_nbytes']} bytes / {report['nbytes']})"
-            )
+            q = answers.call("odyssey_lessons.quant:QuantizedModel.from_float", model, calibration, weight_bits=bits)
+            try:
+                got = answers.stored_bytes(q)  # exactly the bytes the model stores
+                answers.compression_ratio(model, q)  # to 1e-12
+            except AssertionError as exc:
+                raise AssertionError(f"{name}, W{bits}: {exc}") from None
+            assert isinstance(got, int), f"stored_bytes must return an int, got {type(got).__name__}"
 
 
 check("capstone.sizes", test_sizes, points=3,
-      hint="input_qp + each QGemm: weight, bias, weight_qp.scale, m0, shift, out_qp scale and zero point")  # fmt: skip
+      hint="input_qp + each QGemm: weight, bias, weight_qp.scale, m0, shift, out_qp scale and zero point",
+      oracles={"stored_bytes": stored_bytes_oracle, "compression_ratio": ratio_oracle},
+      compare=close(rtol=1e-12))  # fmt: skip
 
 # %% [markdown]
 # ## Task 3 · What to optimise first, and what it can buy
@@ -228,38 +239,59 @@ def amdahl_speedup(prof: Profile, name: str, factor: float) -> float:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def fake_profile(times: dict[str, float]) -> Profile:
+def profile_input(rows: list[dict], total_s: float, step_s: float, batch_size: int = 1, repeats: int = 1) -> Build:
+    """A ``Profile`` of these rows (``ProfileRow`` fields as dicts), built on each side of a call."""
+    built = tuple(Build("odyssey_lessons.perf:ProfileRow", **row) for row in rows)
+    return Build("odyssey_lessons.perf:Profile", built, total_s, step_s, batch_size, repeats)
+
+
+def fake_profile(times: dict[str, float]) -> Build:
     total = sum(times.values())
-    rows = tuple(ProfileRow(name=n, calls=1, forward_s=t, backward_s=0.0, self_s=t, pct_total=100 * t / total,
-                            flops=0, gflops_per_s=0.0, bytes=0, intensity=float("nan"), activation_bytes=0)
-                 for n, t in times.items())  # fmt: skip
-    return Profile(rows, total, total, 1, 1)
+    rows = [dict(name=n, calls=1, forward_s=t, backward_s=0.0, self_s=t, pct_total=100 * t / total, flops=0,
+                 gflops_per_s=0.0, bytes=0, intensity=float("nan"), activation_bytes=0)
+            for n, t in times.items()]  # fmt: skip
+    return profile_input(rows, total, total)
 
 
-def test_profile_decisions() -> None:
+def top_row(prof: Profile) -> str:
+    """Name of the row with the highest self time."""
+    return max(prof.rows, key=lambda r: r.self_s).name
+
+
+def amdahl(prof: Profile, name: str, factor: float) -> float:
+    """Amdahl's law: T / (T - t + t / factor), T the profile's total, t the row's self time."""
+    t = next(r.self_s for r in prof.rows if r.name == name)
+    return prof.total_s / (prof.total_s - t + t / factor)
+
+
+def test_profile_decisions(answers) -> None:
     # hand-made profiles: the answer is known
     prof = fake_profile({"0: Conv2D": 0.6, "1: ReLU": 0.1, "2: Linear": 0.3})
-    assert first_to_optimise(prof) == "0: Conv2D", f"highest self time is 0: Conv2D, got {first_to_optimise(prof)!r}"
+    got = answers.first_to_optimise(prof)
+    assert got == "0: Conv2D", f"highest self time is 0: Conv2D, got {got!r}"
     cases = [("0: Conv2D", 2.0, 1 / 0.7), ("0: Conv2D", math.inf, 2.5), ("1: ReLU", math.inf, 1 / 0.9),
              ("2: Linear", 1.0, 1.0), ("2: Linear", 3.0, 1 / 0.8)]  # fmt: skip
     for name, factor, want in cases:
-        got = amdahl_speedup(prof, name, factor)
+        got = answers.amdahl_speedup(prof, name, factor)
         assert math.isclose(got, want, rel_tol=1e-9), f"{name} made {factor}x faster: speed-up {got}, expected {want}"
     prof = fake_profile({"a": 1e-6, "b": 5e-6, "c": 5.5e-6, "loss": 2e-6})
-    assert first_to_optimise(prof) == "c", f"the largest self_s is row 'c', got {first_to_optimise(prof)!r}"
-    # a real profile of the capstone's model: the answer must be the row with the highest self time
+    got = answers.first_to_optimise(prof)
+    assert got == "c", f"the largest self_s is row 'c', got {got!r}"
+    # a real profile of the capstone's model, measured once here: both sides get the same rows
     task = digits_task("cnn")
-    model = Recipe().model(0)
-    real = profile(model, task.train[0][:64], task.train[1][:64], repeats=3)
+    real = profile(Recipe().model(0), task.train[0][:64], task.train[1][:64], repeats=3)
+    prof = profile_input([vars(r) for r in real.rows], real.total_s, real.step_s, real.batch_size, real.repeats)
     top = max(real.rows, key=lambda r: r.self_s)
-    assert first_to_optimise(real) == top.name, f"on a real profile the top row is {top.name!r}"
-    bound = amdahl_speedup(real, top.name, math.inf)
+    assert answers.first_to_optimise(prof) == top.name, f"on a real profile the top row is {top.name!r}"
+    bound = answers.amdahl_speedup(prof, top.name, math.inf)
     assert math.isclose(bound, real.total_s / (real.total_s - top.self_s), rel_tol=1e-9), "check the formula"
-    assert all(amdahl_speedup(real, r.name, 4.0) <= bound + 1e-12 for r in real.rows), "no layer can beat the top one"
+    others = [answers.amdahl_speedup(prof, r.name, 4.0) for r in real.rows]
+    assert all(s <= bound + 1e-12 for s in others), "no layer can beat the top one"
 
 
 check("capstone.profile", test_profile_decisions, points=3,
-      hint="max(prof.rows, key=self_s).name; S = T / (T - t + t / factor), T = total_s, t = row self_s")  # fmt: skip
+      hint="max(prof.rows, key=self_s).name; S = T / (T - t + t / factor), T = total_s, t = row self_s",
+      oracles={"first_to_optimise": top_row, "amdahl_speedup": amdahl}, compare=close(rtol=1e-9))  # fmt: skip
 
 # %% [markdown]
 # **Your recipe.** The capstone's ablation (its section 3) trained the recipe minus one ingredient at a time. Pick
