@@ -254,12 +254,12 @@ check("nn.smoothed_cross_entropy", test_smoothed_cross_entropy, points=3,
 # copied arrays) hold the best epoch and its weights (`None` before the first step).
 #
 # The check replays seven scripted and noisy validation-loss sequences (ties, `min_delta`, a run that never stops)
-# through your stopper and through `train.EarlyStopping`, with new weights each epoch, and compares what `step`
-# returns every epoch (so the epoch it stops after), `best_epoch` and `best_params`; it checks that `best_epoch` and
-# `best_params` are `None` before the first step; and it runs `fit(...)` with early stopping on a small overfitting
-# run and checks your stopper stops after the same epoch, with the same best epoch, on that run's validation losses.
-# The check hands your `step` the weights as fresh arrays that nothing changes afterwards, so it cannot see whether
-# you copy them; a real training loop, which updates them in place, would.
+# through your stopper and through `train.EarlyStopping` and compares what `step` returns every epoch (so the epoch
+# it stops after), `best_epoch` and `best_params`, once with new weights each epoch and once as a training loop does
+# it, with weights updated in place (`grading.fixtures.replay_in_place`), so a stopper that keeps references instead
+# of copies is seen; it checks that `best_epoch` and `best_params` are `None` before the first step; and it runs
+# `fit(...)` with early stopping on a small overfitting run and checks your stopper stops after the same epoch, with
+# the same best epoch, on that run's validation losses.
 
 
 # %%
@@ -308,8 +308,9 @@ class EarlyStoppingOracle:
 
 
 def replay(answers, losses: list[float], patience: int, min_delta: float) -> None:
-    """Step your stopper and the package's through ``losses`` (the weights of epoch e: w = e, b = -e) and compare
-    what ``step`` returns every epoch, then ``best_epoch`` and ``best_params``."""
+    """Step your stopper and the package's through ``losses``, as a training loop does: one dict of weights updated
+    in place every epoch (the weights of epoch e: w = e, b = -e). Compares what ``step`` returns every epoch on fresh
+    weights, then the epoch each stops after, ``best_epoch`` and ``best_params`` of the in-place run."""
     where = f"(patience={patience}, min_delta={min_delta}, val_loss={np.round(losses, 3).tolist()})"
     try:
         stopper = answers.EarlyStopper(patience=patience, min_delta=min_delta)
@@ -321,6 +322,11 @@ def replay(answers, losses: list[float], patience: int, min_delta: float) -> Non
         stopper.get("best_params")  # the weights of the best epoch
     except AssertionError as exc:
         raise AssertionError(f"{exc} {where}") from None
+    in_place = answers.EarlyStopper(patience=patience, min_delta=min_delta)
+    try:
+        answers.call("odyssey_lessons.grading.fixtures:replay_in_place", in_place, [float(v) for v in losses])
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} {where}, weights updated in place: keep copies of them") from None
 
 
 def test_early_stopper(answers) -> None:

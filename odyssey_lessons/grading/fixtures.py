@@ -6,6 +6,8 @@ reference each build their own, the check passes it to the learner's function, t
 
 - :class:`FakeClock` and :class:`Workload`: time that moves only when the timed function runs, so a timing harness
   can be checked exactly (which calls it timed, how often it called).
+- :func:`replay_in_place`: an early-stopping object stepped as a training loop steps it, with one dict of weight
+  arrays updated in place every epoch, so a stopper that keeps references instead of copies is seen.
 - :class:`OptimizerRun`: an optimizer stepped on its own copy of the parameters. Its state stays inside, so two
   optimizers that compute the same updates compare equal however they structure their state (a chain of four
   transforms and a fused kernel, say).
@@ -17,7 +19,7 @@ import numpy as np
 
 from odyssey_lessons.optim import GradientTransformation, apply_updates
 
-__all__ = ["FakeClock", "OptimizerRun", "Workload"]
+__all__ = ["FakeClock", "OptimizerRun", "Workload", "replay_in_place"]
 
 Params = dict[str, np.ndarray]
 
@@ -70,3 +72,24 @@ class OptimizerRun:
         updates, self.state = self.optimizer.update(grads, self.state, self.params)
         self.params = apply_updates(self.params, updates)
         return {k: np.array(v) for k, v in self.params.items()}
+
+
+def replay_in_place(stopper: object, losses: list[float]) -> tuple[int | None, int | None, Params | None]:
+    """Step ``stopper`` (``step(epoch, val_loss, params) -> bool``) through ``losses`` as a training loop would.
+
+    One dict of weights is updated *in place* every epoch (``w = epoch``, ``b = -epoch``) before ``step`` sees it.
+
+    Returns:
+        ``(the epoch it stopped after, or None; its best_epoch; a copy of its best_params)``.
+    """
+    params = {"w": np.zeros(3, np.float32), "b": np.zeros(1, np.float32)}
+    stopped = None
+    for epoch, loss in enumerate(losses, start=1):
+        params["w"][:] = epoch
+        params["b"][:] = -epoch
+        if stopper.step(epoch, float(loss), params):
+            stopped = epoch
+            break
+    best = stopper.best_params
+    kept = None if best is None else {name: np.array(value) for name, value in best.items()}
+    return stopped, stopper.best_epoch, kept
