@@ -61,7 +61,8 @@ def _make_submissions(exercise: nbformat.NotebookNode, folder: Path, count: int)
 
 def run(args: argparse.Namespace) -> dict:
     from odyssey_lessons.grading import Limits, assign, grade
-    from odyssey_lessons.grading._isolate import close_runners, isolation_level
+    from odyssey_lessons.grading._jail import isolation_level
+    from odyssey_lessons.grading._reference import close_references
 
     count = args.submissions or (24 if args.quick else 60)
     limits = Limits(cell_timeout=30.0, total_timeout=300.0, memory_mb=2048)
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> dict:
                 for row in summary.rows:
                     record["statuses"][row["status"]] = record["statuses"].get(row["status"], 0) + 1
                     record["scores"][row["student"]] = row["score"]
-        close_runners()
+        close_references()
     for record in runs.values():
         record["per_minute"] = 60 * count / record["seconds"]
         record["mean_score"] = sum(record["scores"].values()) / count

@@ -70,7 +70,7 @@ def test_every_submitted_file_gets_its_own_row_and_files(tmp_path: Path):
 
 
 def test_printed_text_reaching_the_grader_is_bounded_and_cut_at_line_ends():
-    from odyssey_lessons.grading._nbval_report import MAX_PRINTED, clip_text
+    from odyssey_lessons.grading._kernel import MAX_PRINTED, clip_text
 
     assert clip_text("short\n") == "short\n"
     line = "[PASS] a (1/1 points)"
@@ -83,10 +83,10 @@ def test_printed_text_reaching_the_grader_is_bounded_and_cut_at_line_ends():
 
 
 def test_a_submission_printing_megabytes_reaches_the_grader_clipped(tmp_path: Path):
-    from odyssey_lessons.grading._isolate import Limits, run_nbval
-    from odyssey_lessons.grading._nbval_report import MAX_PRINTED
+    from odyssey_lessons.grading._jail import kernel_env
+    from odyssey_lessons.grading._kernel import MAX_PRINTED, Kernel, plain_spec
 
-    cell = nbformat.v4.new_code_cell("print('z' * 100, end='')\nfor _ in range(200_000): print('w' * 40)\nprint('end')")
-    result = run_nbval(nbformat.v4.new_notebook(cells=[cell]), Limits(sandbox=False, total_timeout=120))
-    printed = result.entries[0]["printed"]
+    code = "print('z' * 100, end='')\nfor _ in range(200_000): print('w' * 40)\nprint('end')"
+    with Kernel(plain_spec(), cwd=tmp_path, env=kernel_env(tmp_path)) as kernel:
+        printed = kernel.execute(code, timeout=120).printed
     assert len(printed) <= MAX_PRINTED + 100 and printed.endswith("end\n") and "not kept" in printed

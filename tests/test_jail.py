@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from odyssey_lessons.grading import _cgroup
-from odyssey_lessons.grading._isolate import run_nbval
-from odyssey_lessons.grading._jail import Jail, Limits, isolation_level
+from odyssey_lessons.grading._jail import Jail, Limits, isolation_level, kernel_env
+from odyssey_lessons.grading._kernel import Kernel
 
 REPO = Path(__file__).resolve().parents[1]
 LIMITS = Limits(cell_timeout=10, total_timeout=120, memory_mb=1024, max_processes=64)
@@ -38,38 +37,16 @@ def needs(*parts: str) -> pytest.MarkDecorator:
 
 @contextmanager
 def kernel(jail: Jail) -> Iterator[Callable[[str], str]]:
-    """A kernel started by jupyter_client from ``jail``'s kernelspec; yields ``run(code) -> what it printed`` (an
+    """A kernel started by the grader's driver from ``jail``'s kernelspec; yields ``run(code) -> what it printed`` (an
     exception shows as ``ERROR Name: value``)."""
-    from jupyter_client import KernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
+    work = Path(json.loads(jail.config.read_text(encoding="utf-8"))["work"])
+    with Kernel(jail.kernel_spec(), cwd=work, env=kernel_env(work)) as started:
 
-    with tempfile.TemporaryDirectory() as specs:
-        (Path(specs) / "jailed").mkdir()
-        (Path(specs) / "jailed" / "kernel.json").write_text(json.dumps(jail.kernel_spec()), encoding="utf-8")
-        km = KernelManager(kernel_name="jailed", kernel_spec_manager=KernelSpecManager(kernel_dirs=[specs]))
-        km.start_kernel()
-        client = km.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
+        def run(code: str) -> str:
+            outcome = started.execute(code, timeout=60)
+            return (outcome.printed + "".join(f"ERROR {e}" for e in outcome.errors)).strip()
 
-            def run(code: str) -> str:
-                out: list[str] = []
-
-                def keep(msg: dict) -> None:
-                    content = msg["content"]
-                    if msg["msg_type"] == "stream":
-                        out.append(content["text"])
-                    elif msg["msg_type"] == "error":
-                        out.append(f"ERROR {content['ename']}: {content['evalue']}")
-
-                client.execute_interactive(code, timeout=60, output_hook=keep)
-                return "".join(out).strip()
-
-            yield run
-        finally:
-            client.stop_channels()
-            km.shutdown_kernel(now=True)
+        yield run
 
 
 HIDDEN_IN_PACKAGE = REPO / "odyssey_lessons" / "grading" / "_gradebook.py"  # exposed with the package, then hidden
@@ -236,18 +213,22 @@ def _uid_processes(uid: int) -> list[int]:
 
 @needs("bwrap(")
 def test_cell_timeout_interrupts_a_busy_kernel_and_a_deaf_one_is_killed() -> None:
-    cells = ["import os\nprint(os.getuid())", "while True: pass", "print('after')"]
-    cells += ["import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass", "print('never')"]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     start = time.monotonic()
-    result = run_nbval(nb, Limits(cell_timeout=2, total_timeout=60, memory_mb=1024))
-    entries = result.entries
-    assert (entries[1]["status"], entries[1]["errors"]) == ("timeout", ["KeyboardInterrupt: "]), entries[1]
-    assert (entries[2]["status"], entries[2]["printed"]) == ("passed", "after\n")
-    assert entries[3]["status"] != "passed" and entries[4]["printed"] == ""
-    assert not result.total_timeout and time.monotonic() - start < 45
-    if "uid" in result.isolation:  # a fresh uid: none of its processes is left
-        assert not _uid_processes(int(entries[0]["printed"]))
+    work = Path(tempfile.mkdtemp(prefix="odyssey-work-"))  # not under pytest's 0700 folders: the run's uid enters it
+    with Jail(Limits(cell_timeout=2, total_timeout=60, memory_mb=1024), work) as jail:
+        with Kernel(jail.kernel_spec(), cwd=work, env=kernel_env(work)) as started:
+            uid = int(started.execute("import os\nprint(os.getuid())", 30).printed)
+            busy = started.execute("while True: pass", 2)
+            assert (busy.status, busy.errors, busy.alive) == ("timeout", ["KeyboardInterrupt: "], True)
+            assert started.execute("print('after')", 30).printed == "after\n"
+            deaf = started.execute("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass", 2)
+            assert (deaf.status, deaf.alive) == ("timeout", False)
+            assert not started.alive()
+        isolation = jail.isolation
+    shutil.rmtree(work, ignore_errors=True)
+    assert time.monotonic() - start < 45
+    if "uid" in isolation:  # a fresh uid: none of its processes is left
+        assert not _uid_processes(uid)
 
 
 def test_jail_without_sandbox_or_cgroup_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odyssey_lessons.grading._isolate import Limits
+from odyssey_lessons.grading._jail import Limits
 from odyssey_lessons.grading._submissions import Job, collect
 
 FORMAT_VERSION = 1

@@ -1,4 +1,4 @@
-"""The grading master, the student's answer cells matched to it, and the notebook a learner's self-check runs.
+"""The grading master and the student's answer cells matched to it.
 
 - :class:`Master` reads a grading master (``instructor/NN.ipynb``, or ``solutions/NN.ipynb`` when the assignment has
   no hidden checks): its answer cells (the cells with ``### BEGIN SOLUTION`` blocks) are stubbed, its check cells keep
@@ -7,33 +7,23 @@
   (an old notebook without ids, a cell re-created by copy and paste) the first unclaimed student cell of the same type
   whose first line equals the master cell's first line. Everything else the student changed -- check cells, expected
   outputs, added or deleted cells, metadata -- is ignored; a missing answer keeps the master's stub.
-- :func:`build_graded` assembles the notebook nbval runs for ``odyssey check`` (the learner's own kernel, check cells
-  included: a self-check is only as trustworthy as the learner's machine). ``odyssey grade`` never runs check cells in
-  the student's kernel (``_grader``). ``layout`` says what each code cell of it is.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-import nbformat
 from nbformat import NotebookNode
 
 from odyssey_lessons.grading._cells import (
-    CheckSpec,
     find_checks,
     has_answer_block,
     is_check_cell,
     is_hidden_check,
     stub_solutions,
 )
-
-Role = Literal["context", "answer", "check"]
-SKIPPED_SOURCE = "# skipped by the grader: {reason}\npass"
 
 
 @dataclass(frozen=True)
@@ -44,15 +34,6 @@ class CheckInfo:
     points: int
     hidden: bool
     cell: int  # index of its cell in the master
-
-
-@dataclass(frozen=True)
-class CellRole:
-    """What one code cell of the graded notebook is."""
-
-    role: Role
-    master_cell: int | None  # index in the master; None for the cells the grader adds
-    checks: tuple[CheckInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,54 +112,3 @@ def match_answers(master: Master, student: NotebookNode) -> dict[int, str]:
                 found[index] = mine.source
                 break
     return found
-
-
-def build_graded(
-    master: Master,
-    answers: Mapping[int, str],
-    *,
-    skip: Mapping[int, str] | None = None,
-) -> tuple[NotebookNode, list[CellRole]]:
-    """The notebook nbval runs for a learner's self-check, and the role of each of its code cells (nbval's
-    ``cell_num`` indexes this list).
-
-    Args:
-        master: The notebook as its own master.
-        answers: Master answer cell index -> the learner's source.
-        skip: Master cell index -> why it is replaced by a no-op (a cell that hung or crashed an earlier run).
-    """
-    skip = skip or {}
-    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.nb.metadata))
-    layout: list[CellRole] = []
-
-    def add(source: str, role: Role, master_cell: int | None, checks: Sequence[CheckInfo] = (), expected=None):
-        cell = nbformat.v4.new_code_cell(source)
-        if expected is not None:
-            cell.outputs = copy.deepcopy(expected.outputs)
-            cell.execution_count = expected.execution_count
-        nb.cells.append(cell)
-        layout.append(CellRole(role, master_cell, tuple(checks)))
-
-    by_cell: dict[int, list[CheckInfo]] = {}
-    for info in master.checks:
-        by_cell.setdefault(info.cell, []).append(info)
-    for index, cell in enumerate(master.nb.cells):
-        if cell.cell_type != "code":
-            source = answers.get(index, cell.source)
-            nb.cells.append(nbformat.v4.new_markdown_cell(source) if cell.cell_type == "markdown" else cell)
-            continue
-        if index in skip:
-            add(SKIPPED_SOURCE.format(reason=skip[index]), "answer" if index in master.answers else "context", index)
-            continue
-        if index in master.answers:
-            add(answers.get(index, cell.source), "answer", index)
-        elif index in by_cell:
-            add(cell.source, "check", index, by_cell[index], expected=cell)
-        else:
-            add(cell.source, "context", index)
-    return nb, layout
-
-
-def check_specs(layout: Sequence[CellRole]) -> list[CheckSpec]:
-    """The checks of a layout in notebook order, as ``CheckSpec``."""
-    return [CheckSpec(info.check_id, info.points) for role in layout for info in role.checks]

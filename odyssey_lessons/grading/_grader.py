@@ -17,19 +17,53 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from odyssey_lessons.grading._answers import KernelFault
-from odyssey_lessons.grading._cells import is_check_cell
-from odyssey_lessons.grading._check import SESSION, Session, describe_exception
-from odyssey_lessons.grading._engine import CheckGrade, NotebookGrade
+from odyssey_lessons.grading._cells import CheckSpec, is_check_cell, read_outcome
+from odyssey_lessons.grading._check import SESSION, Session, describe_exception, pass_line
 from odyssey_lessons.grading._graded import CheckInfo, Master
 from odyssey_lessons.grading._jail import Jail, Limits, kernel_env
 from odyssey_lessons.grading._kernel import Kernel, Outcome
 from odyssey_lessons.grading._reference import probe_code, reference_for
 
 MAX_RESTARTS = 2
+
+
+@dataclass(frozen=True)
+class CheckGrade:
+    """One check's result in one submission."""
+
+    check_id: str
+    points: int
+    earned: int
+    hidden: bool
+    status: str  # passed, failed, timeout, crashed, not_run
+    seconds: float
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        """True when the check earned its points."""
+        return self.earned == self.points
+
+
+@dataclass
+class NotebookGrade:
+    """All checks of one graded notebook, its overall status and the faults that happened."""
+
+    checks: list[CheckGrade]
+    status: str = "graded"  # graded, memory, timeout, crashed, total_timeout, error
+    faults: list[str] = field(default_factory=list)
+    runs: int = 0
+    seconds: float = 0.0
+    isolation: str = ""
+    cell_errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -166,8 +200,43 @@ def _run_check_cell(run: _Run, step: Step, namespace: dict, reference) -> dict[s
     return session.verdicts
 
 
-def grade_submission(master: Master, answers: Mapping[int, str], limits: Limits) -> NotebookGrade:
-    """Grade the student's ``answers`` to ``master`` (see the module docstring); never raises for the submission."""
+def _verdict_lines(printed: str) -> list[str]:
+    return [line for line in printed.split("\n") if line.startswith(("[PASS] ", "[FAIL] "))]
+
+
+def _score_printed(step: Step, outcome: Outcome, limits: Limits) -> dict[str, tuple[str, str]]:
+    """A self-check's verdicts of one check cell run in the learner's kernel, from the lines it printed: a check
+    passes only if the cell raised nothing and printed exactly one verdict line per check, in order, and this
+    check's line is its ``[PASS]`` line."""
+    specs = [CheckSpec(info.check_id, info.points) for info in step.checks]
+    lines = _verdict_lines(outcome.printed)
+    clean = outcome.status == "ok"
+    in_order = clean and [line.split(" ", 2)[1] for line in lines] == [spec.check_id for spec in specs]
+    found = {}
+    for spec, line in zip(specs, lines if in_order else [""] * len(specs), strict=True):
+        if in_order and line == pass_line(*spec):
+            found[spec.check_id] = ("passed", "")
+            continue
+        message = read_outcome(outcome.printed, spec).message
+        if outcome.status == "timeout":
+            found[spec.check_id] = ("timeout", f"the check cell hit the {limits.cell_timeout:g} s cell timeout")
+        elif outcome.status == "crashed":
+            found[spec.check_id] = ("crashed", "the kernel died while this check ran")
+        elif clean and not in_order:
+            found[spec.check_id] = ("failed", "the check cell printed extra or missing verdict lines")
+        else:
+            found[spec.check_id] = ("failed", message or f"the check cell raised {(outcome.errors or ['?'])[0]}")
+    return found
+
+
+def grade_submission(
+    master: Master, answers: Mapping[int, str], limits: Limits, *, checks_in_kernel: bool = False
+) -> NotebookGrade:
+    """Grade the student's ``answers`` to ``master`` (see the module docstring); never raises for the submission.
+
+    ``checks_in_kernel``: the learner's self-check (``odyssey check``): check cells run in the learner's own kernel
+    against their oracles, and their printed verdict lines are read. Never for grading.
+    """
     run = _Run(master, limits)
     steps = plan(master, answers)
     verdicts: dict[str, CheckGrade] = {}
@@ -175,8 +244,9 @@ def grade_submission(master: Master, answers: Mapping[int, str], limits: Limits)
     skipped: set[int] = set()
     done: list[Step] = []
     try:
-        reference = reference_for(master.solution, master.key, limits.cell_timeout * 4)
-        namespace = _check_namespace(master)
+        if not checks_in_kernel:
+            reference = reference_for(master.solution, master.key, limits.cell_timeout * 4)
+            namespace = _check_namespace(master)
         run.start_kernel()
         position = 0
         while position < len(steps):
@@ -196,7 +266,13 @@ def grade_submission(master: Master, answers: Mapping[int, str], limits: Limits)
                         run.kernel.execute(old.source, max(min(limits.cell_timeout, run.left()), 0.5))
             if step.kind == "check":
                 began = time.monotonic()
-                found = _run_check_cell(run, step, namespace, reference)
+                if checks_in_kernel:
+                    outcome = run.kernel.execute(step.source, max(min(limits.cell_timeout, run.left()), 0.5))
+                    found = _score_printed(step, outcome, limits)
+                    if not outcome.alive or outcome.status == "crashed":
+                        run.kernel_lost()
+                else:
+                    found = _run_check_cell(run, step, namespace, reference)
                 seconds = round(time.monotonic() - began, 3)
                 for info in step.checks:
                     check_status, message = found.get(info.check_id, ("not_run", "the check did not run"))

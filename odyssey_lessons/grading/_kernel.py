@@ -4,7 +4,7 @@
 (the grader's own reference kernel, which runs the trusted solution) -- over IPC sockets, and talks to it with a
 ``jupyter_client`` blocking client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES` (a kernel that sends
 more is cut off, and its cell ends as a timeout). A cell's printed text is kept as its first and last 32 KiB
-(``clip_text``), so whatever a submission prints, the grader's memory stays bounded.
+(:class:`ClippedText`), so whatever a submission prints, the grader's memory stays bounded.
 
 A cell past its timeout is interrupted (an interrupt *message*: a sandboxed kernel's PID namespace does not pass
 signals on); a kernel that does not stop within :data:`INTERRUPT_GRACE` seconds is killed, and the outcome says so.
@@ -25,15 +25,60 @@ from queue import Empty
 
 import zmq
 
-from odyssey_lessons.grading._nbval_report import MAX_ERROR, clip_text
 from odyssey_lessons.grading._probe import MIME
 from odyssey_lessons.grading._provisioner import PROVISIONER_NAME, ipc_available
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_PRINTED = 64 * 1024  # characters of a cell's printed text that reach the grader
+MAX_ERROR = 4096  # characters of one error line (``Name: message``) that reach the grader
 INTERRUPT_GRACE = 5.0
 START_TIMEOUT = 90.0
 _POLL = 0.2
 KERNEL_NAME = "odyssey-kernel"
+
+
+def clip_text(text: str, limit: int = MAX_PRINTED) -> str:
+    """``text`` if it has at most ``limit`` characters, else its first and last ``limit / 2`` or so, cut at line ends
+    with a marker line between: a submission that prints a gigabyte cannot grow the grader's memory or a row.
+
+    Only whole lines of ``text`` are kept, so the cut cannot join two fragments into a line that was never printed
+    (a ``[PASS]`` line, say). The marker line names how much was cut.
+    """
+    clipped = ClippedText(limit)
+    clipped.add(text)
+    return clipped.text()
+
+
+class ClippedText:
+    """Text arriving in chunks, of which only the first and last ``limit / 2`` characters are kept (see
+    :func:`clip_text`, which gives the same result for the whole text at once)."""
+
+    def __init__(self, limit: int = MAX_PRINTED) -> None:
+        self.half = limit // 2
+        self.limit = limit
+        self.head = ""
+        self.tail = ""
+        self.total = 0
+
+    def add(self, chunk: str) -> None:
+        self.total += len(chunk)
+        if len(self.head) < self.limit:
+            room = self.limit - len(self.head)
+            self.head, chunk = self.head + chunk[:room], chunk[room:]
+        if chunk:
+            self.tail = (self.tail + chunk)[-self.half :]
+
+    def text(self) -> str:
+        if self.total <= self.limit:
+            return self.head
+        whole = self.head + self.tail  # the middle is gone: keep the first and last half, cut at line ends
+        head_end = whole.rfind("\n", 0, self.half) + 1
+        tail = whole[-self.half :] if len(self.tail) < self.half else self.tail
+        newline = tail.find("\n")
+        tail = tail[newline + 1 :] if newline >= 0 else ""
+        kept_tail = len(tail)
+        left_out = self.total - head_end - kept_tail
+        return f"{whole[:head_end]}[... {left_out} characters not kept ...]\n{tail}"
 
 
 @dataclass
@@ -95,8 +140,7 @@ class Kernel:
         """Run ``code``; never raises for what the code does (see :class:`Outcome`)."""
         start = time.monotonic()
         outcome = Outcome("ok")
-        printed: list[str] = []
-        kept = 0
+        printed = ClippedText()
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         deadline, interrupted = start + timeout, False
         while True:
@@ -118,10 +162,8 @@ class Kernel:
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream" and kept < 4 * 1024 * 1024:
-                text = str(content.get("text", ""))
-                printed.append(text)
-                kept += len(text)
+            if kind == "stream":
+                printed.add(str(content.get("text", "")))
             elif kind == "error":
                 line = f"{content.get('ename', '')}: {content.get('evalue', '')}"[:MAX_ERROR]
                 if len(outcome.errors) < 20:
@@ -134,7 +176,7 @@ class Kernel:
             outcome.status = "timeout"
         elif outcome.status == "ok" and outcome.errors:
             outcome.status = "error"
-        outcome.printed = clip_text("".join(printed))
+        outcome.printed = printed.text()
         outcome.seconds = time.monotonic() - start
         return outcome
 

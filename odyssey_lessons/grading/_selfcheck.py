@@ -1,11 +1,11 @@
-"""``odyssey check``: a learner's self-check of an exercise notebook, on the grading engine of ``odyssey grade``.
+"""``odyssey check``: a learner's self-check of an exercise notebook, on the driver of ``odyssey grade``.
 
-The notebook runs top to bottom in a fresh kernel under nbval (``--nbval-lax``, in a separate process so a crashing
-or hanging notebook cannot take the caller down), with the same guard, timeouts, crash detection and re-runs as
-grading, but in the notebook's own folder and without the grader's sandbox. Every cell is the learner's, so each
-check is scored from the lines its check cell printed in *this* run (``[PASS] id (p/p points)`` or
-``[FAIL] id ...: hint``), not from nbval's diff against the stored outputs: a learner who saves the notebook after a
-failing run overwrites those stored outputs.
+The notebook runs top to bottom in a fresh kernel (``_grader`` with ``checks_in_kernel``: a separate process, so a
+crashing or hanging notebook cannot take the caller down, with the same timeouts, crash detection and restarts as
+grading), in the notebook's own folder and without the grader's sandbox. Unlike grading, the check cells run in that
+kernel, each against its oracles, and each check is scored from the lines its check cell printed in *this* run
+(``[PASS] id (p/p points)`` or ``[FAIL] id ...: hint``), not from the stored outputs: a learner who saves the notebook
+after a failing run overwrites those. Nothing here is evidence for a grade: the learner's code can reach the checks.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
         ValueError: Not a ``.ipynb``, ``timeout`` not positive, or a check cell without literal ``points=N``.
         RuntimeError: pytest/nbval could not run at all (e.g. the kernel did not start).
     """
-    from odyssey_lessons.grading._engine import grade_notebook
-    from odyssey_lessons.grading._isolate import Limits
+    from odyssey_lessons.grading._grader import grade_submission
+    from odyssey_lessons.grading._jail import Limits
 
     notebook = Path(notebook_path).resolve()
     if notebook.suffix != ".ipynb":
@@ -132,8 +132,8 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
         cwd=str(notebook.parent),
     )
     answers = {index: nb.cells[index].source for index in master.answers}
-    result = grade_notebook(master, answers, limits, trust_expected=False)
+    result = grade_submission(master, answers, limits, checks_in_kernel=True)
     if result.status == "error":
-        raise RuntimeError(f"nbval could not run {notebook}: {'; '.join(result.faults)}")
+        raise RuntimeError(f"could not run {notebook}: {'; '.join(result.faults)}")
     checks = [CheckResult(c.check_id, c.points, c.passed, c.message) for c in result.checks]
     return SelfCheckReport(shown, checks, result.cell_errors + [f"stopped: {f}" for f in result.faults])
