@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from odyssey_lessons.formats import finfo, quantize
-from odyssey_lessons.grading import check
+from odyssey_lessons.grading import check, close
 from odyssey_lessons.train import GradScaler, StaticScaler, clip_grad_norm
 
 try:  # PyTorch is an optional second oracle
@@ -78,25 +78,38 @@ def update_scale(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_update_scale() -> None:
+def update_scale_oracle(
+    scale: float,
+    tracker: int,
+    found_inf: bool,
+    *,
+    growth_factor: float = 2.0,
+    backoff_factor: float = 0.5,
+    growth_interval: int = 2000,
+) -> tuple[float, int]:
+    """The package's GradScaler, put in the state ``(scale, tracker)``, after one ``update(found_inf)``."""
+    reference = GradScaler(scale, growth_factor=growth_factor, backoff_factor=backoff_factor,
+                           growth_interval=growth_interval)  # fmt: skip
+    reference.load_state_dict({**reference.state_dict(), "_growth_tracker": tracker})
+    reference.update(found_inf)
+    return reference.get_scale(), reference.state_dict()["_growth_tracker"]
+
+
+def test_update_scale(answers) -> None:
     rng = np.random.default_rng(7)
     cases = [(65536.0, 2.0, 0.5, 3), (2.0**120, 4.0, 0.25, 2), (1.0, 2.0, 0.5, 1), (3.0, 1.5, 0.9, 5)]
     for init, growth, backoff, interval in cases:
-        reference = GradScaler(init, growth_factor=growth, backoff_factor=backoff, growth_interval=interval)
         scale, tracker = init, 0
-        for step, found_inf in enumerate(rng.random(60) < 0.2):
-            scale, tracker = update_scale(
+        for found_inf in rng.random(60) < 0.2:  # 60 steps, each from the state your previous step returned
+            scale, tracker = answers.update_scale(
                 scale, tracker, bool(found_inf), growth_factor=growth, backoff_factor=backoff, growth_interval=interval
             )
-            reference.update(bool(found_inf))
-            want = reference.get_scale()
-            assert scale == want, f"init={init}, step {step}: scale {scale}, expected {want}"
-            assert tracker == reference.state_dict()["_growth_tracker"], f"step {step}: tracker {tracker}"
-    # growing past float32's max keeps the old scale
-    assert update_scale(2.0**127, 0, False, growth_interval=1) == (2.0**127, 0), "an inf scale must be discarded"
+    # growing past float32's max keeps the old scale: (2.0**127, 0), an inf scale is discarded
+    answers.update_scale(2.0**127, 0, False, growth_interval=1)
 
 
-check("train.update_scale", test_update_scale, points=3, hint="backoff on inf (tracker 0); grow after interval")
+check("train.update_scale", test_update_scale, points=3, hint="backoff on inf (tracker 0); grow after interval",
+      oracles={"update_scale": update_scale_oracle})  # fmt: skip
 
 # %% [markdown]
 # ## Task 2 · Unscale, then clip
@@ -133,34 +146,32 @@ def unscale_then_clip(grads: dict[str, np.ndarray], scale: float, max_norm: floa
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_unscale_then_clip() -> None:
+def unscale_then_clip_oracle(grads: dict[str, np.ndarray], scale: float, max_norm: float) -> tuple[bool, float]:
+    """The package's recipe, in place: unscale as GradScaler does, then clip_grad_norm (which leaves inf/NaN alone)."""
+    found_inf = StaticScaler(scale).unscale(grads)
+    return found_inf, clip_grad_norm(grads, max_norm)
+
+
+def test_unscale_then_clip(answers) -> None:
     rng = np.random.default_rng(8)
     for scale, max_norm in [(2.0**12, 1.0), (2.0**16, 0.05), (1.0, 100.0), (2.0**3, 3.0)]:
         grads = {name: (rng.standard_normal(shape) * scale).astype(np.float32) for name, shape in
                  [("w", (16, 8)), ("b", (8,)), ("v", (3, 4, 5))]}  # fmt: skip
-        expected = {k: v.copy() for k, v in grads.items()}
-        original = {k: v.copy() for k, v in grads.items()}
-        want_inf = StaticScaler(scale).unscale(expected)
-        want_norm = clip_grad_norm(expected, max_norm)
-        found_inf, total = unscale_then_clip(grads, scale, max_norm)
-        assert found_inf is want_inf or found_inf == want_inf, f"found_inf {found_inf}, expected {want_inf}"
-        assert math.isclose(total, want_norm, rel_tol=1e-6), f"norm {total}, expected {want_norm} (unscaled norm)"
-        for k in grads:
-            np.testing.assert_allclose(grads[k], expected[k], rtol=1e-6, err_msg=f"gradient {k!r} after clipping")
+        # found_inf, the unscaled norm and the gradients left in place, all to rtol 1e-6
+        found_inf, total = answers.unscale_then_clip(grads, scale, max_norm)
         if torch is not None:  # PyTorch's own recipe: unscale (multiply by float32 1/S), then clip_grad_norm_
-            params = [torch.zeros(g.shape, requires_grad=True) for g in original.values()]
-            for p, g in zip(params, original.values(), strict=True):
+            params = [torch.zeros(g.shape, requires_grad=True) for g in grads.values()]
+            for p, g in zip(params, grads.values(), strict=True):
                 p.grad = torch.from_numpy(g) * torch.tensor(1.0 / scale, dtype=torch.float32)
-            torch.nn.utils.clip_grad_norm_(params, max_norm)
-            for p, (k, g) in zip(params, grads.items(), strict=True):
-                np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-5, err_msg=f"{k!r} differs from PyTorch")
-    grads = {"w": np.array([1.0, np.inf], np.float32)}
-    found_inf, _ = unscale_then_clip(grads, 2.0, 1.0)
+            torch_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            assert math.isclose(total, torch_norm, rel_tol=1e-5), f"norm {total} differs from PyTorch's {torch_norm}"
+    (found_inf, _), _ = answers.both("unscale_then_clip", {"w": np.array([1.0, np.inf], np.float32)}, 2.0, 1.0)
     assert found_inf, "an inf gradient must be reported"
 
 
 check("train.unscale_then_clip", test_unscale_then_clip, points=3,
-      hint="unscale first (multiply by float32(1/scale)), norm in float64, clip only when finite")  # fmt: skip
+      hint="unscale first (multiply by float32(1/scale)), norm in float64, clip only when finite",
+      oracles={"unscale_then_clip": unscale_then_clip_oracle}, compare=close(rtol=1e-6))  # fmt: skip
 
 # %% [markdown]
 # ## Task 3 · A step with and without master weights
@@ -191,15 +202,27 @@ def low_precision_step(weights: np.ndarray, grad: np.ndarray, lr: float, fmt: st
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_weight_steps() -> None:
+def master_weight_oracle(master: np.ndarray, grad: np.ndarray, lr: float, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 SGD step on the master weights, and its rounding to ``fmt`` by the package."""
+    new_master = (master - np.float32(lr) * grad).astype(np.float32)
+    return new_master, quantize(new_master, fmt)
+
+
+def low_precision_oracle(weights: np.ndarray, grad: np.ndarray, lr: float, fmt: str) -> np.ndarray:
+    """A float32 SGD step rounded back to ``fmt`` by the package."""
+    return quantize((weights - np.float32(lr) * grad).astype(np.float32), fmt)
+
+
+def test_weight_steps(answers) -> None:
     rng = np.random.default_rng(9)
     w0 = rng.standard_normal(1000).astype(np.float32)
     grad = rng.standard_normal(1000).astype(np.float32)
     for fmt in ["bf16", "fp16", "e4m3fn"]:
         master, stored = w0.copy(), quantize(w0, fmt)
         for _ in range(200):  # 200 tiny steps: each one below half a spacing of most weights
-            master, compute = master_weight_step(master, grad, 1e-4, fmt)
-            stored = low_precision_step(stored, grad, 1e-4, fmt)
+            # your results, judged below by what they must satisfy
+            (master, compute), _ = answers.both("master_weight_step", master, grad, 1e-4, fmt)
+            stored, _ = answers.both("low_precision_step", stored, grad, 1e-4, fmt)
         exact = w0.astype(np.float64) - 200 * 1e-4 * grad.astype(np.float64)
         assert master.dtype == np.float32 and compute.dtype == np.float32, "return float32 arrays"
         np.testing.assert_array_equal(compute, quantize(master, fmt), err_msg="compute weights = cast of master")
@@ -211,7 +234,8 @@ def test_weight_steps() -> None:
 
 
 check("train.master_weight_step", test_weight_steps, points=3,
-      hint="master: float32 step then quantize; no master: quantize the float32 step result")  # fmt: skip
+      hint="master: float32 step then quantize; no master: quantize the float32 step result",
+      oracles={"master_weight_step": master_weight_oracle, "low_precision_step": low_precision_oracle})  # fmt: skip
 
 # %% [markdown]
 # ## Task 4 · How many updates vanish?
@@ -245,7 +269,15 @@ def swamped_share(weights: np.ndarray, updates: np.ndarray, fmt: str) -> float:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_swamped_share() -> None:
+def swamped_share_oracle(weights: np.ndarray, updates: np.ndarray, fmt: str) -> float:
+    """The share by the four steps above, with the package's ``quantize``."""
+    stored = quantize(weights, fmt)
+    after = quantize((stored + updates).astype(np.float32), fmt)
+    nonzero = updates != 0
+    return float(np.count_nonzero((after == stored) & nonzero) / max(np.count_nonzero(nonzero), 1))
+
+
+def test_swamped_share(answers) -> None:
     rng = np.random.default_rng(10)
     weights = rng.uniform(0.55, 0.95, 4000).astype(np.float32)  # inside [0.5, 1): spacing eps / 2
     for fmt in ["bf16", "fp16", "e4m3fn"]:
@@ -253,14 +285,15 @@ def test_swamped_share() -> None:
         small = (rng.uniform(0.05, 0.9, 2000) * half).astype(np.float32)
         large = (rng.uniform(1.1, 3.0, 2000) * half).astype(np.float32)
         updates = np.concatenate([small, large]) * rng.choice([-1, 1], 4000).astype(np.float32)
-        share = swamped_share(weights, updates, fmt)
+        share = answers.swamped_share(weights, updates, fmt)
         assert share == 0.5, f"{fmt}: {share:.4f}, expected exactly half (the small updates)"
-    zero = swamped_share(weights, np.zeros(4000, np.float32), "bf16")
+    zero = answers.swamped_share(weights, np.zeros(4000, np.float32), "bf16")
     assert zero == 0.0, "zero updates are not counted (no nonzero update vanished)"
 
 
 check("train.swamped_share", test_swamped_share, points=2,
-      hint="stored = quantize(weights); swamped if quantize(stored + u) == stored; over nonzero updates")  # fmt: skip
+      hint="stored = quantize(weights); swamped if quantize(stored + u) == stored; over nonzero updates",
+      oracles={"swamped_share": swamped_share_oracle})  # fmt: skip
 
 # %% [markdown]
 # **Why more for e4m3fn?** (not graded; compare with the solution)

@@ -27,7 +27,7 @@
 # %%
 import numpy as np
 
-from odyssey_lessons.grading import check
+from odyssey_lessons.grading import check, close
 from odyssey_lessons.schedules import one_cycle, warmup_cosine
 from odyssey_lessons.train import smooth_losses
 
@@ -60,18 +60,20 @@ def warmup_cosine_lr(k: np.ndarray, peak: float, warmup: int, total: int, min_lr
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_warmup_cosine() -> None:
+def warmup_cosine_oracle(k: np.ndarray, peak: float, warmup: int, total: int, min_lr: float = 0.0) -> np.ndarray:
+    """The package's warm-up + cosine schedule at steps ``k``."""
+    return warmup_cosine(peak, warmup_steps=warmup, total_steps=total, min_lr=min_lr)(k)
+
+
+def test_warmup_cosine(answers) -> None:
     k = np.arange(400)
     for peak, warmup, total, min_lr in [(0.1, 10, 200, 0.0), (3e-4, 50, 300, 1e-5), (1.0, 0, 100, 0.1), (0.5, 1, 2, 0)]:
-        got = warmup_cosine_lr(k, peak, warmup, total, min_lr)
-        want = warmup_cosine(peak, warmup_steps=warmup, total_steps=total, min_lr=min_lr)(k)
-        assert got.shape == k.shape, f"shape {got.shape}, expected {k.shape}"
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15,
-                                   err_msg=f"peak={peak}, warmup={warmup}, total={total}, min_lr={min_lr}")  # fmt: skip
+        answers.warmup_cosine_lr(k, peak, warmup, total, min_lr)  # float64, shape of k, to rtol 1e-12
 
 
 check("schedules.warmup_cosine", test_warmup_cosine, points=3,
-      hint="k < W: peak * k / W; then t = (k - W) / (T - W) clipped to [0, 1] in the cosine")  # fmt: skip
+      hint="k < W: peak * k / W; then t = (k - W) / (T - W) clipped to [0, 1] in the cosine",
+      oracles={"warmup_cosine_lr": warmup_cosine_oracle}, compare=close(rtol=1e-12, atol=1e-15))  # fmt: skip
 
 # %% [markdown]
 # ## Task 2 · One cycle, as PyTorch computes it
@@ -103,13 +105,17 @@ def one_cycle_lr(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_one_cycle() -> None:
+def one_cycle_oracle(
+    k: np.ndarray, max_lr: float, total: int, pct_start: float = 0.3, div: float = 25.0, final_div: float = 1e4
+) -> np.ndarray:
+    """The package's one-cycle schedule at steps ``k``."""
+    return one_cycle(max_lr, total_steps=total, pct_start=pct_start, div_factor=div, final_div_factor=final_div)(k)
+
+
+def test_one_cycle(answers) -> None:
     cases = [(0.1, 100, 0.3, 25.0, 1e4), (1.0, 37, 0.25, 10.0, 100.0), (3e-3, 1000, 0.45, 25.0, 1e4)]
     for max_lr, total, pct, div, final in cases:
-        k = np.arange(total + 5)
-        got = one_cycle_lr(k, max_lr, total, pct, div, final)
-        sched = one_cycle(max_lr, total_steps=total, pct_start=pct, div_factor=div, final_div_factor=final)
-        np.testing.assert_allclose(got, sched(k), rtol=1e-9, err_msg=f"max_lr={max_lr}, total={total}, pct={pct}")
+        got = answers.one_cycle_lr(np.arange(total + 5), max_lr, total, pct, div, final)  # to rtol 1e-9
         if torch is not None:
             param = torch.zeros(1, requires_grad=True)
             opt = torch.optim.SGD([param], lr=max_lr)
@@ -126,7 +132,8 @@ def test_one_cycle() -> None:
 
 
 check("schedules.one_cycle", test_one_cycle, points=3,
-      hint="phase ends are pct*T - 1 and T - 1 (floats); cos anneal b + (a - b)(1 + cos(pi x)) / 2")  # fmt: skip
+      hint="phase ends are pct*T - 1 and T - 1 (floats); cos anneal b + (a - b)(1 + cos(pi x)) / 2",
+      oracles={"one_cycle_lr": one_cycle_oracle}, compare=close(rtol=1e-9))  # fmt: skip
 
 # %% [markdown]
 # ## Task 3 · The range test's smoothed loss
@@ -151,12 +158,14 @@ def smoothed(losses: np.ndarray, beta: float = 0.9) -> np.ndarray:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def test_smoothed() -> None:
+def test_smoothed(answers) -> None:
     rng = np.random.default_rng(3)
     for beta in (0.9, 0.98, 0.5):
         losses = 2.3 * np.exp(-np.linspace(0, 3, 150)) + 0.1 * rng.standard_normal(150)
-        np.testing.assert_allclose(smoothed(losses, beta), smooth_losses(losses, beta), rtol=1e-12)
-    assert smoothed(np.array([5.0]), 0.9)[0] == 5.0, "the first value must equal the first loss (bias correction)"
+        answers.smoothed(losses, beta)  # float64, to rtol 1e-12
+    first = answers.smoothed(np.array([5.0]), 0.9)
+    assert first[0] == 5.0, "the first value must equal the first loss (bias correction)"
 
 
-check("schedules.smoothed", test_smoothed, points=2, hint="a = beta * a + (1 - beta) * loss; divide by 1 - beta**(t+1)")
+check("schedules.smoothed", test_smoothed, points=2, hint="a = beta * a + (1 - beta) * loss; divide by 1 - beta**(t+1)",
+      oracles={"smoothed": smooth_losses}, compare=close(rtol=1e-12))  # fmt: skip
