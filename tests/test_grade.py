@@ -23,7 +23,7 @@ from odyssey_lessons.grading import Limits, assign, grade
 from odyssey_lessons.grading._graded import Master, match_answers
 from odyssey_lessons.grading._grader import plan
 from odyssey_lessons.grading._jail import isolation_level
-from odyssey_lessons.grading._submissions import collect, safe_name
+from odyssey_lessons.grading._submissions import safe_name
 from tests.grade_corpus.cases import ALL, ANSWER_CASES, DOUBLE, NORM, RAW_CASES
 from tests.oracles import require
 
@@ -106,6 +106,18 @@ def corpus(course: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     shutil.copy(folder / "untouched.ipynb", folder / "erin" / "scratch.ipynb")
     nbformat.write(nbformat.convert(nbformat.read(correct, as_version=4), 3), folder / "old_v3.ipynb")
     (folder / "sneaky.ipynb").symlink_to(course / "instructor" / f"{NAME}.ipynb")  # would be full marks if followed
+    text = correct.read_text(encoding="utf-8")  # benign variants of the correct submission: full marks each
+    (folder / "crlf.ipynb").write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    (folder / "bom.ipynb").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    noisy = nbformat.read(correct, as_version=4)
+    noisy.cells.reverse()  # cells in another order: answers are matched by cell id
+    noisy.metadata.update(widgets={"state": {}}, kernelspec={"name": "python3", "display_name": "X"}, x={"y": [1]})
+    for number, cell in enumerate(noisy.cells):
+        cell.metadata.update(tags=["mine"], collapsed=True, scrolled=False, noise=number)
+        if cell.cell_type == "code":
+            cell.execution_count = 100 + number
+            cell.outputs = [nbformat.v4.new_output("stream", text=f"old output {number}\n")]
+    nbformat.write(noisy, folder / "reordered_noisy.ipynb")
     return folder, out
 
 
@@ -158,8 +170,26 @@ def test_file_system_cases(graded: dict[str, dict], master: Master, corpus: tupl
     assert (graded["old_v3"]["status"], _passed(graded["old_v3"])) == ("graded", set(ALL))
     assert "nbformat 3" in graded["old_v3"]["message"]
     assert graded["sneaky"]["status"] == "not_notebook" and "symbolic link" in graded["sneaky"]["message"]
-    students = {job.student for job in collect(corpus[0], NAME)}
-    assert students == set(graded)
+    for benign in ("crlf", "bom", "reordered_noisy"):
+        assert (graded[benign]["status"], _passed(graded[benign])) == ("graded", set(ALL)), benign
+
+
+def test_no_process_or_cgroup_of_a_submission_survives_the_batch(graded: dict[str, dict]) -> None:
+    """Every kernel of the batch ran in a cgroup named after this process (``odyssey-PID-...``): afterwards no process
+    is in one, and none is left."""
+    if "cgroup-" not in isolation_level():
+        pytest.skip(f"needs cgroups (root); isolation here is {isolation_level()}")
+    assert any("cgroup-" in row.get("isolation", "") for row in graded.values())
+    mine = f"/odyssey-{os.getpid()}-"
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mine in Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8"):
+                left.append(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    assert not left
+    assert not [p for p in Path("/sys/fs/cgroup").glob(f"*/**/odyssey-{os.getpid()}-*") if p.is_dir()]
 
 
 def test_gradebook_files(graded: dict[str, dict], master: Master, corpus: tuple[Path, Path]) -> None:
