@@ -20,9 +20,9 @@ import pytest
 
 from odyssey_lessons import cli
 from odyssey_lessons.grading import Limits, assign, grade
-from odyssey_lessons.grading._graded import Master, match_answers
-from odyssey_lessons.grading._grader import plan
 from odyssey_lessons.grading._jail import isolation_level
+from odyssey_lessons.grading._master import Master, match_answers
+from odyssey_lessons.grading._score import plan
 from odyssey_lessons.grading._submissions import safe_name
 from tests.grade_corpus.cases import ALL, ANSWER_CASES, DOUBLE, NORM, RAW_CASES
 from tests.oracles import require

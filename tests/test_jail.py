@@ -1,6 +1,6 @@
 """The grading sandbox (``_jail``): what a kernel started in a :class:`Jail` can and cannot do.
 
-The kernels run as ``odyssey grade`` runs them (the jail's kernelspec, over IPC, through ``_sandbox.py``) and are
+The kernels run as ``odyssey grade`` runs them (the jail's kernelspec, over IPC, through ``_launcher.py``) and are
 driven directly with jupyter_client. The sandbox tests need bubblewrap (without root: one that can make user
 namespaces), some also root and cgroups (CI runs as root and installs bubblewrap); elsewhere they skip and say why.
 """

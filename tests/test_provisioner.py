@@ -45,11 +45,11 @@ def test_ipc_environ_names_the_provisioner_for_kernels_others_start():
 
 
 def test_sandbox_gives_away_only_the_provisioners_folder(tmp_path: Path):
-    from odyssey_lessons.grading import _sandbox
+    from odyssey_lessons.grading import _launcher
 
-    _sandbox._own_ipc_folder({"transport": "tcp", "ip": "127.0.0.1"}, uid=12345)  # nothing to do
+    _launcher._own_ipc_folder({"transport": "tcp", "ip": "127.0.0.1"}, uid=12345)  # nothing to do
     foreign = tmp_path / "somebody-else"
     foreign.mkdir()
     with pytest.raises(OSError, match="was not made by the grader's provisioner"):
-        _sandbox._own_ipc_folder({"transport": "ipc", "ip": str(foreign / "kernel")}, uid=12345)
+        _launcher._own_ipc_folder({"transport": "ipc", "ip": str(foreign / "kernel")}, uid=12345)
     assert foreign.stat().st_uid == os.getuid()  # left alone

@@ -1,12 +1,24 @@
-"""Grading: the ``check`` call in check cells, the solution -> exercise pipeline and the learner's self-check.
+"""Grading: the ``check`` call in check cells, the solution -> exercise pipeline, the self-check and ``odyssey grade``.
 
 - :func:`check` -- run one graded test in a notebook and print ``[PASS] ...`` or ``[FAIL] ...: hint``; its test
   function calls the learner's code through :class:`Answers` with inputs (plain data, :class:`Rng`, :class:`Build`)
   and compares with a reference (:func:`exact`, :func:`close`).
 - :func:`assign` / :func:`stale_files` -- generate ``notebooks/``, ``solutions/`` and ``exercises/`` notebooks from
   the jupytext sources (``odyssey assign [--check]``).
-- :func:`self_check` -- run an exercise under nbval and score its checks (``odyssey check``).
+- :func:`self_check` -- run an exercise in a fresh kernel and score its checks (``odyssey check``).
 - :func:`grade` -- grade a class against a grading master, sandboxed, in parallel or on Dask (``odyssey grade``).
+
+How the modules fit, from the check outwards:
+
+- ``_wire`` (plain-data encoding), ``_probe`` (the side that runs code: a kernel or this process), ``_answers`` (what
+  a test function calls, comparisons), ``_check`` (``check``, and the grader's ``SESSION``), ``fixtures`` (objects
+  checks make on both sides);
+- ``_cells`` (answer blocks, check cells), ``_master`` (the grading master, answers matched to it), ``_assign``;
+- ``_kernel`` (one kernel driven directly, bounded output), ``_jail`` / ``_launcher`` / ``_cgroup`` /
+  ``_provisioner`` (the sandbox around a student's kernel), ``_reference`` (the solution's kernel);
+- ``_score`` (one notebook: the student's kernel, checks in the grader's process, faults), ``_selfcheck``;
+- ``_submissions`` (a folder of submissions), ``_batch`` (``grade``), ``_gradebook`` and ``_feedback`` (what is
+  written).
 
 Every lesson imports :func:`check`, so importing this package must stay cheap: the pipeline and the self-check need
 nbformat, whose import takes seconds (jsonschema), and are loaded on first use.
@@ -24,7 +36,7 @@ from odyssey_lessons.grading._wire import Build, Rng
 
 if TYPE_CHECKING:
     from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
-    from odyssey_lessons.grading._grade import GradeSummary, grade
+    from odyssey_lessons.grading._batch import GradeSummary, grade
     from odyssey_lessons.grading._jail import Limits
     from odyssey_lessons.grading._selfcheck import CheckResult, SelfCheckReport, self_check
 
@@ -33,8 +45,8 @@ _LAZY = {
     "StaleFile": "_assign",
     "assign": "_assign",
     "stale_files": "_assign",
-    "GradeSummary": "_grade",
-    "grade": "_grade",
+    "GradeSummary": "_batch",
+    "grade": "_batch",
     "Limits": "_jail",
     "CheckResult": "_selfcheck",
     "SelfCheckReport": "_selfcheck",

@@ -1,7 +1,7 @@
 """The sandbox of one graded kernel run: what the kernel may see, write and use, and the cleanup after it.
 
 A :class:`Jail` is made per kernel run from :class:`Limits` and the kernel's work folder. It writes the launcher's
-configuration (``_sandbox.py``), gives the kernelspec that starts the kernel through the launcher, says what it
+configuration (``_launcher.py``), gives the kernelspec that starts the kernel through the launcher, says what it
 enforces (:attr:`Jail.isolation`), and on :meth:`Jail.close` kills every process of the run and removes its cgroup,
 IPC folders and configuration. As root on Linux:
 
@@ -34,7 +34,7 @@ import odyssey_lessons
 from odyssey_lessons.grading import _cgroup
 from odyssey_lessons.grading._provisioner import PROVISIONER_NAME, ipc_available
 
-_SANDBOX = Path(__file__).with_name("_sandbox.py")
+_LAUNCHER = Path(__file__).with_name("_launcher.py")
 _UID_RANGE = (2_000_000, 3_000_000)  # far above any real account; one fresh uid per run
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -281,7 +281,7 @@ class Jail:
     def kernel_spec(self) -> dict:
         """A kernelspec (``kernel.json``) that starts ipykernel in this jail, over IPC where available, interrupted by
         message (a signal to the launcher does not reach a kernel in its own PID namespace)."""
-        argv = [sys.executable, "-I", str(_SANDBOX), str(self.config), "--"]
+        argv = [sys.executable, "-I", str(_LAUNCHER), str(self.config), "--"]
         argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         spec = {"argv": argv, "display_name": "odyssey sandbox", "language": "python", "interrupt_mode": "message"}
         if ipc_available():
@@ -324,7 +324,7 @@ def _kill_uid(uid: int) -> None:
 
 
 def _remove_ipc_folders(uid: int) -> None:
-    """Remove the IPC socket folders given to ``uid`` (``_sandbox`` hands each kernel its folder). The provisioner
+    """Remove the IPC socket folders given to ``uid`` (``_launcher`` hands each kernel its folder). The provisioner
     removes its folder when the kernel is shut down, but a kernel killed with its uid is not shut down."""
     for folder in Path(tempfile.gettempdir()).glob("odyssey-ipc-*"):
         try:

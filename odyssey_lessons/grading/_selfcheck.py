@@ -1,6 +1,6 @@
 """``odyssey check``: a learner's self-check of an exercise notebook, on the driver of ``odyssey grade``.
 
-The notebook runs top to bottom in a fresh kernel (``_grader`` with ``checks_in_kernel``: a separate process, so a
+The notebook runs top to bottom in a fresh kernel (``_score`` with ``checks_in_kernel``: a separate process, so a
 crashing or hanging notebook cannot take the caller down, with the same timeouts, crash detection and restarts as
 grading), in the notebook's own folder and without the grader's sandbox. Unlike grading, the check cells run in that
 kernel, each against its oracles, and each check is scored from the lines its check cell printed in *this* run
@@ -74,7 +74,7 @@ class SelfCheckReport:
 
 def _master(nb: nbformat.NotebookNode, name: str):  # -> Master
     """The learner's notebook as its own master: every code cell that is not a check cell is an answer cell."""
-    from odyssey_lessons.grading._graded import CheckInfo, Master
+    from odyssey_lessons.grading._master import CheckInfo, Master
 
     answers, checks = set(), []
     for index, cell in enumerate(nb.cells):
@@ -106,10 +106,10 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
     Raises:
         FileNotFoundError: No such notebook.
         ValueError: Not a ``.ipynb``, ``timeout`` not positive, or a check cell without literal ``points=N``.
-        RuntimeError: pytest/nbval could not run at all (e.g. the kernel did not start).
+        RuntimeError: The notebook could not be run at all (e.g. the kernel did not start).
     """
-    from odyssey_lessons.grading._grader import grade_submission
     from odyssey_lessons.grading._jail import Limits
+    from odyssey_lessons.grading._score import grade_submission
 
     notebook = Path(notebook_path).resolve()
     if notebook.suffix != ".ipynb":

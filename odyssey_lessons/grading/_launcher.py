@@ -1,6 +1,6 @@
 """The kernel launcher of a graded submission: joins its cgroup, sets limits, then execs the kernel inside bubblewrap.
 
-Run as a script by path (``python -I _sandbox.py CONFIG -- KERNEL_ARGV...``; standard library only, so it starts fast
+Run as a script by path (``python -I _launcher.py CONFIG -- KERNEL_ARGV...``; standard library only, so it starts fast
 and imports nothing a student could have touched). ``CONFIG`` is a JSON file written by the grader (``_jail.Jail``):
 
 - ``work``: the kernel's own folder; the connection file is copied there. ``cwd``: its working directory.
@@ -63,7 +63,7 @@ def _limit(config: dict) -> None:
 def main(argv: list[str]) -> None:
     config_path, separator, *kernel = argv
     if separator != "--" or "-f" not in kernel:
-        raise SystemExit(f"usage: _sandbox.py CONFIG -- KERNEL_ARGV (with -f CONNECTION_FILE), got {argv!r}")
+        raise SystemExit(f"usage: _launcher.py CONFIG -- KERNEL_ARGV (with -f CONNECTION_FILE), got {argv!r}")
     with open(config_path, encoding="utf-8") as file:
         config = json.load(file)
     work, uid, cwd = config["work"], config["uid"], config.get("cwd") or config["work"]

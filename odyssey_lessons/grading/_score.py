@@ -23,9 +23,9 @@ from pathlib import Path
 from odyssey_lessons.grading._answers import KernelFault
 from odyssey_lessons.grading._cells import CheckSpec, is_check_cell, read_outcome
 from odyssey_lessons.grading._check import SESSION, Session, describe_exception, pass_line
-from odyssey_lessons.grading._graded import CheckInfo, Master
 from odyssey_lessons.grading._jail import Jail, Limits, kernel_env
 from odyssey_lessons.grading._kernel import Kernel, Outcome
+from odyssey_lessons.grading._master import CheckInfo, Master
 from odyssey_lessons.grading._reference import probe_code, reference_for
 
 MAX_RESTARTS = 2

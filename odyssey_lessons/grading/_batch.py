@@ -89,8 +89,8 @@ def grade_job(master_text: str, name: str, job: Job, limits: Limits) -> dict:
     """Grade one submission; returns its gradebook row. Never raises for anything in the submission."""
     import nbformat
 
-    from odyssey_lessons.grading._graded import Master, match_answers
-    from odyssey_lessons.grading._grader import grade_submission
+    from odyssey_lessons.grading._master import Master, match_answers
+    from odyssey_lessons.grading._score import grade_submission
     from odyssey_lessons.grading._submissions import parse_notebook
 
     master = Master.from_notebook(nbformat.reads(master_text, as_version=4), name)
@@ -212,7 +212,7 @@ def grade(
     from tqdm import tqdm
 
     from odyssey_lessons.grading._gradebook import Gradebook
-    from odyssey_lessons.grading._graded import Master
+    from odyssey_lessons.grading._master import Master
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got jobs={jobs!r}")
