@@ -29,6 +29,7 @@ from odyssey_lessons.grading._master import CheckInfo, Master
 from odyssey_lessons.grading._reference import probe_code, reference_for
 
 MAX_RESTARTS = 2
+_SEVERITY = {"graded": 0, "memory": 1, "timeout": 2, "crashed": 3, "total_timeout": 4, "error": 5}
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,16 @@ class _Run:
         self.jail: Jail | None = None
         self.work = Path(tempfile.mkdtemp(prefix="odyssey-work-"))
         self.grade = NotebookGrade(checks=[])
+        self.status = "graded"
+        self.verdicts: dict[str, CheckGrade] = {}
+        self.done: list[Step] = []  # context and answer cells run so far, in order (replayed after a restart)
+        self.skipped: set[int] = set()  # master cells that hung or crashed the kernel
+
+    def fault(self, note: str, status: str) -> None:
+        """Record what went wrong (once) and raise the submission's status to ``status`` if that is worse."""
+        if note not in self.grade.faults:
+            self.grade.faults.append(note)
+        self.status = max(self.status, status, key=_SEVERITY.__getitem__)
 
     def left(self) -> float:
         return self.limits.total_timeout - (time.monotonic() - self.start)
@@ -176,13 +187,6 @@ def _check_namespace(master: Master) -> dict:
     return namespace
 
 
-_SEVERITY = {"graded": 0, "memory": 1, "timeout": 2, "crashed": 3, "total_timeout": 4, "error": 5}
-
-
-def _worse(a: str, b: str) -> str:
-    return max(a, b, key=_SEVERITY.__getitem__)
-
-
 def _run_check_cell(run: _Run, step: Step, namespace: dict, reference) -> dict[str, tuple[str, str]]:
     session = Session(StudentSide(run), reference)
     token = SESSION.set(session)
@@ -229,6 +233,71 @@ def _score_printed(step: Step, outcome: Outcome, limits: Limits) -> dict[str, tu
     return found
 
 
+def _cell_timeout(run: _Run) -> float:
+    return max(min(run.limits.cell_timeout, run.left()), 0.5)
+
+
+def _restart(run: _Run) -> bool:
+    """A new kernel with the cells run so far replayed (without those that hung or crashed it); False when the
+    submission has used up its kernels."""
+    if run.grade.runs > MAX_RESTARTS:
+        run.fault("the kernel died too often: grading stopped", "crashed")
+        return False
+    run.start_kernel()
+    for old in run.done:
+        if old.master_cell not in run.skipped:
+            run.kernel.execute(old.source, _cell_timeout(run))
+    return True
+
+
+def _run_cell(run: _Run, step: Step) -> None:
+    """A context or answer cell in the student's kernel."""
+    limits = run.limits
+    outcome: Outcome = run.kernel.execute(step.source, _cell_timeout(run))
+    if outcome.errors and run.grade.runs == 1:
+        first_line = _first_master_line(run.master, step)
+        run.grade.cell_errors.append(f"cell {step.master_cell} ({first_line!r}): {outcome.errors[0]}")
+    if any(e.startswith("MemoryError") for e in outcome.errors):
+        run.fault(f"{_label(run.master, step)} ran out of memory (limit {limits.memory_mb} MiB)", "memory")
+    if outcome.status == "timeout":
+        run.fault(f"{_label(run.master, step)} hit the {limits.cell_timeout:g} s cell timeout", "timeout")
+    elif outcome.status == "crashed":
+        why = f"crashed the kernel (os._exit, a segfault or the {limits.memory_mb} MiB memory limit)"
+        run.fault(f"{_label(run.master, step)} {why}", "crashed")
+    if outcome.status in ("timeout", "crashed"):
+        run.skipped.add(step.master_cell)  # a replay after a restart must not run it again
+    if not outcome.alive or outcome.status == "crashed":
+        run.kernel_lost()
+    run.done.append(step)
+
+
+def _run_checks(run: _Run, step: Step, grader: tuple | None) -> None:
+    """A check cell: in the grader's process (``grader`` = (namespace, reference)), or for a self-check in the
+    learner's kernel."""
+    began = time.monotonic()
+    if grader is None:
+        outcome = run.kernel.execute(step.source, _cell_timeout(run))
+        found = _score_printed(step, outcome, run.limits)
+        if not outcome.alive or outcome.status == "crashed":
+            run.kernel_lost()
+    else:
+        found = _run_check_cell(run, step, *grader)
+    seconds = round(time.monotonic() - began, 3)
+    label = _label(run.master, step)
+    for info in step.checks:
+        status, message = found.get(info.check_id, ("not_run", "the check did not run"))
+        if status == "timeout":
+            run.fault(f"{label} hit the {run.limits.cell_timeout:g} s cell timeout", "timeout")
+        elif status == "crashed":
+            run.fault(f"{label} crashed the kernel (os._exit, a segfault or the memory limit)", "crashed")
+        if "MemoryError" in message:
+            run.fault(f"{label} ran out of memory (limit {run.limits.memory_mb} MiB)", "memory")
+        earned = info.points if status == "passed" else 0
+        run.verdicts[info.check_id] = CheckGrade(
+            info.check_id, info.points, earned, info.hidden, status, seconds, message
+        )
+
+
 def grade_submission(
     master: Master, answers: Mapping[int, str], limits: Limits, *, checks_in_kernel: bool = False
 ) -> NotebookGrade:
@@ -238,94 +307,30 @@ def grade_submission(
     against their oracles, and their printed verdict lines are read. Never for grading.
     """
     run = _Run(master, limits)
-    steps = plan(master, answers)
-    verdicts: dict[str, CheckGrade] = {}
-    status = "graded"
-    skipped: set[int] = set()
-    done: list[Step] = []
     try:
+        grader = None
         if not checks_in_kernel:
-            reference = reference_for(master.solution, master.key, limits.cell_timeout * 4)
-            namespace = _check_namespace(master)
+            grader = (_check_namespace(master), reference_for(master.solution, master.key, limits.cell_timeout * 4))
         run.start_kernel()
-        position = 0
-        while position < len(steps):
-            step = steps[position]
+        for step in plan(master, answers):
             if run.left() <= 0:
-                status = "total_timeout"
-                run.grade.faults.append(f"grading stopped after the {limits.total_timeout:g} s total timeout")
+                run.fault(f"grading stopped after the {limits.total_timeout:g} s total timeout", "total_timeout")
                 break
-            if run.kernel is None:
-                if run.grade.runs > MAX_RESTARTS:
-                    status = _worse(status, "crashed")
-                    run.grade.faults.append("the kernel died too often: grading stopped")
-                    break
-                run.start_kernel()
-                for old in done:
-                    if old.master_cell not in skipped:
-                        run.kernel.execute(old.source, max(min(limits.cell_timeout, run.left()), 0.5))
+            if run.kernel is None and not _restart(run):
+                break
             if step.kind == "check":
-                began = time.monotonic()
-                if checks_in_kernel:
-                    outcome = run.kernel.execute(step.source, max(min(limits.cell_timeout, run.left()), 0.5))
-                    found = _score_printed(step, outcome, limits)
-                    if not outcome.alive or outcome.status == "crashed":
-                        run.kernel_lost()
-                else:
-                    found = _run_check_cell(run, step, namespace, reference)
-                seconds = round(time.monotonic() - began, 3)
-                for info in step.checks:
-                    check_status, message = found.get(info.check_id, ("not_run", "the check did not run"))
-                    if check_status in ("timeout", "crashed"):
-                        status = _worse(status, check_status)
-                        note = f"{_label(master, step)} " + (
-                            f"hit the {limits.cell_timeout:g} s cell timeout"
-                            if check_status == "timeout"
-                            else "crashed the kernel (os._exit, a segfault or the memory limit)"
-                        )
-                        if note not in run.grade.faults:
-                            run.grade.faults.append(note)
-                    if "MemoryError" in message:
-                        status = _worse(status, "memory")
-                        note = f"{_label(master, step)} ran out of memory (limit {limits.memory_mb} MiB)"
-                        if note not in run.grade.faults:
-                            run.grade.faults.append(note)
-                    earned = info.points if check_status == "passed" else 0
-                    verdicts[info.check_id] = CheckGrade(
-                        info.check_id, info.points, earned, info.hidden, check_status, seconds, message
-                    )
-                position += 1
-                continue
-            timeout = max(min(limits.cell_timeout, run.left()), 0.5)
-            outcome: Outcome = run.kernel.execute(step.source, timeout)
-            if outcome.errors and run.grade.runs == 1:
-                first_line = _first_master_line(master, step)
-                run.grade.cell_errors.append(f"cell {step.master_cell} ({first_line!r}): {outcome.errors[0]}")
-            if any(e.startswith("MemoryError") for e in outcome.errors):
-                status = _worse(status, "memory")
-                run.grade.faults.append(f"{_label(master, step)} ran out of memory (limit {limits.memory_mb} MiB)")
-            if outcome.status in ("timeout", "crashed"):
-                status = _worse(status, outcome.status)
-                kind = f"hit the {limits.cell_timeout:g} s cell timeout"
-                if outcome.status == "crashed":
-                    kind = f"crashed the kernel (os._exit, a segfault or the {limits.memory_mb} MiB memory limit)"
-                run.grade.faults.append(f"{_label(master, step)} {kind}")
-            if outcome.status in ("timeout", "crashed"):
-                skipped.add(step.master_cell)  # a replay after a restart must not run it again
-            if not outcome.alive or outcome.status == "crashed":
-                run.kernel_lost()
-            done.append(step)
-            position += 1
+                _run_checks(run, step, grader)
+            else:
+                _run_cell(run, step)
     except Exception as exc:  # the grader could not run this submission (a kernel that never started, ...)
-        status = "error"
-        run.grade.faults.append(f"the submission could not be graded: {exc}")
+        run.fault(f"the submission could not be graded: {exc}", "error")
     finally:
         run.close()
     for info in master.checks:
-        if info.check_id not in verdicts:
-            why = "grading stopped before this check ran" if status != "graded" else "the check did not run"
-            verdicts[info.check_id] = CheckGrade(info.check_id, info.points, 0, info.hidden, "not_run", 0.0, why)
-    run.grade.checks = [verdicts[info.check_id] for info in master.checks]
-    run.grade.status = status
+        if info.check_id not in run.verdicts:
+            why = "grading stopped before this check ran" if run.status != "graded" else "the check did not run"
+            run.verdicts[info.check_id] = CheckGrade(info.check_id, info.points, 0, info.hidden, "not_run", 0.0, why)
+    run.grade.checks = [run.verdicts[info.check_id] for info in master.checks]
+    run.grade.status = run.status
     run.grade.seconds = round(time.monotonic() - run.start, 3)
     return run.grade
