@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.nn._base import check_array
+from odyssey_lessons._validate import check_float_array
 
 
 def softmax_cross_entropy(
@@ -30,7 +30,7 @@ def softmax_cross_entropy(
         TypeError: ``logits`` is not a float array or ``labels`` not an integer array.
         ValueError: Wrong shapes, labels out of range, or ``label_smoothing`` outside [0, 1].
     """
-    check_array("logits", logits, ndim=(2,))
+    check_float_array("logits", logits, ndim=(2,))
     n, k = logits.shape
     if n == 0:
         raise ValueError(f"logits must hold at least one row, got logits.shape={logits.shape}")

@@ -21,16 +21,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from odyssey_lessons._validate import check_fraction, check_nonnegative, check_positive
 from odyssey_lessons.optim._base import (
     GradientTransformation,
     Params,
     Schedule,
     check_betas,
     check_lr,
-    check_nonnegative,
-    check_positive,
     check_tree,
-    check_unit,
     lr_at,
 )
 
@@ -178,7 +176,7 @@ def trace(momentum: float, nesterov: bool = False) -> GradientTransformation:
         ValueError: ``momentum`` outside [0, 1).
         TypeError: ``nesterov`` is not a bool.
     """
-    check_unit("momentum", momentum)
+    check_fraction("momentum", momentum)
     if not isinstance(nesterov, bool):
         raise TypeError(f"nesterov must be a bool, got nesterov={nesterov!r}")
     mu = np.float32(momentum)
@@ -237,7 +235,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False)
         ValueError: ``alpha`` outside [0, 1) or ``eps <= 0``.
         TypeError: ``centered`` is not a bool.
     """
-    check_unit("alpha", alpha)
+    check_fraction("alpha", alpha)
     check_positive("eps", eps)
     if not isinstance(centered, bool):
         raise TypeError(f"centered must be a bool, got centered={centered!r}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.nn._base import FLOAT_DTYPES, check_positive_int
+from odyssey_lessons._validate import FLOAT_DTYPES, check_positive_int
 
 
 @njit(cache=True)

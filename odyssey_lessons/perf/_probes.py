@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
-from odyssey_lessons.nn._base import check_positive_int
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.perf import _kernels
 
 STREAM_BYTES_PER_ELEMENT = {"copy": 16, "scale": 16, "add": 24, "triad": 24}

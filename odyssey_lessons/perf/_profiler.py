@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.nn import Sequential, softmax_cross_entropy
-from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.perf._counts import layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._memory import activation_bytes
 

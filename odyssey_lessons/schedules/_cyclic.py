@@ -6,15 +6,9 @@ import math
 
 import numpy as np
 
+from odyssey_lessons._validate import check_choice, check_int, check_open_unit, check_positive
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import (
-    check_choice,
-    check_int,
-    check_lr,
-    check_min_lr,
-    check_open_unit,
-    check_positive,
-)
+from odyssey_lessons.schedules._checks import check_lr, check_min_lr
 
 
 def _cycle_starts(first_cycle_steps: int, cycle_mult: int, last_step: int) -> np.ndarray:

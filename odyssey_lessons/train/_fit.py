@@ -27,9 +27,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
-from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.optim import GradientTransformation, apply_updates
 from odyssey_lessons.optim._base import lr_at
 from odyssey_lessons.train._cast import Caster
