@@ -145,11 +145,13 @@ def check_betas(betas: tuple[float, float]) -> tuple[float, float]:
     """Return ``(b1, b2)`` after checking that both are in [0, 1).
 
     Raises:
-        TypeError: ``betas`` is not a pair (tuple or list of two), or a beta is not a real number.
-        ValueError: A beta outside [0, 1).
+        TypeError: ``betas`` is not a tuple or list, or a beta is not a real number.
+        ValueError: Not two betas, or a beta outside [0, 1).
     """
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
+    if not isinstance(betas, tuple | list):
         raise TypeError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
     return check_fraction("betas[0]", betas[0]), check_fraction("betas[1]", betas[1])
 
 
