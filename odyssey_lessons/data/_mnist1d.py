@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from odyssey_lessons._validate import check_int, check_nonnegative, check_probability, check_real
+from odyssey_lessons._validate import check_bool, check_int, check_nonnegative, check_probability, check_real
 
 N_CLASSES_1D = 10
 EPS = 1e-8  # added to the template before padding, so that only the padding is exactly 0 (the noise mask)
@@ -245,8 +245,7 @@ def load_mnist1d(
     corr_noise_scale = check_nonnegative("corr_noise_scale", corr_noise_scale)
     iid_noise_scale = check_nonnegative("iid_noise_scale", iid_noise_scale)
     shear_scale = check_nonnegative("shear_scale", shear_scale)
-    if not isinstance(shuffle_seq, bool | np.bool_):
-        raise TypeError(f"shuffle_seq must be a bool, got shuffle_seq={shuffle_seq!r}")
+    shuffle_seq = check_bool("shuffle_seq", shuffle_seq)
     final_seq_length = check_int("final_seq_length", final_seq_length, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     if seed > 2**32 - 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int, check_rng
+from odyssey_lessons._validate import check_bool, check_float_array, check_int, check_positive_int, check_rng
 from odyssey_lessons.nn import _kernels
 from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._layers import he_uniform
@@ -40,8 +40,7 @@ class _Conv(Layer):
         self.out_channels = check_positive_int("out_channels", out_channels)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.stride = check_positive_int("stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
+        padding = check_int("padding", padding, minimum=0)
         self.padding = int(padding)
         k = self.kernel_size
         shape = (self.out_channels, self.in_channels) + (k,) * self.SPATIAL

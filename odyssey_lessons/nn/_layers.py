@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int, check_rng
+from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int, check_real, check_rng
 from odyssey_lessons.nn._base import Layer
 
 
@@ -103,8 +103,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, int | float | np.floating) or not 0.0 <= p < 1.0:
-            raise ValueError(f"p must be a number in [0, 1), got p={p!r}")
+        p = check_real("p", p, low=0.0, high=1.0, high_open=True)
         self.p = float(p)
         self.rng = check_rng(rng)
         self._scale: np.ndarray | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
-from odyssey_lessons._validate import check_positive_int
+from odyssey_lessons._validate import check_int, check_positive_int
 from odyssey_lessons.nn import Sequential, softmax_cross_entropy
 from odyssey_lessons.perf._counts import layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._memory import activation_bytes
@@ -132,8 +132,7 @@ def profile(
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
     repeats = check_positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got warmup={warmup!r}")
+    warmup = check_int("warmup", warmup, minimum=0)
     if threads not in THREADS:
         raise ValueError(f"threads must be one of {THREADS}, got threads={threads!r}")
     if not isinstance(x, np.ndarray):
