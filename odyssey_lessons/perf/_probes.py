@@ -71,7 +71,7 @@ def peak_gflops(
 
     Args:
         threads: ``"default"``: BLAS's own thread setting (all cores unless limited). ``"single"``: one thread, under
-            :func:`odyssey_lessons._threads.single_threaded` -- the roof for a ``perf.profile(threads="single")``
+            :func:`odyssey_lessons.perf.single_threaded` -- the roof for a ``perf.profile(threads="single")``
             profile, which is how ``train.fit`` runs.
 
     Raises:

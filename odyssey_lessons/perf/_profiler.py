@@ -121,7 +121,7 @@ def profile(
     Args:
         backward: True: a training step (training-mode forward, loss, backward). False: inference (eval-mode
             forward only, no loss row).
-        threads: ``"single"`` runs under :func:`odyssey_lessons._threads.single_threaded` (numba kernels and BLAS on
+        threads: ``"single"`` runs under :func:`odyssey_lessons.perf.single_threaded` (numba kernels and BLAS on
             one thread), as ``train.fit`` does: on small layers a second thread costs more than it brings.
             ``"default"`` leaves the thread settings as they are.
 

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from odyssey_lessons._validate import check_int
-from odyssey_lessons.nn._kernels import im2col, maxpool_eval
+from odyssey_lessons.nn import im2col, maxpool_eval
 from odyssey_lessons.quant._vnniconv import ConvWeights, vnni_conv2d
 from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
 

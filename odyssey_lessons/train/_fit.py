@@ -30,10 +30,9 @@ from odyssey_lessons._threads import single_threaded
 from odyssey_lessons._validate import check_int, check_nonnegative, check_positive, check_positive_int
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
-from odyssey_lessons.optim import GradientTransformation, apply_updates
-from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.optim import GradientTransformation, apply_updates, lr_at
 from odyssey_lessons.train._cast import Caster
-from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value, vector_norm
 from odyssey_lessons.train._kernels import store_cast_counting
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
@@ -356,7 +355,7 @@ def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: 
             if run.clip_norm is not None:
                 norm = clip_grad_norm(grads, run.clip_norm)
             else:
-                norm = _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
+                norm = vector_norm(np.array([vector_norm(g, 2.0) for g in grads.values()]), 2.0)
             if run.clip_value is not None:
                 clip_grad_value(grads, run.clip_value)
             rate = run.optimizer.learning_rate
