@@ -213,7 +213,8 @@ def layer_counts(layer: Layer, input_shape: tuple[int, ...], *, itemsize: int = 
     statistics at evaluation); backward counts are those of a training step.
 
     Raises:
-        TypeError: A layer type without a counter in :data:`COUNTERS`, or a bad ``itemsize``.
+        TypeError: A layer type without a counter in :data:`COUNTERS`, or ``itemsize`` not an int.
+        ValueError: ``itemsize`` < 1.
         ValueError: An ``input_shape`` the layer cannot take.
     """
     itemsize = check_int("itemsize", itemsize, minimum=1)
