@@ -43,7 +43,6 @@ import numpy as np
 from IPython.display import HTML, display
 from matplotlib.patches import Rectangle
 
-from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.evidence import ROW_HEADER, Claim, judge, judge_value
 from odyssey_lessons.formats import (
     FORMATS,
@@ -63,7 +62,7 @@ from odyssey_lessons.formats import (
 )
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
 from odyssey_lessons.native import bf16_matmul, bf16_matmul_speed, cpu_features, target_cpu
-from odyssey_lessons.perf import interleaved, machine_info
+from odyssey_lessons.perf import interleaved, machine_info, single_threaded
 from odyssey_lessons.widgets import FIELD_COLOURS, FormatExplorer, html_table
 
 rng = np.random.default_rng(20240601)  # every random draw in this notebook comes from this generator

@@ -38,12 +38,11 @@ from IPython.display import display
 from tqdm.auto import tqdm
 
 from odyssey_lessons import __version__
-from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.evidence import ROW_HEADER, Claim, judge, judge_value
 from odyssey_lessons.measured import gpu_matmul_throughput
 from odyssey_lessons.native import cpu_features, target_cpu
 from odyssey_lessons.optim import adam
-from odyssey_lessons.perf import interleaved, machine_info
+from odyssey_lessons.perf import interleaved, machine_info, single_threaded
 from odyssey_lessons.quant import (
     GRANULARITIES,
     OBSERVERS,

@@ -42,7 +42,6 @@ from IPython.display import HTML, display
 from tqdm.auto import tqdm
 
 from odyssey_lessons import __version__, nn, optim, perf
-from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.evidence import ROW_HEADER, Claim, judge, judge_value
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_training_step
@@ -81,10 +80,10 @@ def ms(seconds: float) -> str:
 task = digits_task("cnn")
 x64, y64 = task.train[0][:64], task.train[1][:64]
 conv = nn.Conv2D(1, 8, 3, padding=1, rng=np.random.default_rng(0))
-with single_threaded():
+with perf.single_threaded():
     t_conv = perf.measure(conv.forward, x64, False, warmup=2, repeats=15)
 cols = np.empty((64 * 8 * 8, 9), np.float32)
-compile_s = perf.compile_time(nn._kernels.im2col, x64, cols, 3, 1, 1, np.float32(0))
+compile_s = perf.compile_time(nn.im2col, x64, cols, 3, 1, 1, np.float32(0))
 print(f"Conv2D(1→8) forward, batch 64: {t_conv}")
 print(f"  first call {perf.format_seconds(t_conv.first_call_s)}, samples from {perf.format_seconds(t_conv.min_s)} "
       f"to {perf.format_seconds(t_conv.max_s)} (spread IQR/median {100 * t_conv.spread:.0f}%)")  # fmt: skip
@@ -129,7 +128,7 @@ def whole_step() -> None:
     step_model.backward(grad)
 
 
-with single_threaded():  # as the profile runs
+with perf.single_threaded():  # as the profile runs
     t_step = perf.measure(whole_step, warmup=2, repeats=25, number=1)
 
 
@@ -457,7 +456,7 @@ for b, c, o, side in tqdm(SHAPES, desc="direct vs im2col"):
     w, bias = layer.params()["weight"], layer.params()["bias"]
     err = float(np.max(np.abs(direct_conv2d(x, w, bias, padding=1) - layer.forward(x, False))))
     assert err < 1e-4  # the same convolution (float32, summed in another order)
-    with single_threaded():
+    with perf.single_threaded():
         t = perf.interleaved({"im2col": lambda layer=layer, x=x: layer.forward(x, False),
                               "direct": lambda x=x, w=w, bias=bias: direct_conv2d(x, w, bias, padding=1)},
                              CONV_ROUNDS, min_time=0.02)  # fmt: skip

@@ -44,7 +44,6 @@ from IPython.display import display
 from tqdm.auto import tqdm
 
 from odyssey_lessons import __version__
-from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.evidence import ROW_HEADER, Claim, judge, judge_value
 from odyssey_lessons.measured import gpu_training_step
@@ -57,9 +56,11 @@ from odyssey_lessons.perf import (
     memory_report,
     peak_step_memory,
     profile,
+    single_threaded,
 )
 from odyssey_lessons.quant import QuantizedModel
 from odyssey_lessons.studies import (
+    ENGINE_OURS,
     Recipe,
     capstone_run,
     int8_speedups,
@@ -69,7 +70,6 @@ from odyssey_lessons.studies import (
     recipe_optimizer,
     schedule_study,
 )
-from odyssey_lessons.studies._inference import ENGINE_OURS
 from odyssey_lessons.train import GradScaler, fit
 from odyssey_lessons.widgets import html_table
 

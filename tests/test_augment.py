@@ -193,7 +193,7 @@ def test_bad_inputs_raise(images):
     for shape in [(n, 63), (n, 2, 8, 8), (n,), (n, 0, 8)]:
         with pytest.raises(ValueError, match=r"x must (have shape|hold images).*x.shape="):
             augment_digits(np.zeros(shape, np.float32), seed=0)
-    with pytest.raises(ValueError, match="max_shift must be a finite float >= 0, got max_shift=-1"):
+    with pytest.raises(ValueError, match="max_shift must be a finite number >= 0, got max_shift=-1"):
         augment_digits(images, seed=0, max_shift=-1.0)
     with pytest.raises(ValueError, match="max_rotation_deg"):
         augment_digits(images, seed=0, max_rotation_deg=float("inf"))
@@ -201,7 +201,7 @@ def test_bad_inputs_raise(images):
         augment_digits(images, seed=-1)
     with pytest.raises(TypeError, match="seed must be an int"):
         augment_digits(images, seed=1.5)
-    with pytest.raises(ValueError, match="fill must be a finite float"):
+    with pytest.raises(ValueError, match="fill must be a finite number"):
         augment_digits(images, seed=0, fill=float("nan"))
     with pytest.raises(ValueError, match=r"angles_deg must have shape \(40,\)"):
         warp_digits(images, np.zeros(n - 1), np.zeros((n, 2)))

@@ -88,7 +88,7 @@ def test_the_studies_wire_their_runs():
     ("call", "match"),
     [
         (lambda: schedule_run_1d("nope", 0.1), "unknown schedule"),
-        (lambda: schedule_run_1d("cosine", 0.0), "lr must be positive"),
+        (lambda: schedule_run_1d("cosine", 0.0), "lr must be a finite number > 0"),
         (lambda: schedule_run_1d("cosine", 0.1, seed=-1), "seed"),
         (lambda: schedule_run_1d("cosine", 0.1, epochs=0), "epochs"),
         (lambda: schedule_run_1d("cosine", 0.1, hidden=0), "width"),

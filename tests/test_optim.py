@@ -437,6 +437,12 @@ def test_float64_gradients_give_float32_updates(rng):
         (lambda: trace(1.0), ValueError, "momentum"),
         (lambda: scale_by_learning_rate(0), ValueError, "lr"),
         (lambda: add_decayed_weights(-0.1), ValueError, "weight_decay"),
+        # a wrong type is a TypeError, as everywhere in the package (odyssey_lessons._validate)
+        (lambda: adam("1e-3"), TypeError, "lr='1e-3'"),
+        (lambda: sgd(0.1, momentum="0.9"), TypeError, "momentum='0.9'"),
+        (lambda: adam(eps=True), TypeError, "eps=True"),
+        (lambda: lion(betas=0.9), TypeError, "betas=0.9"),
+        (lambda: adam(betas=(0.9, None)), TypeError, "betas"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument(factory, error, match):

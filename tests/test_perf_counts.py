@@ -134,8 +134,10 @@ def test_wrong_input_shapes(cls, shape, rng):
 
 
 def test_bad_itemsize_and_model(rng):
-    with pytest.raises(TypeError, match="itemsize"):
+    with pytest.raises(ValueError, match="itemsize=0"):  # a wrong value, not a wrong type
         layer_counts(nn.ReLU(), (2, 3), itemsize=0)
+    with pytest.raises(TypeError, match="itemsize=1.5"):
+        layer_counts(nn.ReLU(), (2, 3), itemsize=1.5)
     with pytest.raises(TypeError, match="Sequential"):
         model_counts(nn.ReLU(), (2, 3))
 

@@ -105,7 +105,7 @@ def test_int8_conv2d_errors(rng):
         int8_conv2d(x, int_array(rng, (3, 1, 3, 3)))
     with pytest.raises(ValueError, match="square"):
         int8_conv2d(x, int_array(rng, (3, 2, 3, 2)))
-    with pytest.raises(ValueError, match="stride must be >= 1"):
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
         int8_conv2d(x, w, stride=0)
     with pytest.raises(ValueError, match="smaller than kernel_size"):
         int8_conv2d(x[:, :, :2, :2], w)

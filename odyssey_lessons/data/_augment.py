@@ -17,13 +17,12 @@ This module imports numba; ``odyssey_lessons.data`` loads it only when one of it
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.data._checks import check_int, check_seed
+from odyssey_lessons._validate import check_int, check_nonnegative, check_real, check_seed
 from odyssey_lessons.data._digits import PIXEL_MAX
 from odyssey_lessons.data._preprocess import FeatureStats, standardize
 from odyssey_lessons.data._split import split_digits
@@ -109,22 +108,6 @@ def _as_images(name: str, x: object) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.ascontiguousarray(images), shape
 
 
-def _check_nonnegative(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float >= 0, got {name}={value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite float >= 0, got {name}={value!r}")
-    return float(value)
-
-
-def _check_finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite float, got {name}={value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite float, got {name}={value!r}")
-    return float(value)
-
-
 def _per_image(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind not in "iuf":
@@ -182,7 +165,7 @@ def warp_digits(x: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray, *, fi
     n, h, w = images.shape
     angles = _per_image("angles_deg", angles_deg, (n,))
     moves = _per_image("shifts", shifts, (n, 2))
-    fill = _check_finite("fill", fill)
+    fill = check_real("fill", fill)
     coef = _inverse_affine(angles, moves, h, w)
     out = np.empty_like(images)
     warp_kernel(images, out, coef, fill)
@@ -202,8 +185,8 @@ def random_warps(
     """
     n = check_int("n", n, minimum=0)
     seed = check_seed(seed)
-    max_shift = _check_nonnegative("max_shift", max_shift)
-    max_rotation_deg = _check_nonnegative("max_rotation_deg", max_rotation_deg)
+    max_shift = check_nonnegative("max_shift", max_shift)
+    max_rotation_deg = check_nonnegative("max_rotation_deg", max_rotation_deg)
     rng = np.random.default_rng(seed)
     angles = rng.uniform(-max_rotation_deg, max_rotation_deg, size=n)
     shifts = rng.uniform(-max_shift, max_shift, size=(n, 2))
@@ -263,8 +246,8 @@ class DigitAugmenter:
             raise TypeError(f"stats must be a FeatureStats or None, got stats={type(self.stats).__name__}")
         if self.stats is not None and self.stats.mean.ndim != 2:
             raise ValueError(f"stats must describe (h, w) images, got stats.mean.shape={self.stats.mean.shape}")
-        object.__setattr__(self, "max_shift", _check_nonnegative("max_shift", self.max_shift))
-        object.__setattr__(self, "max_rotation_deg", _check_nonnegative("max_rotation_deg", self.max_rotation_deg))
+        object.__setattr__(self, "max_shift", check_nonnegative("max_shift", self.max_shift))
+        object.__setattr__(self, "max_rotation_deg", check_nonnegative("max_rotation_deg", self.max_rotation_deg))
 
     @classmethod
     def for_digits_task(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_int, check_seed
+from odyssey_lessons._validate import check_int, check_seed
 
 
 def batches(

@@ -26,13 +26,11 @@ operation, so the result is bit for bit the same:
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_int
+from odyssey_lessons._validate import check_bool, check_int, check_nonnegative, check_probability, check_real
 
 N_CLASSES_1D = 10
 EPS = 1e-8  # added to the template before padding, so that only the padding is exactly 0 (the noise mask)
@@ -194,20 +192,6 @@ def _generate(
     return MNIST1D(*parts)
 
 
-def _check_real(name: str, value: object, *, minimum: float | None = None, maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {name}={value!r}")
-    if (
-        not math.isfinite(value)
-        or (minimum is not None and value < minimum)
-        or (maximum is not None and value > maximum)
-    ):
-        lo = "-inf" if minimum is None else minimum
-        hi = "inf" if maximum is None else maximum
-        raise ValueError(f"{name} must be finite and in [{lo}, {hi}], got {name}={value!r}")
-    return float(value)
-
-
 def load_mnist1d(
     *,
     num_samples: int = 5000,
@@ -250,19 +234,18 @@ def load_mnist1d(
             or non-finite scale, ``seed`` outside [0, 2**32 - 1].
     """
     num_samples = check_int("num_samples", num_samples, minimum=N_CLASSES_1D)
-    train_split = _check_real("train_split", train_split, minimum=0.0, maximum=1.0)
+    train_split = check_probability("train_split", train_split)
     template_len = check_int("template_len", template_len, minimum=1)
     if not (isinstance(padding, tuple | list) and len(padding) == 2):
         raise TypeError(f"padding must be a pair (low, high) of ints, got padding={padding!r}")
     low = check_int("padding[0]", padding[0], minimum=0)
     high = check_int("padding[1]", padding[1], minimum=low)
-    scale_coeff = _check_real("scale_coeff", scale_coeff)
+    scale_coeff = check_real("scale_coeff", scale_coeff)
     max_translation = check_int("max_translation", max_translation, minimum=1)
-    corr_noise_scale = _check_real("corr_noise_scale", corr_noise_scale, minimum=0.0)
-    iid_noise_scale = _check_real("iid_noise_scale", iid_noise_scale, minimum=0.0)
-    shear_scale = _check_real("shear_scale", shear_scale, minimum=0.0)
-    if not isinstance(shuffle_seq, bool | np.bool_):
-        raise TypeError(f"shuffle_seq must be a bool, got shuffle_seq={shuffle_seq!r}")
+    corr_noise_scale = check_nonnegative("corr_noise_scale", corr_noise_scale)
+    iid_noise_scale = check_nonnegative("iid_noise_scale", iid_noise_scale)
+    shear_scale = check_nonnegative("shear_scale", shear_scale)
+    shuffle_seq = check_bool("shuffle_seq", shuffle_seq)
     final_seq_length = check_int("final_seq_length", final_seq_length, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     if seed > 2**32 - 1:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_positive_float, check_real_array
+from odyssey_lessons._validate import check_positive
+from odyssey_lessons.data._checks import check_real_array
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on arrays is elementwise
@@ -65,7 +66,7 @@ def standardize(
         ValueError: ``train`` is empty, feature shapes differ, or ``eps`` is not a positive finite number.
         TypeError: An array does not hold real numbers.
     """
-    eps = check_positive_float("eps", eps)
+    eps = check_positive("eps", eps)
     train = check_real_array("train", train)
     if len(train) == 0:
         raise ValueError(f"train must hold at least one sample, got train.shape={train.shape}")

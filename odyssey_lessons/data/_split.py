@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_fraction, check_seed
+from odyssey_lessons._validate import check_fraction, check_seed
 from odyssey_lessons.data._digits import load_digits
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_int, check_positive_float, check_seed
+from odyssey_lessons._validate import check_int, check_positive, check_seed
 
 # Centres ~ N(0, CENTER_STD**2 I) and unit within-class noise: neighbouring blobs overlap a little in few dimensions,
 # so the problem is learnable but not trivially separable.
@@ -38,7 +38,7 @@ def make_classification_blobs(
     n = check_int("n", n, minimum=1)
     n_features = check_int("n_features", n_features, minimum=1)
     n_classes = check_int("n_classes", n_classes, minimum=2)
-    scale = check_positive_float("scale", scale)
+    scale = check_positive("scale", scale)
     rng = np.random.default_rng(check_seed(seed))
     centers = rng.normal(0.0, CENTER_STD, size=(n_classes, n_features))
     y = rng.permutation(np.arange(n, dtype=np.int64) % n_classes)

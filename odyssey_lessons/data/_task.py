@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from odyssey_lessons.data._checks import check_int
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.data._mnist1d import N_CLASSES_1D, load_mnist1d
 from odyssey_lessons.data._preprocess import as_cnn_input, as_mlp_input, standardize
 from odyssey_lessons.data._split import split_digits

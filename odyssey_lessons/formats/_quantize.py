@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._validate import check_bool, check_int
 from odyssey_lessons.formats import _kernels as K
 from odyssey_lessons.formats._spec import FloatFormat, get_format
 
@@ -125,8 +126,7 @@ def _seed(seed: int | None, rounding: str) -> np.uint64:
         if rounding != "stochastic":
             return np.uint64(0)
         return np.uint64(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got seed={seed!r}")
+    seed = check_int("seed", seed, minimum=0)
     return np.uint64(int(seed) % 2**64)
 
 
@@ -166,8 +166,7 @@ def quantize(
     """
     f = get_format(fmt)
     _mode(rounding)  # validates the name; _dispatch picks the kernel
-    if not isinstance(saturate, bool | np.bool_):
-        raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
+    saturate = check_bool("saturate", saturate)
     s = _seed(seed, rounding)
     arr = _as_float_array(x)
     if out is None:
@@ -209,8 +208,7 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
         TypeError: ``saturate`` is not a bool.
     """
     f = get_format(fmt)
-    if not isinstance(saturate, bool | np.bool_):
-        raise TypeError(f"saturate must be a bool, got saturate={saturate!r}")
+    saturate = check_bool("saturate", saturate)
     fast = nearest_params(f, bool(saturate))
     identity = f.is_float32 and not saturate
     usable = fast is not None

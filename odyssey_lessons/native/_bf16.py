@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons._interleave import interleaved
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.formats import rounder
 from odyssey_lessons.native import _bf16_kernels as K
 from odyssey_lessons.native._features import cpu_features
@@ -116,12 +117,6 @@ def bf16_matmul(a: ArrayLike, b: ArrayLike, *, path: str = "auto") -> NDArray[np
     return c if c.shape == (m, n) else np.ascontiguousarray(c[:m, :n])
 
 
-def _check_dim(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {name}={value!r}")
-    return int(value)
-
-
 def bf16_matmul_speed(m: int, k: int, n: int, *, repeats: int = 9, seed: int = 0) -> dict:
     """Time ``bf16_matmul`` (auto path) against float32 BLAS (``numpy.matmul``) on an (m, k) @ (k, n) product, both
     on one thread (:func:`odyssey_lessons._threads.single_threaded`).
@@ -138,8 +133,8 @@ def bf16_matmul_speed(m: int, k: int, n: int, *, repeats: int = 9, seed: int = 0
     Raises:
         ValueError: A dimension or ``repeats`` is not a positive int.
     """
-    m, k, n = _check_dim("m", m), _check_dim("k", k), _check_dim("n", n)
-    repeats = _check_dim("repeats", repeats)
+    m, k, n = check_positive_int("m", m), check_positive_int("k", k), check_positive_int("n", n)
+    repeats = check_positive_int("repeats", repeats)
     rng = np.random.default_rng(seed)
     a32 = rng.standard_normal((m, k), dtype=np.float32)
     b32 = rng.standard_normal((k, n), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""The ``Layer`` base class and the input checks every layer shares.
+"""The ``Layer`` base class.
 
 A layer owns three dicts of arrays: ``params`` (what the optimizer updates), ``grads`` (same names and shapes,
 accumulated by ``backward`` until ``zero_grad``) and ``buffers`` (state that is not trained, e.g. BatchNorm's running
@@ -9,51 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an int, or raise TypeError/ValueError naming ``name`` when it is not an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {name}={value!r}")
-    return int(value)
-
-
-def check_rng(rng: object) -> np.random.Generator:
-    """Raise TypeError unless ``rng`` is a ``numpy.random.Generator`` (e.g. ``np.random.default_rng(0)``)."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got rng={rng!r}")
-    return rng
-
-
-def check_array(name: str, x: object, *, ndim: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
-    """Check that ``x`` is a float32/float64 ndarray with one of the allowed ``ndim`` (and ``dtype`` if given).
-
-    Raises:
-        TypeError: ``x`` is not an ndarray, or has another dtype.
-        ValueError: ``x`` has another number of dimensions.
-    """
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {name}.dtype={x.dtype}")
-    if dtype is not None and x.dtype != dtype:
-        raise TypeError(
-            f"{name}.dtype={x.dtype} does not match the layer's parameters ({dtype}); "
-            f"convert the input or call layer.to(np.{x.dtype})"
-        )
-    if x.ndim not in ndim:
-        raise ValueError(f"{name} must have ndim in {ndim}, got {name}.shape={x.shape}")
-    return x
-
-
-def check_training(training: object) -> bool:
-    """Raise TypeError unless ``training`` is a bool (a forgotten flag should fail loudly, not default to train)."""
-    if not isinstance(training, bool | np.bool_):
-        raise TypeError(f"training must be a bool, got training={training!r}")
-    return bool(training)
+from odyssey_lessons._validate import FLOAT_DTYPES
 
 
 class Layer:

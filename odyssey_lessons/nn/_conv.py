@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_float_array, check_int, check_positive_int, check_rng
 from odyssey_lessons.nn import _kernels
-from odyssey_lessons.nn._base import Layer, check_array, check_positive_int, check_rng, check_training
+from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._layers import he_uniform
 
 
@@ -39,8 +40,7 @@ class _Conv(Layer):
         self.out_channels = check_positive_int("out_channels", out_channels)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.stride = check_positive_int("stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
+        padding = check_int("padding", padding, minimum=0)
         self.padding = int(padding)
         k = self.kernel_size
         shape = (self.out_channels, self.in_channels) + (k,) * self.SPATIAL
@@ -70,8 +70,8 @@ class Conv2D(_Conv):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, in_channels, H, W) -> ``y`` (N, out_channels, OH, OW), ``OH = (H + 2p - k) // stride + 1``."""
-        check_training(training)
-        check_array("x", x, ndim=(4,), dtype=self.dtype)
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(4,), dtype=self.dtype)
         n, c, h, w = x.shape
         if c != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels (N, C, H, W), got x.shape={x.shape}")
@@ -124,8 +124,8 @@ class Conv1D(_Conv):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, in_channels, L) -> ``y`` (N, out_channels, OL), ``OL = (L + 2p - k) // stride + 1``."""
-        check_training(training)
-        check_array("x", x, ndim=(3,), dtype=self.dtype)
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(3,), dtype=self.dtype)
         n, c, length = x.shape
         if c != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels (N, C, L), got x.shape={x.shape}")
@@ -177,8 +177,8 @@ class MaxPool2D(Layer):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, C, H, W) -> ``y`` (N, C, (H - k) // stride + 1, (W - k) // stride + 1)."""
-        check_training(training)
-        check_array("x", x, ndim=(4,))
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(4,))
         n, c, h, w = x.shape
         k, s = self.kernel_size, self.stride
         oh, ow = _out_size("H", h, k, s, 0), _out_size("W", w, k, s, 0)

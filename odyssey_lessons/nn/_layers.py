@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.nn._base import Layer, check_array, check_positive_int, check_rng, check_training
+from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int, check_real, check_rng
+from odyssey_lessons.nn._base import Layer
 
 
 def he_uniform(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator) -> np.ndarray:
@@ -39,8 +40,8 @@ class Linear(Layer):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` (N, in_features) -> ``y`` (N, out_features)."""
-        check_training(training)
-        check_array("x", x, ndim=(2,), dtype=self.dtype)
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(2,), dtype=self.dtype)
         if x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (N, {self.in_features}), got x.shape={x.shape}")
         self._x = x
@@ -65,8 +66,8 @@ class ReLU(Layer):
     """
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_training(training)
-        check_array("x", x, ndim=(1, 2, 3, 4, 5))
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(1, 2, 3, 4, 5))
         self._mask = (x > 0).astype(x.dtype)  # 1.0 / 0.0: multiplying by it is ~8x faster than np.where here
         return self._remember_output(np.maximum(x, x.dtype.type(0)))  # NaN propagates, as in torch.relu
 
@@ -79,8 +80,8 @@ class Flatten(Layer):
     """Reshape ``(N, d1, d2, ...)`` to ``(N, d1 * d2 * ...)``; backward reshapes the gradient back."""
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_training(training)
-        check_array("x", x, ndim=(2, 3, 4, 5))
+        check_bool("training", training)
+        check_float_array("x", x, ndim=(2, 3, 4, 5))
         self._in_shape = x.shape
         return self._remember_output(x.reshape(x.shape[0], -1))
 
@@ -102,15 +103,14 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, int | float | np.floating) or not 0.0 <= p < 1.0:
-            raise ValueError(f"p must be a number in [0, 1), got p={p!r}")
+        p = check_real("p", p, low=0.0, high=1.0, high_open=True)
         self.p = float(p)
         self.rng = check_rng(rng)
         self._scale: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        training = check_training(training)
-        check_array("x", x, ndim=(1, 2, 3, 4, 5))
+        training = check_bool("training", training)
+        check_float_array("x", x, ndim=(1, 2, 3, 4, 5))
         if not training or self.p == 0.0:
             self._scale = None
             return self._remember_output(x)
@@ -143,7 +143,7 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_training(training)
+        check_bool("training", training)
         for layer in self.layers:
             x = layer.forward(x, training)
         return x

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.nn._base import check_array
+from odyssey_lessons._validate import check_float_array, check_real
 
 
 def softmax_cross_entropy(
@@ -30,7 +30,7 @@ def softmax_cross_entropy(
         TypeError: ``logits`` is not a float array or ``labels`` not an integer array.
         ValueError: Wrong shapes, labels out of range, or ``label_smoothing`` outside [0, 1].
     """
-    check_array("logits", logits, ndim=(2,))
+    check_float_array("logits", logits, ndim=(2,))
     n, k = logits.shape
     if n == 0:
         raise ValueError(f"logits must hold at least one row, got logits.shape={logits.shape}")
@@ -41,9 +41,7 @@ def softmax_cross_entropy(
     if labels.min() < 0 or labels.max() >= k:
         bad = labels[(labels < 0) | (labels >= k)][0]
         raise ValueError(f"labels must lie in [0, {k}), got a label {bad}")
-    eps = label_smoothing
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating) or not 0 <= eps <= 1:
-        raise ValueError(f"label_smoothing must be a number in [0, 1], got label_smoothing={label_smoothing!r}")
+    eps = check_real("label_smoothing", label_smoothing, low=0, high=1)
 
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from odyssey_lessons.nn._base import check_positive_int, check_rng
+from odyssey_lessons._validate import check_positive_int, check_rng
 from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, _out_size
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential
 from odyssey_lessons.nn._norm import BatchNorm

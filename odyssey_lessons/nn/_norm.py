@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.nn._base import Layer, check_array, check_positive_int, check_training
+from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int
+from odyssey_lessons.nn._base import Layer
 
 
 class BatchNorm(Layer):
@@ -46,8 +47,8 @@ class BatchNorm(Layer):
         return v if ndim == 2 else v.reshape(-1, 1, 1)
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        training = check_training(training)
-        check_array("x", x, ndim=(2, 4), dtype=self.dtype)
+        training = check_bool("training", training)
+        check_float_array("x", x, ndim=(2, 4), dtype=self.dtype)
         if x.shape[1] != self.num_features:
             raise ValueError(f"x must have {self.num_features} channels on axis 1, got x.shape={x.shape}")
         axes = (0,) if x.ndim == 2 else (0, 2, 3)

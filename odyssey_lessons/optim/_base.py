@@ -7,6 +7,7 @@ state is a NamedTuple of such dicts and counters, so it can be printed and inspe
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import numba
 import numpy as np
 
 from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._validate import check_fraction, check_positive
 from odyssey_lessons.optim._kernels import add_kernel
 
 Params = dict[str, np.ndarray]
@@ -126,45 +128,31 @@ def lr_at(lr: float | Schedule, step: int) -> float:
 
 
 def check_lr(lr: float | Schedule) -> None:
-    """Raise ValueError for a non-positive or non-finite constant learning rate (schedules are checked by their
-    factories)."""
+    """Check a constant learning rate: a finite number > 0 (a schedule, any callable, is checked by its factory).
+
+    Raises:
+        TypeError: ``lr`` is neither a real number nor callable.
+        ValueError: ``lr`` is not finite or not > 0.
+    """
     if callable(lr):
         return
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number or a schedule, got lr={lr!r}")
-
-
-def _is_number(x: Any) -> bool:
-    return not isinstance(x, bool) and isinstance(x, int | float | np.integer | np.floating) and bool(np.isfinite(x))
-
-
-def check_positive(name: str, value: float) -> None:
-    """Raise ValueError unless ``value`` is a finite number > 0."""
-    if not _is_number(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-
-
-def check_nonnegative(name: str, value: float) -> None:
-    """Raise ValueError unless ``value`` is a finite number >= 0."""
-    if not _is_number(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {name}={value!r}")
-
-
-def check_unit(name: str, value: float) -> None:
-    """Raise ValueError unless ``0 <= value < 1`` (decay rates, momentum)."""
-    if not _is_number(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {name}={value!r}")
+    if isinstance(lr, bool | np.bool_) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"lr must be a number > 0 or a schedule (a callable step -> lr), got lr={lr!r}")
+    check_positive("lr", lr)
 
 
 def check_betas(betas: tuple[float, float]) -> tuple[float, float]:
     """Return ``(b1, b2)`` after checking that both are in [0, 1).
 
     Raises:
-        ValueError: Not a pair, or a beta outside [0, 1).
+        TypeError: ``betas`` is not a tuple or list, or a beta is not a real number.
+        ValueError: Not two betas, or a beta outside [0, 1).
     """
-    if not isinstance(betas, tuple | list) or len(betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in betas):
-        raise ValueError(f"betas must be a pair of numbers in [0, 1), got betas={betas!r}")
-    return float(betas[0]), float(betas[1])
+    if not isinstance(betas, tuple | list):
+        raise TypeError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
+    return check_fraction("betas[0]", betas[0]), check_fraction("betas[1]", betas[1])
 
 
 def check_tree(tree: Params, reference: Params, name: str, reference_name: str) -> None:

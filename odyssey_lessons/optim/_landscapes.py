@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.optim._base import GradientTransformation, apply_updates
 
 
@@ -99,8 +100,7 @@ def trajectory(
         landscape = LANDSCAPES[landscape]
     if not isinstance(optimizer, GradientTransformation):
         raise TypeError(f"optimizer must come from odyssey_lessons.optim, got {type(optimizer).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got steps={steps!r}")
+    steps = check_int("steps", steps, minimum=1)
     params = {"xy": np.array(landscape.start if start is None else start, dtype=np.float32)}
     state = optimizer.init(params)
     points = np.empty((steps + 1, 2))

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from odyssey_lessons.optim import _kernels as K
 from odyssey_lessons.optim._base import (
     GradientTransformation,
@@ -31,10 +32,7 @@ from odyssey_lessons.optim._base import (
     Schedule,
     check_betas,
     check_lr,
-    check_nonnegative,
-    check_positive,
     check_tree,
-    check_unit,
     kernel_threads,
     lr_at,
 )
@@ -142,10 +140,9 @@ def sgd(
         TypeError: ``nesterov`` is not a bool.
     """
     check_lr(lr)
-    check_unit("momentum", momentum)
+    check_fraction("momentum", momentum)
     check_nonnegative("weight_decay", weight_decay)
-    if not isinstance(nesterov, bool):
-        raise TypeError(f"nesterov must be a bool, got nesterov={nesterov!r}")
+    nesterov = check_bool("nesterov", nesterov)
     if nesterov and momentum == 0:
         raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
 
@@ -206,8 +203,7 @@ def adam(
     b1, b2 = check_betas(betas)
     check_positive("eps", eps)
     check_nonnegative("weight_decay", weight_decay)
-    if not isinstance(decoupled, bool):
-        raise TypeError(f"decoupled must be a bool, got decoupled={decoupled!r}")
+    decoupled = check_bool("decoupled", decoupled)
 
     def init(params: Params) -> AdamState:
         return AdamState(0, _zeros_like(params), _zeros_like(params))
@@ -340,12 +336,11 @@ def rmsprop(
         TypeError: ``centered`` is not a bool.
     """
     check_lr(lr)
-    check_unit("alpha", alpha)
+    check_fraction("alpha", alpha)
     check_positive("eps", eps)
     check_nonnegative("weight_decay", weight_decay)
-    check_unit("momentum", momentum)
-    if not isinstance(centered, bool):
-        raise TypeError(f"centered must be a bool, got centered={centered!r}")
+    check_fraction("momentum", momentum)
+    centered = check_bool("centered", centered)
 
     def init(params: Params) -> RmspropState:
         return RmspropState(

@@ -21,16 +21,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_fraction, check_nonnegative, check_positive, check_real
 from odyssey_lessons.optim._base import (
     GradientTransformation,
     Params,
     Schedule,
     check_betas,
     check_lr,
-    check_nonnegative,
-    check_positive,
     check_tree,
-    check_unit,
     lr_at,
 )
 
@@ -87,8 +85,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
 def scale(factor: float) -> GradientTransformation:
     """Multiply the updates by a constant ``factor``."""
-    if isinstance(factor, bool) or not isinstance(factor, int | float) or not math.isfinite(factor):
-        raise ValueError(f"factor must be a finite number, got factor={factor!r}")
+    factor = check_real("factor", factor)
 
     def update(updates: Params, state: EmptyState, params: Params | None = None) -> tuple[Params, EmptyState]:
         return {k: (np.float32(factor) * u).astype(np.float32) for k, u in updates.items()}, state
@@ -178,9 +175,8 @@ def trace(momentum: float, nesterov: bool = False) -> GradientTransformation:
         ValueError: ``momentum`` outside [0, 1).
         TypeError: ``nesterov`` is not a bool.
     """
-    check_unit("momentum", momentum)
-    if not isinstance(nesterov, bool):
-        raise TypeError(f"nesterov must be a bool, got nesterov={nesterov!r}")
+    check_fraction("momentum", momentum)
+    nesterov = check_bool("nesterov", nesterov)
     mu = np.float32(momentum)
 
     def update(updates: Params, state: TraceState, params: Params | None = None) -> tuple[Params, TraceState]:
@@ -237,10 +233,9 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False)
         ValueError: ``alpha`` outside [0, 1) or ``eps <= 0``.
         TypeError: ``centered`` is not a bool.
     """
-    check_unit("alpha", alpha)
+    check_fraction("alpha", alpha)
     check_positive("eps", eps)
-    if not isinstance(centered, bool):
-        raise TypeError(f"centered must be a bool, got centered={centered!r}")
+    centered = check_bool("centered", centered)
     a, c = np.float32(alpha), np.float32(1 - alpha)
 
     def init(params: Params) -> ScaleByRmsState:

@@ -11,6 +11,7 @@
 """
 
 from odyssey_lessons._interleave import interleaved
+from odyssey_lessons._threads import single_threaded
 from odyssey_lessons.perf._counts import COUNTERS, Counts, layer_counts, layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._direct_conv import direct_conv2d, im2col_bytes
 from odyssey_lessons.perf._memory import LayerMemory, MemoryReport, cached_arrays, memory_report, peak_step_memory
@@ -22,6 +23,7 @@ from odyssey_lessons.perf._timing import Timing, compile_time, format_seconds, m
 
 __all__ = [
     "interleaved",
+    "single_threaded",
     "paired_speedup",
     "direct_conv2d",
     "im2col_bytes",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, ReLU, Sequential
 
 
@@ -212,11 +213,11 @@ def layer_counts(layer: Layer, input_shape: tuple[int, ...], *, itemsize: int = 
     statistics at evaluation); backward counts are those of a training step.
 
     Raises:
-        TypeError: A layer type without a counter in :data:`COUNTERS`, or a bad ``itemsize``.
+        TypeError: A layer type without a counter in :data:`COUNTERS`, or ``itemsize`` not an int.
+        ValueError: ``itemsize`` < 1.
         ValueError: An ``input_shape`` the layer cannot take.
     """
-    if isinstance(itemsize, bool) or not isinstance(itemsize, int | np.integer) or itemsize < 1:
-        raise TypeError(f"itemsize must be an int >= 1 (bytes per value), got itemsize={itemsize!r}")
+    itemsize = check_int("itemsize", itemsize, minimum=1)
     return _lookup(COUNTERS, layer, "FLOP counter")(layer, input_shape, int(itemsize), bool(training))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.nn._base import FLOAT_DTYPES, check_positive_int
+from odyssey_lessons._validate import FLOAT_DTYPES, check_int, check_positive_int
 
 
 @njit(cache=True)
@@ -91,8 +91,7 @@ def direct_conv2d(
     if bias.shape != (weight.shape[0],):
         raise ValueError(f"bias must have shape ({weight.shape[0]},), got bias.shape={bias.shape}")
     stride = check_positive_int("stride", stride)
-    if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
-        raise ValueError(f"padding must be an int >= 0, got padding={padding!r}")
+    padding = check_int("padding", padding, minimum=0)
     padding = int(padding)
     n, _, h, w = x.shape
     k = weight.shape[2]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
-from odyssey_lessons.nn._base import check_positive_int
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.perf import _kernels
 
 STREAM_BYTES_PER_ELEMENT = {"copy": 16, "scale": 16, "add": 24, "triad": 24}
@@ -71,7 +71,7 @@ def peak_gflops(
 
     Args:
         threads: ``"default"``: BLAS's own thread setting (all cores unless limited). ``"single"``: one thread, under
-            :func:`odyssey_lessons._threads.single_threaded` -- the roof for a ``perf.profile(threads="single")``
+            :func:`odyssey_lessons.perf.single_threaded` -- the roof for a ``perf.profile(threads="single")``
             profile, which is how ``train.fit`` runs.
 
     Raises:

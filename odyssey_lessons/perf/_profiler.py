@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_int, check_positive_int
 from odyssey_lessons.nn import Sequential, softmax_cross_entropy
-from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.perf._counts import layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._memory import activation_bytes
 
@@ -121,7 +121,7 @@ def profile(
     Args:
         backward: True: a training step (training-mode forward, loss, backward). False: inference (eval-mode
             forward only, no loss row).
-        threads: ``"single"`` runs under :func:`odyssey_lessons._threads.single_threaded` (numba kernels and BLAS on
+        threads: ``"single"`` runs under :func:`odyssey_lessons.perf.single_threaded` (numba kernels and BLAS on
             one thread), as ``train.fit`` does: on small layers a second thread costs more than it brings.
             ``"default"`` leaves the thread settings as they are.
 
@@ -132,8 +132,7 @@ def profile(
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
     repeats = check_positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got warmup={warmup!r}")
+    warmup = check_int("warmup", warmup, minimum=0)
     if threads not in THREADS:
         raise ValueError(f"threads must be one of {THREADS}, got threads={threads!r}")
     if not isinstance(x, np.ndarray):

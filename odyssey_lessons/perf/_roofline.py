@@ -8,10 +8,10 @@ the gap to the roof above it is what better code could win.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from odyssey_lessons._validate import check_positive
 from odyssey_lessons.perf._profiler import Profile, ProfileRow
 
 
@@ -47,12 +47,6 @@ class Roofline:
         return min(self.peak_flops, self.bandwidth * intensity)
 
 
-def _check_rate(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-    return float(value)
-
-
 def roofline(
     rows_or_profile: Profile | Iterable[ProfileRow | dict], *, peak_flops: float, bandwidth: float
 ) -> Roofline:
@@ -69,8 +63,8 @@ def roofline(
         ValueError: A non-positive or non-finite roof, or a dict row missing a key.
         TypeError: Rows of another type.
     """
-    peak = _check_rate("peak_flops", peak_flops)
-    bw = _check_rate("bandwidth", bandwidth)
+    peak = check_positive("peak_flops", peak_flops)
+    bw = check_positive("bandwidth", bandwidth)
     rows = rows_or_profile.rows if isinstance(rows_or_profile, Profile) else rows_or_profile
     ridge = peak / bw
     points = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from odyssey_lessons.nn._base import check_positive_int
+from odyssey_lessons._validate import check_positive_int
 
 _UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 

@@ -26,18 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_int
+
 GRANULARITIES: tuple[str, ...] = ("tensor", "channel", "group")
 MIN_BITS, MAX_BITS = 2, 8
 _MIN_SCALE = float(np.finfo(np.float32).eps)  # 2**-23: smallest scale, for zero-width ranges
 
 
 def check_bits(bits: object) -> int:
-    """Return ``bits`` as an int, or raise TypeError/ValueError unless it is an int in 2..8."""
-    if isinstance(bits, bool) or not isinstance(bits, int | np.integer):
-        raise TypeError(f"bits must be an int, got {bits=}")
-    if not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"bits must be in {MIN_BITS}..{MAX_BITS}, got {bits=}")
-    return int(bits)
+    """Return ``bits`` as an int, or raise TypeError (not an int) or ValueError (not in 2..8)."""
+    return check_int("bits", bits, minimum=MIN_BITS, maximum=MAX_BITS)
 
 
 def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
@@ -49,8 +47,7 @@ def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
         TypeError: ``bits`` not an int or ``symmetric`` not a bool.
     """
     bits = check_bits(bits)
-    if not isinstance(symmetric, bool | np.bool_):
-        raise TypeError(f"symmetric must be a bool, got {symmetric=}")
+    symmetric = check_bool("symmetric", symmetric)
     if symmetric:
         return -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
     return 0, 2**bits - 1
@@ -153,8 +150,7 @@ class QParams:
 
     def __post_init__(self) -> None:
         check_bits(self.bits)
-        if not isinstance(self.symmetric, bool | np.bool_):
-            raise TypeError(f"symmetric must be a bool, got symmetric={self.symmetric!r}")
+        check_bool("symmetric", self.symmetric)
         scale = np.asarray(self.scale, dtype=np.float32)
         zero_point = np.asarray(self.zero_point)
         if zero_point.dtype.kind not in "iu":

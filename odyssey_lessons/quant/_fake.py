@@ -20,8 +20,8 @@ import copy
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_float_array
 from odyssey_lessons.nn import Conv2D, Layer, Linear, ReLU, Sequential
-from odyssey_lessons.nn._base import check_array, check_training
 from odyssey_lessons.quant._affine import (
     QParams,
     calc_qparams,
@@ -89,8 +89,8 @@ class FakeQuant(Layer):
         return self.observer.qparams()
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        training = check_training(training)
-        check_array("x", x, ndim=(1, 2, 3, 4, 5))
+        training = check_bool("training", training)
+        check_float_array("x", x, ndim=(1, 2, 3, 4, 5))
         if training:
             self.observer.observe(x)
         qp = self.observer.qparams()

@@ -32,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.nn._kernels import im2col, maxpool_eval
+from odyssey_lessons._validate import check_int
+from odyssey_lessons.nn import im2col, maxpool_eval
 from odyssey_lessons.quant._vnniconv import ConvWeights, vnni_conv2d
 from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
 
@@ -272,14 +273,6 @@ def conv2d_s8(x8: np.ndarray, w_rows: np.ndarray, k: int, stride: int, padding: 
     return matmul_s8t(cols, w_rows, zx, 0)
 
 
-def _check_nonneg_int(name: str, v: object, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {name}={v!r}")
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {name}={v!r}")
-    return int(v)
-
-
 def int8_conv2d(
     x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0, x_zero_point: int = 0, path: str = "auto"
 ) -> np.ndarray:
@@ -311,8 +304,8 @@ def int8_conv2d(
         raise ValueError(f"w (O, C, kh, kw) must have x's C={x.shape[1]} channels, got w.shape={w.shape}")
     if w.shape[2] != w.shape[3]:
         raise ValueError(f"w must have a square kernel (kh == kw), got w.shape={w.shape}")
-    stride = _check_nonneg_int("stride", stride, 1)
-    padding = _check_nonneg_int("padding", padding, 0)
+    stride = check_int("stride", stride, minimum=1)
+    padding = check_int("padding", padding, minimum=0)
     zx = _check_zero_point("x_zero_point", x_zero_point, x.dtype)
     path = resolve_int8_path(path)
     n, _, h, wd = x.shape

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int, check_real
 from odyssey_lessons.quant._affine import (
     GRANULARITIES,
     QParams,
@@ -167,8 +168,7 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
     def __init__(self, averaging_constant: float = 0.01, **kwargs: object) -> None:
         super().__init__(**kwargs)
         c = averaging_constant
-        if isinstance(c, bool) or not isinstance(c, int | float | np.floating) or not 0.0 < c <= 1.0:
-            raise ValueError(f"averaging_constant must be in (0, 1], got averaging_constant={c!r}")
+        c = check_real("averaging_constant", c, low=0.0, high=1.0, low_open=True)
         self.averaging_constant = float(c)
 
     def _update(self, rows: np.ndarray) -> None:
@@ -206,8 +206,7 @@ class PercentileObserver(_StoringObserver):
     def __init__(self, percentile: float = 99.99, **kwargs: object) -> None:
         super().__init__(**kwargs)
         p = percentile
-        if isinstance(p, bool) or not isinstance(p, int | float | np.floating) or not 50.0 < p <= 100.0:
-            raise ValueError(f"percentile must be in (50, 100], got percentile={p!r}")
+        p = check_real("percentile", p, low=50.0, high=100.0, low_open=True)
         self.percentile = float(p)
 
     def _flat_ranges(self) -> tuple[np.ndarray, np.ndarray]:
@@ -229,8 +228,7 @@ class MSEObserver(_StoringObserver):
 
     def __init__(self, n_grid: int = 100, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        if isinstance(n_grid, bool) or not isinstance(n_grid, int | np.integer) or n_grid < 1:
-            raise ValueError(f"n_grid must be an int >= 1, got {n_grid=}")
+        n_grid = check_int("n_grid", n_grid, minimum=1)
         self.n_grid = int(n_grid)
 
     def _flat_ranges(self) -> tuple[np.ndarray, np.ndarray]:

@@ -11,31 +11,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.quant._affine import QParams
 
 MAX_PACK_BITS = 8
 
 
-def _check_pack_bits(bits: object) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int | np.integer):
-        raise TypeError(f"bits must be an int, got {bits=}")
-    if not 1 <= bits <= MAX_PACK_BITS:
-        raise ValueError(f"bits must be in 1..{MAX_PACK_BITS}, got {bits=}")
-    return int(bits)
-
-
-def _check_count(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {name}={n!r}")
-    if n < 0:
-        raise ValueError(f"{name} must be >= 0, got {name}={n!r}")
-    return int(n)
-
-
 def packed_nbytes(n_elements: int, bits: int) -> int:
     """Bytes needed for ``n_elements`` codes of ``bits`` bits: ``ceil(n * bits / 8)``."""
-    n = _check_count("n_elements", n_elements)
-    return (n * _check_pack_bits(bits) + 7) // 8
+    n = check_int("n_elements", n_elements, minimum=0)
+    return (n * check_int("bits", bits, minimum=1, maximum=MAX_PACK_BITS) + 7) // 8
 
 
 def pack_int(q: np.ndarray, bits: int, *, signed: bool | None = None) -> np.ndarray:
@@ -51,7 +36,7 @@ def pack_int(q: np.ndarray, bits: int, *, signed: bool | None = None) -> np.ndar
         ValueError: ``bits`` not in 1..8, or a value out of range for ``bits``.
         TypeError: ``q`` is not an integer ndarray.
     """
-    bits = _check_pack_bits(bits)
+    bits = check_int("bits", bits, minimum=1, maximum=MAX_PACK_BITS)
     if not isinstance(q, np.ndarray) or q.dtype.kind not in "iu":
         raise TypeError(f"q must be an integer numpy.ndarray, got {getattr(q, 'dtype', type(q).__name__)}")
     if signed is None:
@@ -78,8 +63,8 @@ def unpack_int(packed: np.ndarray, bits: int, *, count: int, signed: bool) -> np
         ValueError: ``bits`` not in 1..8, negative ``count``, or ``packed`` shorter than ``packed_nbytes(count, bits)``.
         TypeError: ``packed`` is not a uint8 ndarray.
     """
-    bits = _check_pack_bits(bits)
-    count = _check_count("count", count)
+    bits = check_int("bits", bits, minimum=1, maximum=MAX_PACK_BITS)
+    count = check_int("count", count, minimum=0)
     if not isinstance(packed, np.ndarray) or packed.dtype != np.uint8:
         raise TypeError(f"packed must be a uint8 numpy.ndarray, got {getattr(packed, 'dtype', type(packed).__name__)}")
     need = packed_nbytes(count, bits)
@@ -107,7 +92,7 @@ def size_report(n_elements: int, qp: QParams) -> dict[str, float]:
     """
     if not isinstance(qp, QParams):
         raise TypeError(f"qp must be a QParams, got {type(qp).__name__}")
-    n = _check_count("n_elements", n_elements)
+    n = check_int("n_elements", n_elements, minimum=0)
     payload = packed_nbytes(n, qp.bits)
     overhead = qp.overhead_bytes()
     total = payload + overhead

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import check_int
 
 
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:

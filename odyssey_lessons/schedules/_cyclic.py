@@ -6,15 +6,9 @@ import math
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool, check_choice, check_int, check_open_unit, check_positive
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import (
-    check_choice,
-    check_int,
-    check_lr,
-    check_min_lr,
-    check_open_unit,
-    check_positive,
-)
+from odyssey_lessons.schedules._checks import check_lr, check_min_lr
 
 
 def _cycle_starts(first_cycle_steps: int, cycle_mult: int, last_step: int) -> np.ndarray:
@@ -93,8 +87,7 @@ def one_cycle(
     div_factor = check_positive("div_factor", div_factor)
     final_div_factor = check_positive("final_div_factor", final_div_factor)
     anneal = check_choice("anneal", anneal, ("cos", "linear"))
-    if not isinstance(three_phase, bool):
-        raise TypeError(f"three_phase must be a bool, got {three_phase=}")
+    three_phase = check_bool("three_phase", three_phase)
     up_end = float(pct_start * total_steps) - 1.0
     if up_end <= 0:
         raise ValueError(f"pct_start * total_steps must be > 1 (a non-empty warm-up), got {pct_start=}, {total_steps=}")

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int, check_positive, check_real
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import check_int, check_lr, check_min_lr, check_positive, check_real
+from odyssey_lessons.schedules._checks import check_lr, check_min_lr
 
 
 def constant(lr: float) -> Schedule:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import check_int, check_lr
+from odyssey_lessons.schedules._checks import check_lr
 from odyssey_lessons.schedules._cyclic import one_cycle, sgdr
 from odyssey_lessons.schedules._decay import constant, cosine, exponential, linear, multistep, polynomial, step_decay
 from odyssey_lessons.schedules._warmup import inverse_sqrt, warmup_cosine, wsd

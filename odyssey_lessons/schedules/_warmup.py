@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
+from odyssey_lessons._validate import check_choice, check_int, check_real
 from odyssey_lessons.schedules._base import Schedule
-from odyssey_lessons.schedules._checks import check_choice, check_int, check_lr, check_min_lr, check_real
+from odyssey_lessons.schedules._checks import check_lr, check_min_lr
 from odyssey_lessons.schedules._decay import cosine
 
 

@@ -13,6 +13,7 @@ from odyssey_lessons.studies._inference import (
     onnxruntime_version,
 )
 from odyssey_lessons.studies._mixed_precision import (
+    HIST_EDGES,
     LOG2_SCALE_RANGE,
     LossScalePoint,
     SweepSetup,
@@ -48,6 +49,7 @@ from odyssey_lessons.studies._regularization import (
 from odyssey_lessons.studies._schedules import ScheduleRun, schedule_run, steps_per_epoch
 
 __all__ = [
+    "HIST_EDGES",
     "largest_share",
     "repeated_profiles",
     "row_shares",

@@ -10,11 +10,11 @@ returns what it measured. Nothing here draws or prints.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_positive
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import Sequential, digits_cnn
 from odyssey_lessons.optim import GradientTransformation, adam, adamw, chain, clip_by_global_norm, sgd
@@ -140,8 +140,7 @@ def capstone_run(recipe: Recipe, lr: float, *, seed: int = 0) -> CapstoneRun:
     Raises:
         ValueError: ``lr`` not a positive finite number, or a bad seed.
     """
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got lr={lr!r}")
+    lr = check_positive("lr", lr)
     task = digits_task("cnn")
     model = recipe.model(seed)
     optimizer = recipe_optimizer(recipe.learning_rate(lr, len(task.train[1])), optimizer=recipe.optimizer,

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.formats import finfo, get_format
 from odyssey_lessons.nn import Sequential, mlp, softmax_cross_entropy
@@ -82,13 +83,6 @@ def _initial_gradients(setup: SweepSetup) -> np.ndarray:
     return np.concatenate([g.reshape(-1) for g in model.grads().values()])
 
 
-def _check_log2_scale(log2_scale: object) -> int:
-    lo, hi = LOG2_SCALE_RANGE
-    if isinstance(log2_scale, bool) or not isinstance(log2_scale, int | np.integer) or not lo <= log2_scale <= hi:
-        raise ValueError(f"log2_scale must be an int in [{lo}, {hi}], got log2_scale={log2_scale!r}")
-    return int(log2_scale)
-
-
 def loss_scale_point(log2_scale: int, grad_format: str, setup: SweepSetup = SweepSetup()) -> LossScalePoint:
     """Measure a static loss scale ``S = 2**log2_scale`` with gradients in ``grad_format``: the share of the initial
     gradients that underflow / overflow at that scale, and a real training run (forward in bf16, backward in
@@ -96,9 +90,14 @@ def loss_scale_point(log2_scale: int, grad_format: str, setup: SweepSetup = Swee
     argument set, so moving a slider back is instant.
 
     Raises:
+        TypeError: ``log2_scale`` is not an int.
         ValueError: ``log2_scale`` outside [0, 24] or an unknown format.
     """
-    return _point(_check_log2_scale(log2_scale), get_format(grad_format).name, setup)
+    return _point(
+        check_int("log2_scale", log2_scale, minimum=LOG2_SCALE_RANGE[0], maximum=LOG2_SCALE_RANGE[1]),
+        get_format(grad_format).name,
+        setup,
+    )
 
 
 @lru_cache(maxsize=256)

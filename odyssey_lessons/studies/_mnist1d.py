@@ -17,7 +17,6 @@ here draws or prints; ``on_run`` is called once per run a study asks for (a prog
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -25,6 +24,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_int, check_positive
 from odyssey_lessons.data import DigitsTask, mnist1d_task
 from odyssey_lessons.nn import Sequential, mnist1d_cnn, mnist1d_mlp
 from odyssey_lessons.optim import GradientTransformation, adam, sgd
@@ -112,14 +112,10 @@ def _checked_run(layout: str, width: int, optimizer: str, schedule: str, lr: flo
         raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(M1D_OPTIMIZERS)}")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be positive and finite, got lr={lr!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got seed={seed!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 200:
-        raise ValueError(f"epochs must be an int in 1..200, got epochs={epochs!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"the model's width must be an int >= 1, got {width!r}")
+    lr = check_positive("lr", lr)
+    seed = check_int("seed", seed, minimum=0)
+    epochs = check_int("epochs", epochs, minimum=1, maximum=200)
+    width = check_int("width", width, minimum=1)
     return _run(layout, width, optimizer, schedule, float(lr), seed, epochs, arm)
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.nn import Sequential
-from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.perf import Profile, profile
 
 

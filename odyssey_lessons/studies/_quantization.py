@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from odyssey_lessons._validate import check_choice, check_int
 from odyssey_lessons.data import DigitsTask, digits_task
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.formats import quantize as round_to_format
@@ -65,7 +66,7 @@ class QuantSetup:
 
     def model(self, layout: str) -> Sequential:
         """A fresh, untrained model of ``layout`` (seeded)."""
-        _check_layout(layout)
+        check_choice("layout", layout, LAYOUTS)
         rng = np.random.default_rng(self.seed)
         return mlp(self.mlp_sizes, rng=rng) if layout == "mlp" else digits_cnn(rng=rng)
 
@@ -89,19 +90,13 @@ class TrainedDigits:
         return self.task.train[0]
 
 
-def _check_layout(layout: object) -> str:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout=}")
-    return layout
-
-
 def trained_digits(layout: str, setup: QuantSetup = QuantSetup()) -> TrainedDigits:
     """Train the digits ``layout`` model of ``setup`` (cached: the same arguments return the same object).
 
     Raises:
         ValueError: Unknown layout.
     """
-    return _trained(_check_layout(layout), setup)
+    return _trained(check_choice("layout", layout, LAYOUTS), setup)
 
 
 @lru_cache(maxsize=8)
@@ -346,10 +341,9 @@ def ptq_run(
     Raises:
         ValueError: Unknown layout, granularity, observer or format; bits outside 2..8.
     """
-    _check_layout(layout)
+    check_choice("layout", layout, LAYOUTS)
     for name, b in (("bits", bits), ("act_bits", act_bits)):
-        if isinstance(b, bool) or not isinstance(b, int | np.integer) or not 2 <= b <= 8:
-            raise ValueError(f"{name} must be an int in 2..8, got {name}={b!r}")
+        check_int(name, b, minimum=2, maximum=8)
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
     if observer not in OBSERVERS:

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_real
 from odyssey_lessons.data import DigitAugmenter, DigitsTask, digits_task, mnist1d_task
 from odyssey_lessons.nn import Sequential, mlp
 from odyssey_lessons.optim import adam, adamw
@@ -82,14 +83,9 @@ def regularization_run(regularizer: str, strength: float, *, seed: int = 0, setu
 
 
 def _check_strength(regularizer: str, value: object, name: str) -> float:
+    """``value`` in the range the precomputed grid covers for ``regularizer``, rounded to the grid's keys."""
     lo, hi = REGULARIZERS[regularizer][1]
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and lo <= value <= hi)
-    ):
-        raise ValueError(f"{name} for {regularizer!r} must be in [{lo}, {hi}], got {name}={value!r}")
-    return round(float(value), 6)
+    return round(check_real(name, value, low=lo, high=hi), 6)
 
 
 @lru_cache(maxsize=512)

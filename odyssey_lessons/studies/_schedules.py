@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import mlp
 from odyssey_lessons.optim import sgd
@@ -55,8 +56,7 @@ def schedule_run(name: str, *, peak_lr: float = 0.1, epochs: int = 5, seed: int 
         or not (math.isfinite(peak_lr) and peak_lr > 0)
     ):
         raise ValueError(f"peak_lr must be positive and finite, got peak_lr={peak_lr!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 50:
-        raise ValueError(f"epochs must be an int in 1..50, got epochs={epochs!r}")
+    epochs = check_int("epochs", epochs, minimum=1, maximum=50)
     return _run(name, float(peak_lr), epochs, seed)
 
 

@@ -20,7 +20,7 @@ def _norm_type(norm_type: object) -> float:
     return float(norm_type)
 
 
-def _vector_norm(x: np.ndarray, p: float) -> float:
+def vector_norm(x: np.ndarray, p: float) -> float:
     """``||x||_p`` in float64: ``max|x_i|`` for ``p = inf``, else ``(sum |x_i|**p)**(1/p)``."""
     a = np.abs(np.asarray(x, dtype=np.float64)).reshape(-1)
     if a.size == 0:
@@ -66,7 +66,7 @@ def clip_grad_norm(grads: Grads, max_norm: float, *, norm_type: float = 2.0) -> 
     if not (math.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm must be positive and finite, got max_norm={max_norm!r}")
     p = _norm_type(norm_type)
-    total = _vector_norm(np.array([_vector_norm(g, p) for g in grads.values()]), p)
+    total = vector_norm(np.array([vector_norm(g, p) for g in grads.values()]), p)
     if not math.isfinite(total):
         return total
     coef = float(max_norm) / (total + _EPS)

@@ -27,13 +27,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from odyssey_lessons._threads import single_threaded
+from odyssey_lessons._validate import check_int, check_nonnegative, check_positive, check_positive_int
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
-from odyssey_lessons.nn._base import check_positive_int
-from odyssey_lessons.optim import GradientTransformation, apply_updates
-from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.optim import GradientTransformation, apply_updates, lr_at
 from odyssey_lessons.train._cast import Caster
-from odyssey_lessons.train._clip import _vector_norm, clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value, vector_norm
 from odyssey_lessons.train._kernels import store_cast_counting
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
@@ -157,14 +156,6 @@ def _check_data(name: str, data: object) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _check_clip(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be None or a positive finite number, got {name}={value!r}")
-    return float(value)
-
-
 def _evaluate(model: Layer, x: np.ndarray, y: np.ndarray, caster: Caster, batch_size: int = 512) -> tuple[float, float]:
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
@@ -281,19 +272,17 @@ def fit(
         raise TypeError(f"optimizer must come from odyssey_lessons.optim, got {type(optimizer).__name__}")
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
-    clip_norm = _check_clip("clip_norm", clip_norm)
-    clip_value = _check_clip("clip_value", clip_value)
-    max_norm = _check_clip("max_norm", max_norm)
-    if isinstance(l2, bool) or not isinstance(l2, int | float) or not (math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got l2={l2!r}")
+    clip_norm = None if clip_norm is None else check_positive("clip_norm", clip_norm)
+    clip_value = None if clip_value is None else check_positive("clip_value", clip_value)
+    max_norm = None if max_norm is None else check_positive("max_norm", max_norm)
+    l2 = check_nonnegative("l2", l2)
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping, got {type(early_stopping).__name__}")
     if early_stopping is not None and early_stopping.monitor.startswith("val") and val is None:
         raise ValueError(f"early_stopping monitors {early_stopping.monitor!r} but no val data was given")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a function (x_batch, seed) -> x_batch, got {type(augment).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
+    seed = check_int("seed", seed, minimum=0)
     scaler = NoScaler() if scaler is None else scaler
     if not isinstance(scaler, LossScaler):
         raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got {type(scaler).__name__}")
@@ -366,7 +355,7 @@ def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: 
             if run.clip_norm is not None:
                 norm = clip_grad_norm(grads, run.clip_norm)
             else:
-                norm = _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
+                norm = vector_norm(np.array([vector_norm(g, 2.0) for g in grads.values()]), 2.0)
             if run.clip_value is not None:
                 clip_grad_value(grads, run.clip_value)
             rate = run.optimizer.learning_rate

@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.formats import FloatFormat, get_format, quantize, rounder
 from odyssey_lessons.formats._kernels import abs_max_bits, quantize_f32_nearest_scaled
 from odyssey_lessons.formats._quantize import nearest_params
@@ -27,14 +28,6 @@ def _float_array(x: ArrayLike, name: str = "x") -> NDArray[np.floating]:
     if not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"{name} must be a floating array, got dtype {arr.dtype}")
     return arr
-
-
-def _check_margin(margin: object) -> int:
-    if isinstance(margin, bool) or not isinstance(margin, int | np.integer):
-        raise TypeError(f"margin must be an int, got {type(margin).__name__} {margin!r}")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got margin={margin}")
-    return int(margin)
 
 
 def _amax(x: NDArray[np.floating]) -> float:
@@ -66,7 +59,7 @@ def current_scale(x: ArrayLike, fmt: str | FloatFormat, *, margin: int = 0) -> f
         ValueError: Unknown format or negative margin.
     """
     f = get_format(fmt)
-    m = _check_margin(margin)
+    m = check_int("margin", margin, minimum=0)
     return _scale_from_amax(_amax(_float_array(x)), f.max, m, 1.0)
 
 
@@ -138,7 +131,7 @@ class DelayedScaling:
         if history_len < 1:
             raise ValueError(f"history_len must be a positive int, got history_len={history_len}")
         self.history_len = int(history_len)
-        self.margin = _check_margin(margin)
+        self.margin = check_int("margin", margin, minimum=0)
         self._ring = np.zeros(self.history_len, dtype=np.float64)
         self._count = 0  # amax values recorded so far
         self._scale = 1.0

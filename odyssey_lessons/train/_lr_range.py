@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.nn import Layer
 from odyssey_lessons.optim import GradientTransformation
 from odyssey_lessons.schedules import Schedule, exponential
@@ -80,8 +81,7 @@ def lr_range_test(
     """
     if not (0 < lr_min < lr_max and math.isfinite(lr_max)):
         raise ValueError(f"need 0 < lr_min < lr_max < inf, got lr_min={lr_min!r}, lr_max={lr_max!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 10:
-        raise ValueError(f"steps must be an int >= 10, got steps={steps!r}")
+    steps = check_int("steps", steps, minimum=10)
     gamma = (lr_max / lr_min) ** (1.0 / (steps - 1))
     opt = optimizer(exponential(lr_min, gamma=gamma))
     if not isinstance(opt, GradientTransformation):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
 from odyssey_lessons.formats import FloatFormat, get_format, quantize
 
 UPDATE_ROUNDINGS = ("nearest", "stochastic")
@@ -61,8 +62,7 @@ class PrecisionPolicy:
             raise ValueError(f"update_rounding must be one of {UPDATE_ROUNDINGS}, got {self.update_rounding!r}")
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got scaling={self.scaling!r}")
-        if isinstance(self.amax_history, bool) or not isinstance(self.amax_history, int) or self.amax_history < 1:
-            raise ValueError(f"amax_history must be a positive int, got amax_history={self.amax_history!r}")
+        check_int("amax_history", self.amax_history, minimum=1)
 
     @property
     def is_fp32(self) -> bool:

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from odyssey_lessons._validate import check_int
+
 
 def is_weight(name: str) -> bool:
     """Parameters that regularizers act on: weight matrices and filters (``"...weight"``), not biases or BatchNorm's
@@ -67,8 +69,7 @@ class EarlyStopping:
     def __init__(
         self, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got patience={patience!r}")
+        patience = check_int("patience", patience, minimum=1)
         if (
             isinstance(min_delta, bool)
             or not isinstance(min_delta, int | float)

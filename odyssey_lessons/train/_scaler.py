@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from odyssey_lessons._validate import check_bool
 from odyssey_lessons.train._grads import Grads, check_grads, found_nonfinite
 
 
@@ -104,8 +105,7 @@ class GradScaler:
             raise TypeError(f"growth_interval must be an int, got {type(growth_interval).__name__} {growth_interval!r}")
         if growth_interval < 1:
             raise ValueError(f"growth_interval must be a positive int, got growth_interval={growth_interval}")
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be a bool, got enabled={enabled!r}")
+        enabled = check_bool("enabled", enabled)
         if init_scale > float(np.finfo(np.float32).max):
             raise ValueError(f"init_scale must fit in float32, got init_scale={init_scale!r}")
         self.enabled = enabled
@@ -136,8 +136,7 @@ class GradScaler:
 
     def update(self, found_inf: bool) -> None:
         """Back off on overflow, grow after ``growth_interval`` clean steps (class docstring). No-op when disabled."""
-        if not isinstance(found_inf, bool | np.bool_):
-            raise TypeError(f"found_inf must be a bool, got found_inf={found_inf!r}")
+        found_inf = check_bool("found_inf", found_inf)
         if not self.enabled:
             return
         if found_inf:

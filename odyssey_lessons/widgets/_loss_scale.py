@@ -91,7 +91,7 @@ class LossScaleSweep:
     # ----- drawing ------------------------------------------------------------------------------------------------
     def _setup_figure(self) -> None:
         """Create the figure and its artists once; updates only move their data (no clear, no re-layout)."""
-        from odyssey_lessons.studies._mixed_precision import HIST_EDGES
+        from odyssey_lessons.studies import HIST_EDGES
 
         self._fig = Figure(figsize=(10, 3.2), dpi=72)
         self._fig.subplots_adjust(left=0.06, right=0.94, bottom=0.17, top=0.86, wspace=0.25)

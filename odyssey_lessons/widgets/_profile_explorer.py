@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import profiled_cnn
-from odyssey_lessons.nn._base import check_positive_int
 from odyssey_lessons.perf import (
     Counts,
     Profile,

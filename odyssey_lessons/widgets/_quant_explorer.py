@@ -16,6 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from odyssey_lessons._validate import check_choice, check_int
 from odyssey_lessons.quant import GRANULARITIES, levels
 from odyssey_lessons.studies import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
 from odyssey_lessons.widgets._png import show_png
@@ -60,12 +61,9 @@ class QuantExplorer:
         self, bits: int = 4, granularity: str = "channel", observer: str = "minmax", layer: str = "0.weight", *,
         setup: QuantSetup | None = None, draw: bool = True,
     ) -> None:  # fmt: skip
-        if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
-        if observer not in CALIBRATIONS:
-            raise ValueError(f"observer must be one of {CALIBRATIONS}, got {observer=}")
-        if isinstance(bits, bool) or not isinstance(bits, int) or not BITS_RANGE[0] <= bits <= BITS_RANGE[1]:
-            raise ValueError(f"bits must be an int in {BITS_RANGE[0]}..{BITS_RANGE[1]}, got {bits=}")
+        check_choice("granularity", granularity, GRANULARITIES)
+        check_choice("observer", observer, CALIBRATIONS)
+        bits = check_int("bits", bits, minimum=BITS_RANGE[0], maximum=BITS_RANGE[1])
         self.setup = setup or QuantSetup()
         names = [f"{i}.weight" for i, layer_ in enumerate(trained_digits("mlp", self.setup).model.layers)
                  if "weight" in layer_.params()]  # fmt: skip
