@@ -108,7 +108,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         return 1
     argv = lab_argv(root, port=args.port, open_browser=not args.no_browser)
     print("Starting JupyterLab; open the http://127.0.0.1:... URL it prints below. Stop it with Ctrl-C.", flush=True)
-    from odyssey_lessons.grading._provisioner import ipc_environ
+    from odyssey_lessons.grading import ipc_environ
 
     env = ipc_environ()  # the lessons' kernels connect over IPC, as in every kernel the course starts
     if os.name == "posix":
@@ -130,13 +130,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    from odyssey_lessons.grading import AssignError, assign, stale_files
-    from odyssey_lessons.grading._assign import plan
+    from odyssey_lessons.grading import AssignError, assign, assign_plan, stale_files
 
     try:
         root = _root(args)
         if args.list:
-            for task in plan(root, args.names):
+            for task in assign_plan(root, args.names):
                 print(f"{task.source} -> {', '.join(str(p) for p in task.outputs)}")
             return 0
         if args.check:

@@ -84,9 +84,6 @@ PRIVATE_IMPORTS_ALLOWED = {
     ("train", "formats._kernels"),
     ("train", "formats._quantize"),
     ("quant", "native._vnni"),
-    # grading is being renamed (issue 20); the CLI's entry points move with it.
-    ("cli", "grading._provisioner"),
-    ("cli", "grading._assign"),
 }
 
 LESSONS = sorted((PACKAGE.parent / "notebooks").glob("*.py")) + sorted((PACKAGE.parent / "solutions").glob("*.py"))

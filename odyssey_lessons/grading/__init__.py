@@ -35,15 +35,18 @@ from odyssey_lessons.grading._check import check
 from odyssey_lessons.grading._wire import Build, Rng
 
 if TYPE_CHECKING:
-    from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, stale_files
+    from odyssey_lessons.grading._assign import AssignError, StaleFile, assign, assign_plan, stale_files
     from odyssey_lessons.grading._batch import GradeSummary, grade
     from odyssey_lessons.grading._jail import Limits
+    from odyssey_lessons.grading._provisioner import ipc_environ
     from odyssey_lessons.grading._selfcheck import CheckResult, SelfCheckReport, self_check
 
 _LAZY = {
     "AssignError": "_assign",
     "StaleFile": "_assign",
     "assign": "_assign",
+    "assign_plan": "_assign",
+    "ipc_environ": "_provisioner",
     "stale_files": "_assign",
     "GradeSummary": "_batch",
     "grade": "_batch",
@@ -69,9 +72,11 @@ __all__ = [
     "SelfCheckReport",
     "StaleFile",
     "assign",
+    "assign_plan",
     "check",
     "find_checks",
     "grade",
+    "ipc_environ",
     "self_check",
     "stale_files",
     "stub_solutions",

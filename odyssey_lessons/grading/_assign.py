@@ -72,7 +72,7 @@ class StaleFile(NamedTuple):
     reason: Literal["differs", "missing", "no source"]
 
 
-def plan(root: Path, names: Sequence[str] | None = None) -> list[Task]:
+def assign_plan(root: Path, names: Sequence[str] | None = None) -> list[Task]:
     """The tasks for every source under ``root``, or for the sources whose stem is in ``names``.
 
     A name may be a stem (``01_number_formats``) or a path to a source or generated file; only its stem counts.
@@ -361,7 +361,7 @@ def assign(
     root = Path(root)
     out_root = root if out_root is None else Path(out_root)
     written: list[Path] = []
-    tasks = plan(root, names)
+    tasks = assign_plan(root, names)
     with tqdm(tasks, desc="odyssey assign", unit="source", disable=not progress) as bar:
         for task in bar:
             bar.set_postfix_str(str(task.source))
