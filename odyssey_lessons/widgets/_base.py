@@ -9,7 +9,7 @@ A widget subclasses :class:`Dashboard` and provides only what is its own:
   raises :class:`NoResult` when the controls give no result (the readout then says why, and ``state`` is ``None``);
 - ``_plot(state)``: draw ``state`` on ``figure`` and return the plain-text stand-in of the picture;
 - ``_readout_html(state)``: the readout, as HTML;
-- a last call to ``self._show(rows)`` with its control rows: it lays the widget out, watches the controls (a control
+- a last call to ``self._build(rows)`` with its control rows: it lays the widget out, watches the controls (a control
   whose change must first move others, such as a choice bringing its own slider range, gets its own handler, which
   sets them inside ``with self._synced():`` and then calls ``update``) and runs the first ``update``.
 
@@ -81,7 +81,7 @@ class Dashboard(Generic[S]):
         raise NotImplementedError
 
     # ----- the shared skeleton ------------------------------------------------------------------------------------
-    def _show(
+    def _build(
         self,
         rows: Sequence[widgets.ValueWidget | Sequence[widgets.ValueWidget]],
         *,

@@ -156,7 +156,7 @@ class FormatExplorer(Dashboard[FormatReadout]):
         )
         self.saturate = widgets.Checkbox(value=bool(saturate), description="Saturate")
         self._setup_figure()
-        self._show(
+        self._build(
             [[self.format, self.rounding, self.saturate], [self.exponent_bits, self.mantissa_bits], self.value],
             handlers={
                 self.format: self._on_format,

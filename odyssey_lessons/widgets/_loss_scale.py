@@ -61,7 +61,7 @@ class LossScaleSweep(Dashboard[LossScalePoint]):
         )
         self.grad_format = widgets.Dropdown(options=GRAD_FORMATS, value=grad_format, description="Gradients")
         self._setup_figure()
-        self._show([[self.log2_scale, self.grad_format]])
+        self._build([[self.log2_scale, self.grad_format]])
 
     def _compute(self) -> LossScalePoint:
         """The point for the current controls (computed, or fetched from the cache)."""

@@ -101,7 +101,7 @@ class OptimizerExplorer(Dashboard[Trajectory]):
                                         continuous_update=False, style={"description_width": "initial"})  # fmt: skip
         self._fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_path, self._ax_loss = self._fig.subplots(1, 2)
-        self._show([[self.landscape, self.optimizer], [self.lr, self.knob]],
+        self._build([[self.landscape, self.optimizer], [self.lr, self.knob]],
                    handlers={self.optimizer: self._on_optimizer})  # fmt: skip
 
     def _on_optimizer(self, change: dict) -> None:

@@ -185,7 +185,7 @@ class ProfileExplorer(Dashboard[ProfileSetting]):
         self.table = widgets.HTML()
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.45)
         self._ax_roof, self._ax_time = self._fig.subplots(1, 2)
-        self._show([[self.pass_name, self.batch_size, self.width]], below=[self.table])
+        self._build([[self.pass_name, self.batch_size, self.width]], below=[self.table])
 
     def _compute(self) -> ProfileSetting:
         """Profile (or fetch from the cache) the current setting."""

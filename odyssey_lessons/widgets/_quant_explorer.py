@@ -84,7 +84,7 @@ class QuantExplorer(Dashboard[PTQResult]):
         self.layer = widgets.Dropdown(options=names, value=layer, description="Layer", style=style)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_hist, self._ax_acc = self._fig.subplots(1, 2)
-        self._show([[self.bits, self.granularity], [self.observer, self.layer]])
+        self._build([[self.bits, self.granularity], [self.observer, self.layer]])
 
     def _compute(self) -> PTQResult:
         """Quantize (or fetch from the cache) the current setting, and the accuracy curve over every width."""

@@ -64,7 +64,7 @@ class RegularizationExplorer(Dashboard[RegRun]):
         self.meaning = widgets.HTML(f"<i>{html.escape(label)}</i>")
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_loss, self._ax_acc = self._fig.subplots(1, 2)
-        self._show([[self.regularizer, self.strength]], handlers={self.regularizer: self._on_regularizer},
+        self._build([[self.regularizer, self.strength]], handlers={self.regularizer: self._on_regularizer},
                    notes=[self.meaning])  # fmt: skip
 
     def _on_regularizer(self, change: dict) -> None:

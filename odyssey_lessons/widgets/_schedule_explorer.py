@@ -57,7 +57,7 @@ class ScheduleExplorer(Dashboard[ScheduleRun]):
         self._fig.subplots_adjust(left=0.07, right=0.93, bottom=0.17, top=0.88, wspace=0.3)
         self._ax_lr, self._ax_loss = self._fig.subplots(1, 2)
         self._ax_acc = self._ax_loss.twinx()
-        self._show([[self.schedule, self.peak_lr, self.epochs]])
+        self._build([[self.schedule, self.peak_lr, self.epochs]])
 
     def _compute(self) -> ScheduleRun:
         """The run for the current controls (trained, or fetched from the cache)."""
