@@ -11,7 +11,6 @@ import math
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from odyssey_lessons.formats import (
     FORMATS,
@@ -24,7 +23,7 @@ from odyssey_lessons.formats import (
     representable_values,
     ulp,
 )
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard, NoResult
 
 CUSTOM = "custom"
 FIELD_COLOURS: dict[str, str] = {"sign": "#d62728", "exponent": "#1f77b4", "mantissa": "#2ca02c"}
@@ -107,12 +106,7 @@ def readout_html(state: FormatReadout) -> str:
     return f"<table>{body}</table><div style='font-size:0.85em'>{legend}</div>"
 
 
-def error_html(message: str) -> str:
-    """The readout shown instead of the table when the inputs cannot be used."""
-    return f"<div class='odyssey-error' style='color:#b00020'><b>Cannot show this:</b> {html.escape(message)}</div>"
-
-
-class FormatExplorer:
+class FormatExplorer(Dashboard[FormatReadout]):
     """Interactive explorer of one value in one float format.
 
     Controls (public, so tests and lessons can drive them): ``format`` (Dropdown), ``exponent_bits`` and
@@ -143,11 +137,8 @@ class FormatExplorer:
         if fmt != CUSTOM:
             fmt = get_format(fmt).name
         start = get_format(fmt) if fmt != CUSTOM else FORMATS["fp16"]
+        super().__init__(readout_class="odyssey-readout", figsize=(7.5, 2.0), draw=draw)
         self._rng = np.random.default_rng(seed)
-        self._syncing = False
-        self._draw = draw
-        self._state: FormatReadout | None = None
-        self._error: str | None = None
         self.format = widgets.Dropdown(options=[*FORMATS, CUSTOM], value=fmt, description="Format")
         self.exponent_bits = widgets.IntSlider(
             value=start.exponent_bits, min=1, max=8, description="Exponent bits", style={"description_width": "initial"}
@@ -164,38 +155,23 @@ class FormatExplorer:
             options=["nearest", "toward_zero", "stochastic"], value=rounding, description="Rounding"
         )
         self.saturate = widgets.Checkbox(value=bool(saturate), description="Saturate")
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-readout")
-        self.plot = widgets.Output()
         self._setup_figure()
-
-        self.format.observe(self._on_format, names="value")
-        for control in (self.exponent_bits, self.mantissa_bits):
-            control.observe(self._on_bits, names="value")
-        for control in (self.value, self.rounding, self.saturate):
-            control.observe(lambda _change: self.update(), names="value")
-
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.format, self.rounding, self.saturate]),
-                widgets.HBox([self.exponent_bits, self.mantissa_bits]),
-                self.value,
-                self.readout,
-                self.plot,
-            ]
+        self._build(
+            [[self.format, self.rounding, self.saturate], [self.exponent_bits, self.mantissa_bits], self.value],
+            handlers={
+                self.format: self._on_format,
+                self.exponent_bits: self._on_bits,
+                self.mantissa_bits: self._on_bits,
+            },
         )
-        self.update()
 
     # ----- control logic ------------------------------------------------------------------------------------------
     def _on_format(self, change: dict) -> None:
         if change["new"] != CUSTOM:
             f = FORMATS[change["new"]]
-            self._syncing = True  # moving the sliders to match a named format must not switch to custom
-            try:
+            with self._synced():  # moving the sliders to match a named format must not switch to custom
                 self.exponent_bits.value = f.exponent_bits
                 self.mantissa_bits.value = f.mantissa_bits
-            finally:
-                self._syncing = False
         self.update()
 
     def _on_bits(self, _change: dict) -> None:
@@ -216,37 +192,21 @@ class FormatExplorer:
             return custom_format(self.exponent_bits.value, self.mantissa_bits.value)
         return FORMATS[self.format.value]
 
-    def update(self) -> None:
-        """Recompute the readout and the plot from the controls (called by every control change)."""
+    def _compute(self) -> FormatReadout:
         try:
             fmt = self.current_format()
             value = parse_value(self.value.value)
-        except ValueError as exc:
-            self._state, self._error = None, str(exc)
-            self.readout.value = error_html(self._error)
-            self.plot.outputs = ()
-            return
+        except ValueError as exc:  # text that is not a number, a custom format that is not valid
+            raise NoResult(str(exc)) from exc
         seed = int(self._rng.integers(2**63)) if self.rounding.value == "stochastic" else None
-        self._state = explain(value, fmt, rounding=self.rounding.value, saturate=self.saturate.value, seed=seed)
-        self._error = None
-        self.readout.value = readout_html(self._state)
-        if self._draw:
-            self._redraw(fmt, self._state)
+        return explain(value, fmt, rounding=self.rounding.value, saturate=self.saturate.value, seed=seed)
 
-    @property
-    def state(self) -> FormatReadout | None:
-        """The current :class:`FormatReadout`, or ``None`` while the inputs are invalid (see :attr:`error`)."""
-        return self._state
-
-    @property
-    def error(self) -> str | None:
-        """Why the inputs cannot be shown (bad value text, invalid custom format), or ``None``."""
-        return self._error
+    def _readout_html(self, state: FormatReadout) -> str:
+        return readout_html(state)
 
     # ----- drawing ------------------------------------------------------------------------------------------------
     def _setup_figure(self) -> None:
-        """Create the one figure and its artists; updates only change their data (fast, no re-layout)."""
-        self._fig = Figure(figsize=(7.5, 2.0), dpi=72)
+        """Create the figure's axes and artists once; updates only change their data (fast, no re-layout)."""
         self._fig.subplots_adjust(left=0.03, right=0.97, bottom=0.3, top=0.8)
         ax = self._ax = self._fig.add_subplot()
         ax.set_yticks([])
@@ -256,9 +216,9 @@ class FormatExplorer:
         (self._rounded_artist,) = ax.plot([], [], "o", color=FIELD_COLOURS["mantissa"], ms=8)
         ax.set_xlabel("grey: representable values   red: |input|   green: |rounded|", fontsize=9)
 
-    def _redraw(self, fmt: FloatFormat, state: FormatReadout) -> None:
-        """Update the figure's artists for ``state`` and put the figure's PNG in the Output widget."""
-        ax = self._ax
+    def _plot(self, state: FormatReadout) -> str:
+        """Update the figure's artists for ``state``."""
+        fmt, ax = self.current_format(), self._ax
         v, r = abs(state.value), abs(state.rounded)
         if fmt.bits <= _MAX_LISTED_BITS:
             grid = representable_values(fmt)
@@ -291,17 +251,7 @@ class FormatExplorer:
         self._rounded_artist.set_data([r] if show_rounded else [], [0] if show_rounded else [])
         ax.set_xlim(lo, hi)
         ax.set_title(title, fontsize=10)
-        show_png(self.plot, self._fig, f"<representable values of {fmt.name}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure the plot is drawn on (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<representable values of {fmt.name}>"
 
 
 def _grid_near(centre: float, fmt: FloatFormat) -> np.ndarray:

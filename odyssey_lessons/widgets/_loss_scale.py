@@ -7,15 +7,12 @@ only wires controls to it and draws. Headless use: set ``sweep.log2_scale.value 
 
 from __future__ import annotations
 
-import time
-
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.studies import LOG2_SCALE_RANGE, LossScalePoint, SweepSetup, loss_scale_point
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import readout_table
 
 GRAD_FORMATS = ("fp16", "bf16", "e5m2", "e4m3fn")
@@ -36,7 +33,7 @@ def sweep_readout_html(point: LossScalePoint, seconds: float) -> str:
     return readout_table(rows)
 
 
-class LossScaleSweep:
+class LossScaleSweep(Dashboard[LossScalePoint]):
     """Pick a static loss scale ``2**k`` and a gradient format; see what the gradients lose and how training goes.
 
     Args:
@@ -52,10 +49,8 @@ class LossScaleSweep:
         if get_format(grad_format).name not in GRAD_FORMATS:
             raise ValueError(f"grad_format must be one of {GRAD_FORMATS}, got grad_format={grad_format!r}")
         lo, hi = LOG2_SCALE_RANGE
+        super().__init__(readout_class="odyssey-sweep-readout", figsize=(10, 3.2), draw=draw)
         self.setup = setup or SweepSetup()
-        self._draw = draw
-        self._state: LossScalePoint | None = None
-        self.seconds = 0.0
         self.log2_scale = widgets.IntSlider(
             value=log2_scale,
             min=lo,
@@ -65,35 +60,21 @@ class LossScaleSweep:
             style={"description_width": "initial"},
         )
         self.grad_format = widgets.Dropdown(options=GRAD_FORMATS, value=grad_format, description="Gradients")
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-sweep-readout")
-        self.plot = widgets.Output()
         self._setup_figure()
-        for control in (self.log2_scale, self.grad_format):
-            control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.log2_scale, self.grad_format]), self.readout, self.plot])
-        self.update()
+        self._build([[self.log2_scale, self.grad_format]])
 
-    def update(self) -> None:
-        """Recompute (or fetch from the cache) the point for the current controls, then redraw."""
-        start = time.perf_counter()
-        self._state = loss_scale_point(int(self.log2_scale.value), self.grad_format.value, self.setup)
-        self.seconds = time.perf_counter() - start
-        if self._draw:
-            self._redraw(self._state)
-        self.readout.value = sweep_readout_html(self._state, self.seconds)  # last: a new readout means all is drawn
+    def _compute(self) -> LossScalePoint:
+        """The point for the current controls (computed, or fetched from the cache)."""
+        return loss_scale_point(int(self.log2_scale.value), self.grad_format.value, self.setup)
 
-    @property
-    def state(self) -> LossScalePoint | None:
-        """The current :class:`~odyssey_lessons.train.LossScalePoint`."""
-        return self._state
+    def _readout_html(self, state: LossScalePoint) -> str:
+        return sweep_readout_html(state, self.seconds)
 
     # ----- drawing ------------------------------------------------------------------------------------------------
     def _setup_figure(self) -> None:
-        """Create the figure and its artists once; updates only move their data (no clear, no re-layout)."""
+        """Create the figure's axes and artists once; updates only move their data (no clear, no re-layout)."""
         from odyssey_lessons.studies import HIST_EDGES
 
-        self._fig = Figure(figsize=(10, 3.2), dpi=72)
         self._fig.subplots_adjust(left=0.06, right=0.94, bottom=0.17, top=0.86, wspace=0.25)
         self._ax_hist, self._ax_curve = self._fig.subplots(1, 2)
         self._ax_acc = self._ax_curve.twinx()
@@ -123,7 +104,7 @@ class LossScaleSweep:
         rect.set_x(x0)
         rect.set_width(max(x1 - x0, 0.0))
 
-    def _redraw(self, point: LossScalePoint) -> None:
+    def _plot(self, point: LossScalePoint) -> str:
         ax = self._ax_hist
         sub, normal, top = point.log2_range
         lo, hi = float(point.hist_edges[0]), float(point.hist_edges[-1])
@@ -150,14 +131,4 @@ class LossScaleSweep:
         per_epoch = len(steps) // max(len(h.epoch["epoch"]), 1)
         self._acc_line.set_data(h.epoch["epoch"] * per_epoch, h.epoch["val_acc"])
         self._ax_curve.set_title(f"training: bf16 forward, {point.grad_format} gradients, static scale", fontsize=10)
-        show_png(self.plot, self._fig, f"<loss scale 2^{point.log2_scale}, {point.grad_format}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<loss scale 2^{point.log2_scale}, {point.grad_format}>"

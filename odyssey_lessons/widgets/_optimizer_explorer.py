@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import html
 import math
-import time
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
 
 from odyssey_lessons.optim import (
     LANDSCAPES,
@@ -29,7 +27,7 @@ from odyssey_lessons.optim import (
     sgd,
     trajectory,
 )
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard, NoResult
 from odyssey_lessons.widgets._tables import readout_table
 
 # name -> (factory of (lr, knob), knob label, knob range, default knob, default lr)
@@ -71,8 +69,11 @@ def explorer_readout_html(name: str, traj: Trajectory, seconds: float) -> str:
     return readout_table(rows)
 
 
-class OptimizerExplorer:
+class OptimizerExplorer(Dashboard[Trajectory]):
     """A landscape, an optimizer, its learning rate and main hyperparameter -> its path and loss.
+
+    ``state`` is ``None`` (with the reason in ``error``) while the optimizer rejects a hyperparameter at the slider's
+    edge.
 
     Args:
         landscape: A key of :data:`~odyssey_lessons.optim.LANDSCAPES`.
@@ -89,11 +90,8 @@ class OptimizerExplorer:
             raise ValueError(f"unknown landscape {landscape!r}; known: {', '.join(LANDSCAPES)}")
         if optimizer not in CHOICES:
             raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(CHOICES)}")
+        super().__init__(readout_class="odyssey-optimizer-readout", figsize=(10, 3.6), draw=draw)
         self.steps = steps
-        self._draw = draw
-        self._state: Trajectory | None = None
-        self._error: str | None = None
-        self.seconds = 0.0
         _, label, (lo, hi), knob, lr = CHOICES[optimizer]
         self.landscape = widgets.Dropdown(options=list(LANDSCAPES), value=landscape, description="Landscape")
         self.optimizer = widgets.Dropdown(options=list(CHOICES), value=optimizer, description="Optimizer")
@@ -101,27 +99,15 @@ class OptimizerExplorer:
                                          continuous_update=False)  # fmt: skip
         self.knob = widgets.FloatSlider(value=knob, min=lo, max=hi, step=0.01, description=label,
                                         continuous_update=False, style={"description_width": "initial"})  # fmt: skip
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-optimizer-readout")
-        self.plot = widgets.Output()
-        self._fig = Figure(figsize=(10, 3.6), dpi=72)
         self._fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_path, self._ax_loss = self._fig.subplots(1, 2)
-        self._syncing = False
-        self.optimizer.observe(self._on_optimizer, names="value")
-        for control in (self.landscape, self.lr, self.knob):
-            control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.landscape, self.optimizer]), widgets.HBox([self.lr, self.knob]), self.readout,
-             self.plot]
-        )  # fmt: skip
-        self.update()
+        self._build([[self.landscape, self.optimizer], [self.lr, self.knob]],
+                   handlers={self.optimizer: self._on_optimizer})  # fmt: skip
 
     def _on_optimizer(self, change: dict) -> None:
         """A new optimizer brings its own hyperparameter slider range and default learning rate."""
         _, label, (lo, hi), knob, lr = CHOICES[change["new"]]
-        self._syncing = True
-        try:
+        with self._synced():
             self.knob.description = label
             if lo > self.knob.max:  # traitlets keeps min <= max at every assignment: order them
                 self.knob.max, self.knob.min = hi, lo
@@ -130,38 +116,24 @@ class OptimizerExplorer:
             self.knob.disabled = lo == hi
             self.knob.value = knob
             self.lr.value = lr
-        finally:
-            self._syncing = False
         self.update()
 
-    def update(self) -> None:
-        """Run the chosen optimizer on the chosen landscape and redraw (skipped while controls are being synced)."""
-        if self._syncing:
-            return
-        start = time.perf_counter()
+    def _compute(self) -> Trajectory:
+        """Run the chosen optimizer on the chosen landscape."""
         try:
             opt = make_optimizer(self.optimizer.value, float(self.lr.value), float(self.knob.value))
         except ValueError as exc:  # e.g. a hyperparameter at the edge the optimizer rejects
-            self._state, self._error = None, str(exc)
-            self.readout.value = f"<span style='color:#d62728'>{html.escape(self._error)}</span>"
-            return
-        self._state, self._error = trajectory(opt, self.landscape.value, steps=self.steps), None
-        self.seconds = time.perf_counter() - start
-        if self._draw:
-            self._redraw(self._state)
-        self.readout.value = explorer_readout_html(self.optimizer.value, self._state, self.seconds)
+            raise NoResult(str(exc)) from exc
+        return trajectory(opt, self.landscape.value, steps=self.steps)
 
-    @property
-    def state(self) -> Trajectory | None:
-        """The current :class:`~odyssey_lessons.optim.Trajectory` (``None`` after a rejected hyperparameter)."""
-        return self._state
+    def _readout_html(self, state: Trajectory) -> str:
+        return explorer_readout_html(self.optimizer.value, state, self.seconds)
 
-    @property
-    def error(self) -> str | None:
-        """Why the current controls give no run, or ``None``."""
-        return self._error
+    def _show_error(self, message: str) -> None:
+        """The message in red instead of the readout; the last picture stays."""
+        self.readout.value = f"<span style='color:#d62728'>{html.escape(message)}</span>"
 
-    def _redraw(self, traj: Trajectory) -> None:
+    def _plot(self, traj: Trajectory) -> str:
         land = LANDSCAPES[traj.landscape]
         x0, x1, y0, y1 = land.bounds
         gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
@@ -184,14 +156,4 @@ class OptimizerExplorer:
         ax.set_xlabel("step")
         ax.set_ylabel("loss − minimum (log)")
         ax.set_title("loss per step", fontsize=10)
-        show_png(self.plot, self._fig, f"<{self.optimizer.value} on {traj.landscape}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<{self.optimizer.value} on {traj.landscape}>"

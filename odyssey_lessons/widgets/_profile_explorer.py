@@ -16,7 +16,6 @@ from functools import cache, lru_cache
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.data import digits_task
@@ -33,7 +32,7 @@ from odyssey_lessons.perf import (
     roofline,
     stream_bandwidth,
 )
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import html_table, readout_table
 
 PASSES: dict[str, bool] = {"forward+backward": True, "forward": False}
@@ -161,7 +160,7 @@ def profile_readout_html(setting: ProfileSetting, pass_name: str) -> str:
     return readout_table(rows)
 
 
-class ProfileExplorer:
+class ProfileExplorer(Dashboard[ProfileSetting]):
     """Batch size, model width and pass -> the per-layer profile table and the roofline, live.
 
     Args:
@@ -176,42 +175,30 @@ class ProfileExplorer:
     ) -> None:
         if pass_name not in PASSES:
             raise ValueError(f"unknown pass {pass_name!r}; known: {', '.join(PASSES)}")
-        self._draw = draw
-        self._state: ProfileSetting | None = None
+        super().__init__(readout_class="odyssey-profile-readout", figsize=(11, 3.8), draw=draw)
         style = {"description_width": "initial"}
         self.pass_name = widgets.Dropdown(options=list(PASSES), value=pass_name, description="Pass", style=style)
         self.batch_size = widgets.IntSlider(value=batch_size, min=1, max=MAX_BATCH, step=1, description="Batch size",
                                             continuous_update=False, style=style)  # fmt: skip
         self.width = widgets.IntSlider(value=width, min=WIDTHS[0], max=WIDTHS[1], step=4, description="Width",
                                        continuous_update=False, style=style)  # fmt: skip
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-profile-readout")
         self.table = widgets.HTML()
-        self.plot = widgets.Output()
-        self._fig = Figure(figsize=(11, 3.8), dpi=72)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.45)
         self._ax_roof, self._ax_time = self._fig.subplots(1, 2)
-        for control in (self.pass_name, self.batch_size, self.width):
-            control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.pass_name, self.batch_size, self.width]), self.readout,
-                                    self.plot, self.table])  # fmt: skip
-        self.update()
+        self._build([[self.pass_name, self.batch_size, self.width]], below=[self.table])
 
-    def update(self) -> None:
-        """Profile (or fetch from the cache) the current setting, then redraw; the readout is written last."""
-        setting = profile_setting(int(self.batch_size.value), int(self.width.value), PASSES[self.pass_name.value])
-        self._state = setting
-        if self._draw:
-            self._redraw(setting)
-        self.table.value = profile_table_html(setting)
-        self.readout.value = profile_readout_html(setting, self.pass_name.value)
+    def _compute(self) -> ProfileSetting:
+        """Profile (or fetch from the cache) the current setting."""
+        return profile_setting(int(self.batch_size.value), int(self.width.value), PASSES[self.pass_name.value])
 
-    @property
-    def state(self) -> ProfileSetting | None:
-        """The current :class:`ProfileSetting`."""
-        return self._state
+    def _write(self, state: ProfileSetting) -> None:
+        self.table.value = profile_table_html(state)
+        super()._write(state)  # the readout last
 
-    def _redraw(self, setting: ProfileSetting) -> None:
+    def _readout_html(self, state: ProfileSetting) -> str:
+        return profile_readout_html(state, self.pass_name.value)
+
+    def _plot(self, setting: ProfileSetting) -> str:
         self._ax_roof.clear()
         title = f"batch {setting.batch_size}, width {setting.width}"
         plot_roofline(self._ax_roof, setting.roofline, title=f"roofline of this machine (1 thread): {title}")
@@ -230,14 +217,4 @@ class ProfileExplorer:
         ax.set_xlabel("ms per step (median)")
         ax.set_title(f"where the time goes: {title}", fontsize=9)
         ax.legend(fontsize=8, loc="lower right")
-        show_png(self.plot, self._fig, f"<profile {title}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<profile {title}>"

@@ -10,16 +10,14 @@ Headless use: set ``widget.bits.value = 3`` and read ``widget.state``.
 from __future__ import annotations
 
 import html
-import time
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from odyssey_lessons._validate import check_choice, check_int
 from odyssey_lessons.quant import GRANULARITIES, levels
 from odyssey_lessons.studies import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import readout_table
 
 BITS_RANGE = (2, 8)
@@ -45,8 +43,11 @@ def quant_readout_html(result: PTQResult, layer: str, seconds: float) -> str:
     return readout_table(rows)
 
 
-class QuantExplorer:
+class QuantExplorer(Dashboard[PTQResult]):
     """Bits, granularity and calibration -> weight histogram with levels, quantization error, accuracy and size.
+
+    ``state`` is the :class:`~odyssey_lessons.studies.PTQResult` of the chosen bits (the chosen layer:
+    ``state.layer(name)``); ``curve`` holds the results of every width at the same granularity and calibration.
 
     Args:
         bits: Initial weight width, 2..8.
@@ -69,10 +70,8 @@ class QuantExplorer:
                  if "weight" in layer_.params()]  # fmt: skip
         if layer not in names:
             raise ValueError(f"layer must be one of {names}, got {layer=}")
-        self._draw = draw
-        self._state: PTQResult | None = None
+        super().__init__(readout_class="odyssey-quant-readout", figsize=(10, 3.4), draw=draw)
         self.curve: dict[int, PTQResult] = {}
-        self.seconds = 0.0
         style = {"description_width": "initial"}
         self.bits = widgets.IntSlider(value=bits, min=BITS_RANGE[0], max=BITS_RANGE[1], description="Bits",
                                       continuous_update=False)  # fmt: skip
@@ -81,39 +80,22 @@ class QuantExplorer:
         self.observer = widgets.Dropdown(options=list(CALIBRATIONS), value=observer, description="Calibration",
                                          style=style)  # fmt: skip
         self.layer = widgets.Dropdown(options=names, value=layer, description="Layer", style=style)
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-quant-readout")
-        self.plot = widgets.Output()
-        self._fig = Figure(figsize=(10, 3.4), dpi=72)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_hist, self._ax_acc = self._fig.subplots(1, 2)
-        for control in (self.bits, self.granularity, self.observer, self.layer):
-            control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([self.bits, self.granularity]), widgets.HBox([self.observer, self.layer]), self.readout,
-            self.plot,
-        ])  # fmt: skip
-        self.update()
+        self._build([[self.bits, self.granularity], [self.observer, self.layer]])
 
-    def update(self) -> None:
-        """Quantize (or fetch from the cache) the current setting and the accuracy curve over every width, redraw."""
-        start = time.perf_counter()
+    def _compute(self) -> PTQResult:
+        """Quantize (or fetch from the cache) the current setting, and the accuracy curve over every width."""
         gran, obs = self.granularity.value, self.observer.value
         self.curve = {
             b: ptq_run("mlp", b, gran, obs, setup=self.setup) for b in range(BITS_RANGE[0], BITS_RANGE[1] + 1)
         }
-        self._state = self.curve[int(self.bits.value)]
-        self.seconds = time.perf_counter() - start
-        if self._draw:
-            self._redraw(self._state)
-        self.readout.value = quant_readout_html(self._state, self.layer.value, self.seconds)
+        return self.curve[int(self.bits.value)]
 
-    @property
-    def state(self) -> PTQResult | None:
-        """The current :class:`~odyssey_lessons.train.PTQResult` (the chosen layer: ``.layer(name)``)."""
-        return self._state
+    def _readout_html(self, state: PTQResult) -> str:
+        return quant_readout_html(state, self.layer.value, self.seconds)
 
-    def _redraw(self, result: PTQResult) -> None:
+    def _plot(self, result: PTQResult) -> str:
         q = result.layer(self.layer.value)
         ax = self._ax_hist
         ax.clear()
@@ -156,14 +138,4 @@ class QuantExplorer:
         ax.set_ylim(min(50.0, 100 * min(r.test_acc for r in self.curve.values()) - 2), 100)
         ax.set_title(f"accuracy vs bits: per {result.granularity}, {result.observer}", fontsize=10)
         ax.legend(fontsize=7, loc="lower right")
-        show_png(self.plot, self._fig, f"<{result.bits}-bit {result.granularity} {result.observer}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<{result.bits}-bit {result.granularity} {result.observer}>"

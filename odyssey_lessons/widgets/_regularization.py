@@ -9,13 +9,11 @@ back is instant); this module only wires controls to it and draws. Headless use:
 from __future__ import annotations
 
 import html
-import time
 
 import ipywidgets as widgets
-from matplotlib.figure import Figure
 
 from odyssey_lessons.studies import REGULARIZERS, RegRun, RegSetup, regularization_run
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import readout_table
 
 
@@ -36,7 +34,7 @@ def regularization_readout_html(run: RegRun, baseline: RegRun, seconds: float) -
     return readout_table(rows)
 
 
-class RegularizationExplorer:
+class RegularizationExplorer(Dashboard[RegRun]):
     """A regularizer and its strength -> train/validation curves, the gap, and the test accuracy.
 
     Args:
@@ -53,12 +51,9 @@ class RegularizationExplorer:
     ) -> None:  # fmt: skip
         if regularizer not in REGULARIZERS:
             raise ValueError(f"unknown regularizer {regularizer!r}; known: {', '.join(REGULARIZERS)}")
+        super().__init__(readout_class="odyssey-regularization-readout", figsize=(10, 3.4), draw=draw)
         self.seed = seed
         self.setup = setup or RegSetup()
-        self._draw = draw
-        self._state: RegRun | None = None
-        self.seconds = 0.0
-        self._syncing = False
         label, (lo, hi), typical = REGULARIZERS[regularizer]
         self.regularizer = widgets.Dropdown(options=list(REGULARIZERS), value=regularizer, description="Regularizer",
                                             style={"description_width": "initial"})  # fmt: skip
@@ -67,22 +62,15 @@ class RegularizationExplorer:
             description="strength", continuous_update=False, disabled=hi == lo, readout_format=".3g",
         )  # fmt: skip
         self.meaning = widgets.HTML(f"<i>{html.escape(label)}</i>")
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-regularization-readout")
-        self.plot = widgets.Output()
-        self._fig = Figure(figsize=(10, 3.4), dpi=72)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
         self._ax_loss, self._ax_acc = self._fig.subplots(1, 2)
-        self.regularizer.observe(self._on_regularizer, names="value")
-        self.strength.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.regularizer, self.strength]), self.meaning, self.readout,
-                                    self.plot])  # fmt: skip
-        self.update()
+        self._build([[self.regularizer, self.strength]], handlers={self.regularizer: self._on_regularizer},
+                   notes=[self.meaning])  # fmt: skip
 
     def _on_regularizer(self, change: dict) -> None:
+        """A new regularizer brings its own strength range, typical value and meaning."""
         label, (lo, hi), typical = REGULARIZERS[change["new"]]
-        self._syncing = True
-        try:
+        with self._synced():
             if lo > self.strength.max:  # traitlets keeps min <= max at every assignment: order them
                 self.strength.max, self.strength.min = hi, lo
             else:
@@ -91,28 +79,18 @@ class RegularizationExplorer:
             self.strength.disabled = hi == lo
             self.strength.value = typical
             self.meaning.value = f"<i>{html.escape(label)}</i>"
-        finally:
-            self._syncing = False
         self.update()
 
-    def update(self) -> None:
-        """Train (or fetch from the cache) the run for the current controls, then redraw."""
-        if self._syncing:
-            return
-        start = time.perf_counter()
+    def _compute(self) -> RegRun:
+        """Train (or fetch from the cache) the run for the current controls, and the unregularized baseline."""
         name = self.regularizer.value
         strength = float(self.strength.value) if name != "none" else 0.0
-        self._state = regularization_run(name, strength, seed=self.seed, setup=self.setup)
+        run = regularization_run(name, strength, seed=self.seed, setup=self.setup)
         self._baseline = regularization_run("none", 0.0, seed=self.seed, setup=self.setup)
-        self.seconds = time.perf_counter() - start
-        if self._draw:
-            self._redraw(self._state, self._baseline)
-        self.readout.value = regularization_readout_html(self._state, self._baseline, self.seconds)
+        return run
 
-    @property
-    def state(self) -> RegRun | None:
-        """The current :class:`~odyssey_lessons.train.RegRun`."""
-        return self._state
+    def _readout_html(self, state: RegRun) -> str:
+        return regularization_readout_html(state, self._baseline, self.seconds)
 
     def _setup_artists(self) -> None:
         """Create the lines once; updates only move their data (a redraw without re-layout is about twice as fast)."""
@@ -129,10 +107,10 @@ class RegularizationExplorer:
         self._ax_acc.legend(fontsize=7, loc="lower right")
         self._best_lines = [ax.axvline(1, color="0.5", lw=1, visible=False) for ax in (self._ax_loss, self._ax_acc)]
 
-    def _redraw(self, run: RegRun, baseline: RegRun) -> None:
+    def _plot(self, run: RegRun) -> str:
         if not hasattr(self, "_lines"):
             self._setup_artists()
-        for who, r in [("none", baseline), ("run", run)]:
+        for who, r in [("none", self._baseline), ("run", run)]:
             e = r.history.epoch
             for metric in ("loss", "acc"):
                 for split in ("train", "val"):
@@ -148,14 +126,4 @@ class RegularizationExplorer:
             line.set_visible(stopped)
             if stopped:
                 line.set_xdata([run.history.best_epoch, run.history.best_epoch])
-        show_png(self.plot, self._fig, f"<{run.regularizer} {run.strength:g}>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<{run.regularizer} {run.strength:g}>"

@@ -8,15 +8,13 @@ wires controls to it and draws. Headless use: set ``explorer.schedule.value = "c
 from __future__ import annotations
 
 import html
-import time
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from odyssey_lessons.schedules import SCHEDULES
 from odyssey_lessons.studies import ScheduleRun, schedule_run
-from odyssey_lessons.widgets._png import show_png
+from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import readout_table
 
 
@@ -33,7 +31,7 @@ def schedule_readout_html(run: ScheduleRun, seconds: float) -> str:
     return readout_table(rows)
 
 
-class ScheduleExplorer:
+class ScheduleExplorer(Dashboard[ScheduleRun]):
     """A schedule, its peak learning rate and the number of epochs -> the lr curve and a real training run.
 
     Args:
@@ -49,44 +47,28 @@ class ScheduleExplorer:
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
+        super().__init__(readout_class="odyssey-schedule-readout", figsize=(10, 3.2), draw=draw)
         self.seed = seed
-        self._draw = draw
-        self._state: ScheduleRun | None = None
-        self.seconds = 0.0
         self.schedule = widgets.Dropdown(options=list(SCHEDULES), value=schedule, description="Schedule")
         self.peak_lr = widgets.FloatLogSlider(
             value=peak_lr, base=10, min=-3, max=0, step=0.25, description="peak lr", continuous_update=False
         )
         self.epochs = widgets.IntSlider(value=epochs, min=1, max=15, description="epochs", continuous_update=False)
-        self.readout = widgets.HTML()
-        self.readout.add_class("odyssey-schedule-readout")
-        self.plot = widgets.Output()
-        self._fig = Figure(figsize=(10, 3.2), dpi=72)
         self._fig.subplots_adjust(left=0.07, right=0.93, bottom=0.17, top=0.88, wspace=0.3)
         self._ax_lr, self._ax_loss = self._fig.subplots(1, 2)
         self._ax_acc = self._ax_loss.twinx()
-        for control in (self.schedule, self.peak_lr, self.epochs):
-            control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.schedule, self.peak_lr, self.epochs]), self.readout, self.plot])
-        self.update()
+        self._build([[self.schedule, self.peak_lr, self.epochs]])
 
-    def update(self) -> None:
-        """Recompute (or fetch from the cache) the run for the current controls, then redraw."""
-        start = time.perf_counter()
-        self._state = schedule_run(
+    def _compute(self) -> ScheduleRun:
+        """The run for the current controls (trained, or fetched from the cache)."""
+        return schedule_run(
             self.schedule.value, peak_lr=float(self.peak_lr.value), epochs=int(self.epochs.value), seed=self.seed
         )
-        self.seconds = time.perf_counter() - start
-        if self._draw:
-            self._redraw(self._state)
-        self.readout.value = schedule_readout_html(self._state, self.seconds)  # last: a new readout means all is drawn
 
-    @property
-    def state(self) -> ScheduleRun | None:
-        """The current :class:`~odyssey_lessons.train.ScheduleRun`."""
-        return self._state
+    def _readout_html(self, state: ScheduleRun) -> str:
+        return schedule_readout_html(state, self.seconds)
 
-    def _redraw(self, run: ScheduleRun) -> None:
+    def _plot(self, run: ScheduleRun) -> str:
         steps = np.arange(len(run.lrs))
         ax = self._ax_lr
         ax.clear()
@@ -113,14 +95,4 @@ class ScheduleExplorer:
         ax2.set_ylabel("validation accuracy")
         ax.set_title("SGD (momentum 0.9), digits MLP", fontsize=10)
         ax.legend(fontsize=8, loc="center right")
-        show_png(self.plot, self._fig, f"<{run.name} schedule run>")
-
-    @property
-    def figure(self) -> Figure:
-        """The matplotlib figure (reused across updates)."""
-        return self._fig
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return f"<{run.name} schedule run>"
