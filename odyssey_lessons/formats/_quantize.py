@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._threads import threads_for
 from odyssey_lessons.formats import _kernels as K
 from odyssey_lessons.formats._spec import FloatFormat, get_format
 
@@ -23,7 +21,6 @@ ROUNDING_MODES: dict[str, int] = {
 """Rounding modes: ties-to-even nearest, truncation toward zero, and unbiased stochastic rounding."""
 
 _MAX_CODE_BITS = 16
-_SMALL = 1 << 14  # below this many elements a kernel runs on the calling thread
 
 
 @lru_cache(maxsize=256)
@@ -176,20 +173,9 @@ def quantize(
         raise TypeError(f"out must be a float32 numpy array, got {getattr(out, 'dtype', type(out).__name__)}")
     elif out.shape != arr.shape or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous with shape {arr.shape}, got shape {out.shape}")
-    with _threads_for(arr.size):
+    with threads_for(arr.size):
         _dispatch(f, arr.reshape(-1), out.reshape(-1), rounding, bool(saturate), s)
     return out
-
-
-@contextmanager
-def _threads_for(size: int) -> Iterator[None]:
-    """Run small arrays on the calling thread: waking numba's thread pool costs more than rounding a few thousand
-    values (3x on a 2-element float64 call). ``numba.set_num_threads`` is local to the calling thread."""
-    if size >= _SMALL or numba.get_num_threads() == 1:  # nothing to do (e.g. inside a training step's serial block)
-        yield
-        return
-    with serial_kernels():
-        yield
 
 
 def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDArray], NDArray[np.float32]]:

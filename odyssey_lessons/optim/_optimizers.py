@@ -2,8 +2,9 @@
 
 Each ``update`` validates its inputs, computes the step's scalars (learning rate, bias corrections) once into the
 kernel's hyperparameter vector (layout: the ``_kernels`` constants), and then runs one kernel per parameter array that
-reads ``p``, ``g`` and the old state and writes new state arrays and the update. The state passed in is never modified: every update returns new state arrays (state in, new state out), so
-an old state can be kept, inspected or replayed. "New" arrays reuse the memory of earlier outputs that nobody
+reads ``p``, ``g`` and the old state and writes new state arrays and the update. The state passed in is never
+modified: every update returns new state arrays (state in, new state out), so an old state can be kept, inspected or
+replayed. "New" arrays reuse the memory of earlier outputs that nobody
 references any more (:class:`~odyssey_lessons.optim._base.Recycler`): fresh memory would cost a page fault per
 4 KiB page written, more than the update itself.
 
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from odyssey_lessons._threads import threads_for
 from odyssey_lessons.optim import _kernels as K
 from odyssey_lessons.optim._base import (
     GradientTransformation,
@@ -35,7 +37,6 @@ from odyssey_lessons.optim._base import (
     check_positive,
     check_tree,
     check_unit,
-    kernel_threads,
     lr_at,
 )
 
@@ -175,7 +176,7 @@ def sgd(
         for name, g in grads.items():
             g, p = _flat(g), _params_in(params, name, fused)
             u = _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 if momentum:
                     b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused)
                     b = _state_out(out, b_old, fused)
@@ -253,7 +254,7 @@ def adam(
             v_old = _state_in(state.nu[name], f"state.nu[{name!r}]", fused)
             m, v = _state_out(out, m_old, fused), _state_out(out, v_old, fused)
             u = _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 K.adam_kernel(p, g, m_old, v_old, m, v, u, h, fused)
             updates[name], mu[name], nu[name] = (
                 _shaped(u, shape, fused),
@@ -325,7 +326,7 @@ def adagrad(
             g, p = _flat(g), _params_in(params, name, fused)
             s_old = _state_in(state.sum[name], f"state.sum[{name!r}]", fused)
             s, u = _state_out(out, s_old, fused), _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 K.adagrad_kernel(p, g, s_old, s, u, h, fused)
             updates[name], sums[name] = _shaped(u, shape, fused), s.reshape(shape)
         return updates, AdagradState(state.step + 1, sums)
@@ -400,7 +401,7 @@ def rmsprop(
             ga = _state_out(out, ga_old, fused) if centered else _EMPTY
             b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused) if momentum else _EMPTY
             b = _state_out(out, b_old, fused) if momentum else _EMPTY
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 K.rmsprop_kernel(p, g, sq_old, ga_old, b_old, sq, ga, b, u, h, fused)
             updates[name], sq_avgs[name] = _shaped(u, shape, fused), sq.reshape(shape)
             if centered:
@@ -451,7 +452,7 @@ def lion(
             g, p = _flat(g), _params_in(params, name, fused)
             m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
             m, u = _state_out(out, m_old, fused), _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 K.lion_kernel(p, g, m_old, m, u, h, fused)
             updates[name], mu[name] = _shaped(u, shape, fused), m.reshape(shape)
         return updates, LionState(state.step + 1, mu)
