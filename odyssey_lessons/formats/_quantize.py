@@ -78,10 +78,20 @@ def nearest_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | Non
     return fast if fast is not None and fmt.subnormals else None
 
 
-_FAST_KERNELS = {
-    "nearest": K.quantize_f32_nearest,
-    "toward_zero": K.quantize_f32_toward_zero,
+def _fast_nearest(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
+    K.quantize_f32_nearest(x, out, q)  # deterministic: no seed
+
+
+def _fast_toward_zero(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
+    K.quantize_f32_toward_zero(x, out, q)  # deterministic: no seed
+
+
+_FAST_KERNELS: dict[str, Callable[[NDArray, NDArray, NDArray, np.uint64], None]] = {
+    "nearest": _fast_nearest,
+    "toward_zero": _fast_toward_zero,
+    "stochastic": K.quantize_f32_stochastic,
 }
+"""The float32 fast path of a format with subnormals, by rounding mode: ``kernel(x, out_bits, fast_params, seed)``."""
 
 
 @lru_cache(maxsize=256)
@@ -229,18 +239,16 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
 
 def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str, saturate: bool, seed: np.uint64):
     """Call the one kernel that rounds the 1-D ``flat_in`` into ``flat_out`` (validated by :func:`quantize`)."""
-    mode = ROUNDING_MODES[rounding]
-    fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
     if flat_in.dtype == np.float32 and f.is_float32 and not saturate:
         np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
-    elif fast is None:
-        K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), mode, seed)
-    elif not f.subnormals:
-        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, mode, seed)
-    elif rounding == "stochastic":
-        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, seed)
-    else:
-        _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast)
+        return
+    fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
+    if fast is None:  # float64 input, or a format the fast paths do not cover: the general kernel
+        K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), ROUNDING_MODES[rounding], seed)
+    elif f.subnormals:
+        _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast, seed)
+    else:  # a power-of-two scale format (e8m0fnu): one kernel takes every mode
+        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, ROUNDING_MODES[rounding], seed)
 
 
 def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:
