@@ -9,6 +9,9 @@ BLAS itself is no better off with two threads on small matrices: on a 2-vCPU mac
 0.6 ms MLP step take 32 ms in about half of the processes measured (whole multiples of the 4 ms scheduler tick;
 ``benchmarks/bench_train.py``), and never made it faster. :func:`single_threaded` therefore also limits BLAS to one
 thread, through threadpoolctl.
+
+Outside such loops, one array decides by its size (:func:`threads_for`): below :data:`PARALLEL_MIN_SIZE` elements a
+parallel kernel runs on the calling thread, because waking numba's pool costs more than the work.
 """
 
 from __future__ import annotations
@@ -31,6 +34,25 @@ def serial_kernels() -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(threads)
+
+
+PARALLEL_MIN_SIZE = 1 << 14
+"""Below this many elements a parallel numba kernel runs on the calling thread (:func:`threads_for`): waking the
+thread pool costs more than the work (3x on a 2-element rounding). Measured on 2 busy cores, the pool broke even at
+about 16k elements for both a bf16 rounding and an Adam step and won from 24k on (8.4 vs 9.0 us and 13.2 vs 15.3 us);
+formats used 16k and optim 32k before they shared this value."""
+
+
+@contextmanager
+def threads_for(size: int) -> Iterator[None]:
+    """Within the block, parallel kernels over a ``size``-element array run on the calling thread when ``size`` is
+    below :data:`PARALLEL_MIN_SIZE`, and on numba's pool otherwise. Inside :func:`serial_kernels` (one thread
+    already, e.g. a training step) it changes nothing."""
+    if size >= PARALLEL_MIN_SIZE or numba.get_num_threads() == 1:
+        yield
+        return
+    with serial_kernels():
+        yield
 
 
 @cache

@@ -292,3 +292,9 @@ def test_rounder_rejects_bad_arguments_and_keeps_fp32():
         rounder("fp7")
     with pytest.raises(TypeError, match="saturate"):
         rounder("fp16", saturate=1)
+
+
+def test_every_rounding_mode_has_a_float32_fast_kernel():
+    from odyssey_lessons.formats._quantize import _FAST_KERNELS, ROUNDING_MODES
+
+    assert _FAST_KERNELS.keys() == ROUNDING_MODES.keys()

@@ -53,11 +53,12 @@ FORMAT_KERNELS = {
 }
 OPTIMIZER_KERNELS = {
     "add": (OK.add_kernel, (_f32(), _f32(), _f32())),
-    "sgd": (OK.sgd_kernel, (_f32(), _f32(), _f32(), f32(0.1), f32(0.01), True)),
-    "sgd_momentum": (OK.sgd_momentum_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(0.9), False, True)),
-    "adam": (OK.adam_kernel, (*[_f32() for _ in range(7)], *map(f32, (0.1, 0.999, 1e-3, 0.1, 0.5, 1e-8, 0, 0)), True)),
-    "adagrad": (OK.adagrad_kernel, (*[_f32() for _ in range(5)], f32(0.1), f32(0.0), f32(1e-10), True)),
-    "lion": (OK.lion_kernel, (*[_f32() for _ in range(5)], f32(1e-4), f32(0.9), f32(0.99), f32(0.0), True)),
+    "sgd": (OK.sgd_kernel, (_f32(), _f32(), _f32(), np.array([0.1, 0.01, 0.0, 0.0]), True)),
+    "sgd_momentum": (OK.sgd_momentum_kernel, (*[_f32() for _ in range(5)], np.array([0.1, 0.0, 0.9, 0.0]), True)),
+    "adam": (OK.adam_kernel, (*[_f32() for _ in range(7)], np.array([0.1, 0.999, 1e-3, 0.1, 0.5, 1e-8, 0, 0]), True)),
+    "adagrad": (OK.adagrad_kernel, (*[_f32() for _ in range(5)], np.array([0.1, 0.0, 1e-10]), True)),
+    "rmsprop": (OK.rmsprop_kernel, (*[_f32() for _ in range(9)], np.array([0.01, 0.99, 0.01, 1e-8, 0, 0.9, 1]), True)),
+    "lion": (OK.lion_kernel, (*[_f32() for _ in range(5)], np.array([1e-4, 0.9, 0.99, 0.0]), True)),
 }
 
 

@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 
+from odyssey_lessons._threads import PARALLEL_MIN_SIZE
 from odyssey_lessons.optim import (
     OPTIMIZERS,
     adagrad,
@@ -32,7 +33,6 @@ from odyssey_lessons.optim import (
     state_bytes_per_param,
     trace,
 )
-from odyssey_lessons.optim._base import PARALLEL_MIN_SIZE
 from tests.oracles import require
 from tests.reference_optim import run_reference
 

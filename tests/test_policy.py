@@ -70,3 +70,10 @@ def test_caster_refuses_a_recipe_it_does_not_know():
     object.__setattr__(broken, "scaling", "per-block")
     with pytest.raises(ValueError, match="unknown scaling recipe 'per-block'"):
         Caster(broken).activations("x", np.ones(4, np.float32))
+
+
+def test_caster_has_a_recipe_for_every_scaling_a_policy_accepts():
+    from odyssey_lessons.train._cast import RECIPES
+    from odyssey_lessons.train._policy import SCALINGS
+
+    assert tuple(RECIPES) == SCALINGS

@@ -191,8 +191,8 @@ def test_requantize_within_one_of_float64_rounding(rng):
 
 
 def test_srdhm_saturates_and_reference_edge_cases():
-    from odyssey_lessons.quant._requant import rounding_divide_by_pot as rdbpot_jit
-    from odyssey_lessons.quant._requant import srdhm as srdhm_jit
+    from odyssey_lessons.quant._kernels import rounding_divide_by_pot as rdbpot_jit
+    from odyssey_lessons.quant._kernels import srdhm as srdhm_jit
 
     cases = [(-(2**31), -(2**31)), (-(2**31), 2**31 - 1), (2**31 - 1, 2**31 - 1), (-1, 2**30), (1, 2**30), (-3, 2**30)]
     for a, b in cases:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._threads import threads_for
 from odyssey_lessons._validate import check_bool, check_int
 from odyssey_lessons.formats import _kernels as K
 from odyssey_lessons.formats._spec import FloatFormat, get_format
@@ -24,7 +22,6 @@ ROUNDING_MODES: dict[str, int] = {
 """Rounding modes: ties-to-even nearest, truncation toward zero, and unbiased stochastic rounding."""
 
 _MAX_CODE_BITS = 16
-_SMALL = 1 << 14  # below this many elements a kernel runs on the calling thread
 
 
 @lru_cache(maxsize=256)
@@ -82,10 +79,20 @@ def nearest_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | Non
     return fast if fast is not None and fmt.subnormals else None
 
 
-_FAST_KERNELS = {
-    "nearest": K.quantize_f32_nearest,
-    "toward_zero": K.quantize_f32_toward_zero,
+def _fast_nearest(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
+    K.quantize_f32_nearest(x, out, q)  # deterministic: no seed
+
+
+def _fast_toward_zero(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
+    K.quantize_f32_toward_zero(x, out, q)  # deterministic: no seed
+
+
+_FAST_KERNELS: dict[str, Callable[[NDArray, NDArray, NDArray, np.uint64], None]] = {
+    "nearest": _fast_nearest,
+    "toward_zero": _fast_toward_zero,
+    "stochastic": K.quantize_f32_stochastic,
 }
+"""The float32 fast path of a format with subnormals, by rounding mode: ``kernel(x, out_bits, fast_params, seed)``."""
 
 
 @lru_cache(maxsize=256)
@@ -175,20 +182,9 @@ def quantize(
         raise TypeError(f"out must be a float32 numpy array, got {getattr(out, 'dtype', type(out).__name__)}")
     elif out.shape != arr.shape or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous with shape {arr.shape}, got shape {out.shape}")
-    with _threads_for(arr.size):
+    with threads_for(arr.size):
         _dispatch(f, arr.reshape(-1), out.reshape(-1), rounding, bool(saturate), s)
     return out
-
-
-@contextmanager
-def _threads_for(size: int) -> Iterator[None]:
-    """Run small arrays on the calling thread: waking numba's thread pool costs more than rounding a few thousand
-    values (3x on a 2-element float64 call). ``numba.set_num_threads`` is local to the calling thread."""
-    if size >= _SMALL or numba.get_num_threads() == 1:  # nothing to do (e.g. inside a training step's serial block)
-        yield
-        return
-    with serial_kernels():
-        yield
 
 
 def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDArray], NDArray[np.float32]]:
@@ -241,18 +237,16 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
 
 def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str, saturate: bool, seed: np.uint64):
     """Call the one kernel that rounds the 1-D ``flat_in`` into ``flat_out`` (validated by :func:`quantize`)."""
-    mode = ROUNDING_MODES[rounding]
-    fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
     if flat_in.dtype == np.float32 and f.is_float32 and not saturate:
         np.copyto(flat_out, flat_in)  # float32 is fp32: nothing to round
-    elif fast is None:
-        K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), mode, seed)
-    elif not f.subnormals:
-        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, mode, seed)
-    elif rounding == "stochastic":
-        K.quantize_f32_stochastic(flat_in, flat_out.view(np.uint32), fast, seed)
-    else:
-        _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast)
+        return
+    fast = fast_params(f, saturate, rounding) if flat_in.dtype == np.float32 else None
+    if fast is None:  # float64 input, or a format the fast paths do not cover: the general kernel
+        K.quantize_kernel(flat_in, flat_out, rounding_params(f, saturate), ROUNDING_MODES[rounding], seed)
+    elif f.subnormals:
+        _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast, seed)
+    else:  # a power-of-two scale format (e8m0fnu): one kernel takes every mode
+        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, ROUNDING_MODES[rounding], seed)
 
 
 def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:

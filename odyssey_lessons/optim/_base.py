@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import numbers
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
-from odyssey_lessons._threads import serial_kernels
+from odyssey_lessons._threads import threads_for
 from odyssey_lessons._validate import check_fraction, check_positive
 from odyssey_lessons.optim._kernels import add_kernel
 
@@ -113,7 +111,7 @@ def apply_updates(params: Params, updates: Params) -> Params:
         u = updates[name]
         if isinstance(p, np.ndarray) and isinstance(u, np.ndarray) and p.dtype == u.dtype == np.float32:
             flat = _APPLY_OUTPUTS.empty(p.size)
-            with kernel_threads(p.size):
+            with threads_for(p.size):
                 add_kernel(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(u).reshape(-1), flat)
             out[name] = flat.reshape(p.shape)
         else:
@@ -171,20 +169,6 @@ def check_tree(tree: Params, reference: Params, name: str, reference_name: str) 
             raise ValueError(
                 f"{name}[{key!r}] has shape {np.shape(x)}, {reference_name}[{key!r}] has {np.shape(reference[key])}"
             )
-
-
-# Below this many elements an update kernel runs on the calling thread: waking numba's pool costs more than the work.
-PARALLEL_MIN_SIZE = 1 << 15
-
-
-@contextmanager
-def kernel_threads(size: int) -> Iterator[None]:
-    """Run the kernel of a ``size``-element array serially when it is small (see ``PARALLEL_MIN_SIZE``)."""
-    if size >= PARALLEL_MIN_SIZE or numba.get_num_threads() == 1:
-        yield
-        return
-    with serial_kernels():
-        yield
 
 
 def state_bytes_per_param(state: Any, params: Params) -> float:

@@ -1,9 +1,10 @@
 """The optimizers of ``torch.optim`` (and Lion) as pure ``init``/``update`` pairs backed by fused numba kernels.
 
-Each ``update`` validates its inputs, computes the step's scalars (learning rate, bias corrections) once, and then
-runs one kernel per parameter array that reads ``p``, ``g`` and the old state and writes new state arrays and the
-update. The state passed in is never modified: every update returns new state arrays (state in, new state out), so
-an old state can be kept, inspected or replayed. "New" arrays reuse the memory of earlier outputs that nobody
+Each ``update`` validates its inputs, computes the step's scalars (learning rate, bias corrections) once into the
+kernel's hyperparameter vector (layout: the ``_kernels`` constants), and then runs one kernel per parameter array that
+reads ``p``, ``g`` and the old state and writes new state arrays and the update. The state passed in is never
+modified: every update returns new state arrays (state in, new state out), so an old state can be kept, inspected or
+replayed. "New" arrays reuse the memory of earlier outputs that nobody
 references any more (:class:`~odyssey_lessons.optim._base.Recycler`): fresh memory would cost a page fault per
 4 KiB page written, more than the update itself.
 
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from odyssey_lessons._threads import threads_for
 from odyssey_lessons._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from odyssey_lessons.optim import _kernels as K
 from odyssey_lessons.optim._base import (
@@ -33,7 +35,6 @@ from odyssey_lessons.optim._base import (
     check_betas,
     check_lr,
     check_tree,
-    kernel_threads,
     lr_at,
 )
 
@@ -66,8 +67,13 @@ def _prepare(
     return grads, params
 
 
-def _f32(x: float) -> np.float32:
-    return np.float32(x)
+def _hyperparams(size: int, values: dict[int, float]) -> np.ndarray:
+    """A kernel's hyperparameter vector: float64, ``size`` entries, ``values`` at their indices (``_kernels.*``).
+    An entry left out stays NaN, which then shows in every result instead of passing for a number."""
+    h = np.full(size, np.nan)
+    for index, value in values.items():
+        h[index] = value
+    return h
 
 
 def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
@@ -154,19 +160,27 @@ def sgd(
     def run(grads: Params, state: SgdState, params: Params | None, fused: bool) -> tuple[Params, SgdState]:
         out.resize((2 if momentum else 1) * len(grads))
         grads, params = _prepare(grads, params, state.momentum, weight_decay != 0)
-        rate, wd, mu = _f32(lr_at(lr, state.step)), _f32(weight_decay), _f32(momentum)
+        h = _hyperparams(
+            K.SGD_N,
+            {
+                K.SGD_LR: lr_at(lr, state.step),
+                K.SGD_WD: weight_decay,
+                K.SGD_MOMENTUM: momentum,
+                K.SGD_NESTEROV: float(nesterov),
+            },
+        )
         updates, buffers = {}, {}
         for name, g in grads.items():
             g, p = _flat(g), _params_in(params, name, fused)
             u = _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
+            with threads_for(g.size):
                 if momentum:
                     b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused)
                     b = _state_out(out, b_old, fused)
-                    K.sgd_momentum_kernel(p, g, b_old, b, u, rate, wd, mu, nesterov, fused)
+                    K.sgd_momentum_kernel(p, g, b_old, b, u, h, fused)
                     buffers[name] = b.reshape(np.shape(grads[name]))
                 else:
-                    K.sgd_kernel(p, g, u, rate, wd, fused)
+                    K.sgd_kernel(p, g, u, h, fused)
             updates[name] = _shaped(u, np.shape(grads[name]), fused)
         return updates, SgdState(state.step + 1, buffers)
 
@@ -215,9 +229,19 @@ def adam(
         grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
         t = state.step + 1
         rate = lr_at(lr, state.step)
-        step_size, bc2_sqrt = _f32(rate / (1.0 - b1**t)), _f32(math.sqrt(1.0 - b2**t))
-        l2 = _f32(0.0 if decoupled else weight_decay)
-        dwd = _f32(rate * weight_decay if decoupled else 0.0)
+        h = _hyperparams(
+            K.ADAM_N,
+            {
+                K.ADAM_C1: 1.0 - b1,
+                K.ADAM_B2: b2,
+                K.ADAM_C2: 1.0 - b2,
+                K.ADAM_STEP_SIZE: rate / (1.0 - b1**t),
+                K.ADAM_BC2_SQRT: math.sqrt(1.0 - b2**t),
+                K.ADAM_EPS: eps,
+                K.ADAM_WD: 0.0 if decoupled else weight_decay,
+                K.ADAM_DECOUPLED_WD: rate * weight_decay if decoupled else 0.0,
+            },
+        )
         updates, mu, nu = {}, {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
@@ -226,11 +250,8 @@ def adam(
             v_old = _state_in(state.nu[name], f"state.nu[{name!r}]", fused)
             m, v = _state_out(out, m_old, fused), _state_out(out, v_old, fused)
             u = _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
-                K.adam_kernel(
-                    p, g, m_old, v_old, m, v, u,
-                    _f32(1.0 - b1), _f32(b2), _f32(1.0 - b2), step_size, bc2_sqrt, _f32(eps), l2, dwd, fused,
-                )  # fmt: skip
+            with threads_for(g.size):
+                K.adam_kernel(p, g, m_old, v_old, m, v, u, h, fused)
             updates[name], mu[name], nu[name] = (
                 _shaped(u, shape, fused),
                 m.reshape(shape),
@@ -293,15 +314,16 @@ def adagrad(
     def run(grads: Params, state: AdagradState, params: Params | None, fused: bool) -> tuple[Params, AdagradState]:
         out.resize(2 * len(grads))
         grads, params = _prepare(grads, params, state.sum, weight_decay != 0)
-        clr = _f32(lr_at(lr, state.step) / (1.0 + state.step * lr_decay))
+        clr = lr_at(lr, state.step) / (1.0 + state.step * lr_decay)
+        h = _hyperparams(K.ADAGRAD_N, {K.ADAGRAD_CLR: clr, K.ADAGRAD_WD: weight_decay, K.ADAGRAD_EPS: eps})
         updates, sums = {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
             g, p = _flat(g), _params_in(params, name, fused)
             s_old = _state_in(state.sum[name], f"state.sum[{name!r}]", fused)
             s, u = _state_out(out, s_old, fused), _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
-                K.adagrad_kernel(p, g, s_old, s, u, clr, _f32(weight_decay), _f32(eps), fused)
+            with threads_for(g.size):
+                K.adagrad_kernel(p, g, s_old, s, u, h, fused)
             updates[name], sums[name] = _shaped(u, shape, fused), s.reshape(shape)
         return updates, AdagradState(state.step + 1, sums)
 
@@ -352,7 +374,18 @@ def rmsprop(
     def run(grads: Params, state: RmspropState, params: Params | None, fused: bool) -> tuple[Params, RmspropState]:
         out.resize((2 + bool(centered) + bool(momentum)) * len(grads))
         grads, params = _prepare(grads, params, state.square_avg, weight_decay != 0)
-        rate = _f32(lr_at(lr, state.step))
+        h = _hyperparams(
+            K.RMSPROP_N,
+            {
+                K.RMSPROP_LR: lr_at(lr, state.step),
+                K.RMSPROP_ALPHA: alpha,
+                K.RMSPROP_C: 1.0 - alpha,
+                K.RMSPROP_EPS: eps,
+                K.RMSPROP_WD: weight_decay,
+                K.RMSPROP_MOMENTUM: momentum,
+                K.RMSPROP_CENTERED: float(centered),
+            },
+        )
         updates, sq_avgs, g_avgs, bufs = {}, {}, {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
@@ -363,12 +396,8 @@ def rmsprop(
             ga = _state_out(out, ga_old, fused) if centered else _EMPTY
             b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused) if momentum else _EMPTY
             b = _state_out(out, b_old, fused) if momentum else _EMPTY
-            with kernel_threads(g.size):
-                K.rmsprop_kernel(
-                    p, g, sq_old, ga_old, b_old, sq, ga, b, u,
-                    rate, _f32(alpha), _f32(1.0 - alpha), _f32(eps), _f32(weight_decay), _f32(momentum), centered,
-                    fused,
-                )  # fmt: skip
+            with threads_for(g.size):
+                K.rmsprop_kernel(p, g, sq_old, ga_old, b_old, sq, ga, b, u, h, fused)
             updates[name], sq_avgs[name] = _shaped(u, shape, fused), sq.reshape(shape)
             if centered:
                 g_avgs[name] = ga.reshape(shape)
@@ -409,15 +438,17 @@ def lion(
     def run(grads: Params, state: LionState, params: Params | None, fused: bool) -> tuple[Params, LionState]:
         out.resize(2 * len(grads))
         grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
-        rate = _f32(lr_at(lr, state.step))
+        h = _hyperparams(
+            K.LION_N, {K.LION_LR: lr_at(lr, state.step), K.LION_B1: b1, K.LION_B2: b2, K.LION_WD: weight_decay}
+        )
         updates, mu = {}, {}
         for name, g in grads.items():
             shape = np.shape(g)
             g, p = _flat(g), _params_in(params, name, fused)
             m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
             m, u = _state_out(out, m_old, fused), _EMPTY if fused else out.empty(g.size)
-            with kernel_threads(g.size):
-                K.lion_kernel(p, g, m_old, m, u, rate, _f32(b1), _f32(b2), _f32(weight_decay), fused)
+            with threads_for(g.size):
+                K.lion_kernel(p, g, m_old, m, u, h, fused)
             updates[name], mu[name] = _shaped(u, shape, fused), m.reshape(shape)
         return updates, LionState(state.step + 1, mu)
 

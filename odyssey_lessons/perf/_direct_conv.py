@@ -1,4 +1,5 @@
-"""Direct convolution: the textbook loop nest, one numba kernel, no im2col matrix and no BLAS.
+"""Direct convolution: the textbook loop nest, one numba kernel
+(:func:`odyssey_lessons.perf._kernels.direct_conv2d_kernel`), no im2col matrix and no BLAS.
 
 ``nn.Conv2D`` computes a convolution as im2col (copy every ``k x k`` patch into a row of a matrix ``cols``) followed by
 one large BLAS matrix product. This module computes the same forward pass directly, summing
@@ -16,39 +17,9 @@ digits; on the 2-vCPU Xeon this course was built on it measured 5-25x slower tha
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from odyssey_lessons._validate import FLOAT_DTYPES, check_int, check_positive_int
-
-
-@njit(cache=True)
-def _direct_conv2d_kernel(x, weight_t, bias, y, stride, pad):
-    """``y[n, o, i, j] = bias[o] + sum_{c,u,v} weight_t[c, u, v, o] * x[n, c, i*stride + u - pad, j*stride + v - pad]``
-    with zeros outside ``x`` (the padding). ``weight_t`` is the (O, C, k, k) weight transposed to (C, k, k, O), so the
-    innermost loop runs over the output channels with unit stride. ``y`` is (N, O, OH, OW) and is overwritten."""
-    n_img, n_ch, h, w = x.shape
-    k, n_out = weight_t.shape[1], weight_t.shape[3]
-    oh, ow = y.shape[2], y.shape[3]
-    acc = np.empty(n_out, dtype=y.dtype)
-    for n in range(n_img):
-        for i in range(oh):
-            for j in range(ow):
-                for o in range(n_out):
-                    acc[o] = bias[o]
-                for c in range(n_ch):
-                    for u in range(k):
-                        row = i * stride + u - pad
-                        if row < 0 or row >= h:
-                            continue  # the zero padding adds nothing
-                        for v in range(k):
-                            col = j * stride + v - pad
-                            if col < 0 or col >= w:
-                                continue
-                            xv = x[n, c, row, col]
-                            for o in range(n_out):
-                                acc[o] += xv * weight_t[c, u, v, o]
-                for o in range(n_out):
-                    y[n, o, i, j] = acc[o]
+from odyssey_lessons.perf._kernels import direct_conv2d_kernel
 
 
 def direct_conv2d(
@@ -100,7 +71,7 @@ def direct_conv2d(
     oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
     y = np.empty((n, weight.shape[0], oh, ow), dtype=x.dtype)
     weight_t = np.ascontiguousarray(weight.transpose(1, 2, 3, 0))  # (C, k, k, O): output channels innermost
-    _direct_conv2d_kernel(np.ascontiguousarray(x), weight_t, np.ascontiguousarray(bias), y, stride, padding)
+    direct_conv2d_kernel(np.ascontiguousarray(x), weight_t, np.ascontiguousarray(bias), y, stride, padding)
     return y
 
 

@@ -32,9 +32,10 @@ from odyssey_lessons.quant._intkernels import (
     quantize_u8_kernel,
     to_signed,
 )
+from odyssey_lessons.quant._kernels import requantize_kernel
 from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import pack_int, unpack_int
-from odyssey_lessons.quant._requant import quantize_multiplier, requantize_kernel
+from odyssey_lessons.quant._requant import quantize_multiplier
 from odyssey_lessons.quant._vnniconv import ConvWeights, QuantizedConv
 from odyssey_lessons.quant._vnnigemm import PackedWeights, QuantizedGemm, resolve_int8_path
 

@@ -18,8 +18,8 @@ import numpy as np
 from numba import njit
 
 from odyssey_lessons.native._vnni import NR, W256_1, W256_2, W512_1, W512_2, W512_4, W512_8
+from odyssey_lessons.quant._kernels import requantize_right, requantize_value
 from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
-from odyssey_lessons.quant._requant import requantize_right, requantize_value
 
 
 @njit(cache=True)

@@ -19,8 +19,8 @@ from numba import njit
 
 from odyssey_lessons.native import cpu_features
 from odyssey_lessons.native._vnni import NR, T256_1, T256_2, T512_1, T512_2, T512_4, T512_8, pack_weights
+from odyssey_lessons.quant._kernels import requantize_right, requantize_value
 from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
-from odyssey_lessons.quant._requant import requantize_right, requantize_value
 
 
 @njit(cache=True, inline="always")

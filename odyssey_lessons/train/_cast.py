@@ -6,6 +6,8 @@ leaving layer 2). Delayed scaling keeps one amax history per site, as Transforme
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from odyssey_lessons.formats import FloatFormat, rounder
@@ -65,21 +67,34 @@ class Caster:
 
     def cast(self, site: str, x: np.ndarray, fmt: FloatFormat, *, record: bool = True) -> np.ndarray:
         """``x`` rounded to ``fmt`` with the recipe; ``record=False`` leaves the delayed-scaling history untouched
-        (evaluation)."""
+        (evaluation).
+
+        Raises:
+            ValueError: The policy names a recipe that :data:`RECIPES` does not have.
+        """
         if fmt.is_float32:
             return x
-        recipe = self.policy.scaling
-        if recipe == "none":
-            r = self._rounders.get(fmt.name)
-            if r is None:
-                r = self._rounders[fmt.name] = rounder(fmt)
-            return r(x)
-        if recipe == "current":
-            return fake_quantize_scaled(x, fmt, current_scale(x, fmt))
-        if recipe == "mx":
-            return mx_fake_quantize(x, fmt)
-        if recipe != "delayed":  # PrecisionPolicy validates its scaling; a recipe added there must be added here
-            raise ValueError(f"unknown scaling recipe {recipe!r} (policy {self.policy.name!r})")
+        recipe = RECIPES.get(self.policy.scaling)
+        if recipe is None:  # PrecisionPolicy validates its scaling; a recipe added there must be added to RECIPES
+            raise ValueError(
+                f"unknown scaling recipe {self.policy.scaling!r} (policy {self.policy.name!r}); known: {tuple(RECIPES)}"
+            )
+        return recipe(self, site, x, fmt, record)
+
+    def _plain(self, site: str, x: np.ndarray, fmt: FloatFormat, record: bool) -> np.ndarray:
+        """``"none"``: ``quantize(x, fmt)`` through a rounder kept per format."""
+        r = self._rounders.get(fmt.name)
+        if r is None:
+            r = self._rounders[fmt.name] = rounder(fmt)
+        return r(x)
+
+    def _current(self, site: str, x: np.ndarray, fmt: FloatFormat, record: bool) -> np.ndarray:
+        """``"current"``: the scale from this tensor's own amax."""
+        return fake_quantize_scaled(x, fmt, current_scale(x, fmt))
+
+    def _delayed_scaling(self, site: str, x: np.ndarray, fmt: FloatFormat, record: bool) -> np.ndarray:
+        """``"delayed"``: the scale from this site's amax history (1.0 on its first cast); ``record`` appends this
+        tensor's amax to the history."""
         history = self._delayed.get(site)
         if history is None:
             history = self._delayed[site] = DelayedScaling(fmt, history_len=self.policy.amax_history)
@@ -88,6 +103,10 @@ class Caster:
         y, amax = fake_quantize_scaled_amax(np.ascontiguousarray(x, dtype=np.float32), fmt, history.scale())
         history.record_amax(amax)
         return y
+
+    def _mx(self, site: str, x: np.ndarray, fmt: FloatFormat, record: bool) -> np.ndarray:
+        """``"mx"``: :func:`mx_fake_quantize`."""
+        return mx_fake_quantize(x, fmt)
 
     def weights(self, site: str, x: np.ndarray) -> np.ndarray:
         return self.cast("w:" + site, x, self.policy.weights)
@@ -101,3 +120,13 @@ class Caster:
     def scales(self) -> dict[str, float]:
         """The current delayed-scaling scale of every site seen so far (empty for other recipes)."""
         return {site: h.scale() for site, h in self._delayed.items()}
+
+
+RECIPES: dict[str, Callable[[Caster, str, np.ndarray, FloatFormat, bool], np.ndarray]] = {
+    "none": Caster._plain,
+    "current": Caster._current,
+    "delayed": Caster._delayed_scaling,
+    "mx": Caster._mx,
+}
+"""How :meth:`Caster.cast` applies each scaling recipe of :data:`~odyssey_lessons.train._policy.SCALINGS`:
+``recipe(caster, site, x, fmt, record) -> rounded x``."""
