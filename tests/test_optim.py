@@ -18,6 +18,8 @@ from odyssey_lessons.optim import (
     apply_updates,
     chain,
     clip_by_global_norm,
+    clip_by_value,
+    global_norm,
     lion,
     rmsprop,
     scale,
@@ -313,6 +315,89 @@ def test_clip_by_global_norm_scales_all_arrays_together(rng):
     assert all(out[k] is grads[k] for k in grads)
 
 
+@pytest.mark.parametrize("max_norm", [0.5, 2.0, 1e3])
+def test_clip_by_global_norm_is_torchs_clip_grad_norm(rng, max_norm):
+    """The one definition of clipping: ``torch.nn.utils.clip_grad_norm_``, its ``1e-6`` included."""
+    torch = require("torch")
+    grads = {"a": rng.standard_normal(10).astype(np.float32), "b": rng.standard_normal((3, 3)).astype(np.float32)}
+    clip = clip_by_global_norm(max_norm)
+    out, _ = clip.update(grads, clip.init(grads))
+    tensors = [torch.zeros(g.shape, requires_grad=True) for g in grads.values()]
+    for t, g in zip(tensors, grads.values(), strict=True):
+        t.grad = torch.from_numpy(g.copy())
+    total = float(torch.nn.utils.clip_grad_norm_(tensors, max_norm))
+    assert global_norm(grads) == pytest.approx(total, rel=1e-6)
+    for t, k in zip(tensors, grads, strict=True):
+        np.testing.assert_allclose(out[k], t.grad.numpy(), rtol=1e-6, atol=0)
+
+
+def test_clip_by_global_norm_keeps_torchs_epsilon():
+    """At ``norm == max_norm`` the factor is ``5 / (5 + 1e-6)``, below 1: PyTorch scales (optax would not)."""
+    torch = require("torch")
+    grads = {"a": np.array([3.0, 4.0], np.float32)}
+    clip = clip_by_global_norm(5.0)
+    out, _ = clip.update(grads, clip.init(grads))
+    np.testing.assert_array_equal(out["a"], np.float32(5.0 / (5.0 + 1e-6)) * grads["a"])
+    assert np.all(out["a"] < grads["a"])
+    t = torch.tensor([3.0, 4.0], requires_grad=True)
+    t.grad = torch.tensor([3.0, 4.0])
+    torch.nn.utils.clip_grad_norm_([t], 5.0)
+    np.testing.assert_allclose(out["a"], t.grad.numpy(), rtol=1e-7, atol=0)
+
+
+def test_clip_by_global_norm_leaves_nonfinite_updates_alone():
+    grads = {"a": np.array([np.inf, 1.0], np.float32), "b": np.array([np.nan], np.float32)}
+    clip = clip_by_global_norm(1.0)
+    out, _ = clip.update(grads, clip.init(grads))
+    assert all(out[k] is grads[k] for k in grads)  # the loss scaler skips this step; PyTorch would write 0 and NaN
+
+
+def test_clip_by_value_is_torchs_clip_grad_value(rng):
+    torch = require("torch")
+    grads = {"a": (2 * rng.standard_normal((4, 5))).astype(np.float32), "b": np.array([np.nan, -3.0], np.float32)}
+    clip = clip_by_value(0.5)
+    out, _ = clip.update(grads, clip.init(grads))
+    for k, g in grads.items():
+        t = torch.zeros(g.shape, requires_grad=True)
+        t.grad = torch.from_numpy(g.copy())
+        torch.nn.utils.clip_grad_value_([t], 0.5)
+        np.testing.assert_array_equal(out[k], t.grad.numpy())
+
+
+def _decayed(mask, params, updates):
+    decay = add_decayed_weights(0.1, mask=mask)
+    return decay.update(updates, decay.init(params), params)[0]
+
+
+def test_add_decayed_weights_mask_as_dict_and_as_callable(rng):
+    params = {n: rng.standard_normal(s).astype(np.float32) for n, s in [("0.weight", (3, 4)), ("0.bias", (3,))]}
+    updates = {n: rng.standard_normal(p.shape).astype(np.float32) for n, p in params.items()}
+    everything = _decayed(None, params, updates)
+    for mask in ({"0.weight": True, "0.bias": False}, lambda p: {n: n.endswith("weight") for n in p}):
+        out = _decayed(mask, params, updates)
+        np.testing.assert_array_equal(out["0.weight"], everything["0.weight"])
+        np.testing.assert_array_equal(out["0.weight"], updates["0.weight"] + np.float32(0.1) * params["0.weight"])
+        assert out["0.bias"] is updates["0.bias"], "a masked-out parameter is passed through"
+    # a mask that is all True is the unmasked transform
+    for k, v in _decayed(dict.fromkeys(params, True), params, updates).items():
+        np.testing.assert_array_equal(v, everything[k])
+
+
+@pytest.mark.parametrize(
+    "mask, error, match",
+    [
+        ({"0.weight": True}, ValueError, "exactly the parameters"),
+        ({"0.weight": True, "0.bias": False, "x": True}, ValueError, "exactly the parameters"),
+        ({"0.weight": 1, "0.bias": False}, TypeError, "mask\\['0.weight'\\]"),
+        (lambda p: [True, False], TypeError, "mask must be a dict"),
+    ],
+)
+def test_add_decayed_weights_rejects_a_mask_that_does_not_fit(rng, mask, error, match):
+    params = {"0.weight": np.ones((2, 2), np.float32), "0.bias": np.ones(2, np.float32)}
+    with pytest.raises(error, match=match):
+        _decayed(mask, params, params)
+
+
 def test_scale_by_sign_is_sign_sgd(rng):
     params, grads_seq = _long_problem(rng, steps=3)
     ours, _ = _run(chain(scale_by_sign(), scale_by_learning_rate(0.1)), params, grads_seq)
@@ -432,6 +517,8 @@ def test_float64_gradients_give_float32_updates(rng):
         (lambda: adam(betas=(0.9, -0.1)), ValueError, "betas"),
         (lambda: chain(scale_by_adam(), "sgd"), TypeError, "position 1"),
         (lambda: clip_by_global_norm(0.0), ValueError, "max_norm"),
+        (lambda: clip_by_value(-1.0), ValueError, "max_value"),
+        (lambda: add_decayed_weights(0.1, mask=[True]), TypeError, "mask"),
         (lambda: scale_by_schedule(0.1), TypeError, "schedule"),
         (lambda: scale_by_adam(eps=0.0), ValueError, "eps"),
         (lambda: trace(1.0), ValueError, "momentum"),

@@ -8,7 +8,7 @@ import pytest
 
 from odyssey_lessons import nn, optim
 from odyssey_lessons.data import batches, digits_task
-from odyssey_lessons.train import EarlyStopping, add_l2_gradient, evaluate, fit, l2_penalty, max_norm_
+from odyssey_lessons.train import EarlyStopping, evaluate, fit, l2_penalty, max_norm_, weight_mask
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def small():
 
 def test_l2_gradient_is_the_penalty_derivative(rng):
     params = {"0.weight": rng.standard_normal((3, 4)), "0.bias": rng.standard_normal(3)}
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
-    add_l2_gradient(grads, params, 0.3)
+    decay = optim.add_decayed_weights(0.3, mask=weight_mask)  # what fit(l2=0.3) chains before the optimizer
+    grads, _ = decay.update({k: np.zeros_like(v) for k, v in params.items()}, decay.init(params), params)
     h = 1e-6
     for name, p in params.items():
         for idx in np.ndindex(p.shape):
@@ -50,6 +50,31 @@ def test_fit_with_l2_equals_a_hand_written_loop(small):
                              for k, p in params.items()})  # fmt: skip
     for k, v in model.params().items():
         np.testing.assert_allclose(v, ref.params()[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("clip_norm", [None, 0.5])
+def test_fit_l2_is_the_masked_decay_chained_by_hand(small, clip_norm):
+    """``fit(l2=...)`` is ``add_decayed_weights(l2, mask=weight_mask)`` before the clipping and the optimizer: the
+    same chain written out (with the mask as a callable and as a dict) trains to the same bits."""
+    train, _ = small
+    lr, l2 = 0.05, 0.01
+    runs = {}
+    model = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
+    names = list(model.params())
+    as_dict = {n: n.endswith("weight") for n in names}
+    assert as_dict == weight_mask(model.params()) and not all(as_dict.values()), "biases are not decayed"
+    for how, mask, fit_l2 in [("fit", None, l2), ("callable", weight_mask, 0.0), ("dict", as_dict, 0.0)]:
+        model = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
+        links = [] if mask is None else [optim.add_decayed_weights(l2, mask=mask)]
+        if mask is not None and clip_norm is not None:
+            links.append(optim.clip_by_global_norm(clip_norm))
+        opt = optim.chain(*links, optim.sgd(lr)) if links else optim.sgd(lr)
+        fit(model, train, optimizer=opt, epochs=2, batch_size=32, l2=fit_l2, seed=4, progress=False,
+            clip_norm=clip_norm if mask is None else None)  # fmt: skip
+        runs[how] = model.params()
+    for how in ("callable", "dict"):
+        for k, v in runs["fit"].items():
+            np.testing.assert_array_equal(runs[how][k], v, err_msg=f"{how}: {k}")
 
 
 def test_max_norm_caps_each_units_incoming_weights(rng):

@@ -14,7 +14,6 @@ from odyssey_lessons.train import (
     NoScaler,
     StaticScaler,
     clip_grad_norm,
-    clip_grad_value,
     current_scale,
     fake_quantize_scaled,
     gradient_stats,
@@ -204,20 +203,10 @@ def test_clip_grad_norm_leaves_nonfinite_alone(rng):
     assert math.isnan(clip_grad_norm(grads, 1.0))
 
 
-def test_clip_grad_value(rng):
-    grads = _grads(rng, scale=2.0)
-    before = {k: g.copy() for k, g in grads.items()}
-    clip_grad_value(grads, 0.5)
-    for k in grads:
-        np.testing.assert_array_equal(grads[k], np.clip(before[k], -0.5, 0.5))
-
-
 def test_clipping_rejects_bad_arguments(rng):
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="max_norm"):
             clip_grad_norm(_grads(rng), bad)
-        with pytest.raises(ValueError, match="clip_value"):
-            clip_grad_value(_grads(rng), bad)
     for bad in (0.0, -2.0, math.nan):
         with pytest.raises(ValueError, match="norm_type"):
             clip_grad_norm(_grads(rng), 1.0, norm_type=bad)

@@ -4,7 +4,9 @@
 ``updates, state = opt.update(grads, state, params)``; ``params = apply_updates(params, updates)``.
 
 The named optimizers (:data:`OPTIMIZERS`) run fused numba kernels; the same rules can be built from small composable
-transforms (``chain(scale_by_adam(), add_decayed_weights(wd), scale_by_learning_rate(lr))`` is AdamW).
+transforms (``chain(scale_by_adam(), add_decayed_weights(wd), scale_by_learning_rate(lr))`` is AdamW). Clipping
+(:func:`clip_by_global_norm`, PyTorch's ``clip_grad_norm_``) and L2 / weight decay restricted to some parameters
+(:func:`add_decayed_weights` with a ``mask``) are transforms too, defined once here; ``train.fit`` chains them.
 """
 
 from odyssey_lessons.optim._base import (
@@ -34,6 +36,9 @@ from odyssey_lessons.optim._transforms import (
     add_decayed_weights,
     chain,
     clip_by_global_norm,
+    clip_by_value,
+    clip_coefficient,
+    global_norm,
     scale,
     scale_by_adam,
     scale_by_learning_rate,
@@ -64,6 +69,9 @@ __all__ = [
     "chain",
     "check_lr",
     "clip_by_global_norm",
+    "clip_by_value",
+    "clip_coefficient",
+    "global_norm",
     "lion",
     "lr_at",
     "rmsprop",

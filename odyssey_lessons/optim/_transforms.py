@@ -17,6 +17,7 @@ These are written in plain numpy, for reading; the fused optimizers are the fast
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +32,9 @@ from odyssey_lessons.optim._base import (
     check_tree,
     lr_at,
 )
+
+Mask = Params | Callable[[Params], Params]  # which parameters a transform acts on: name -> bool
+CLIP_EPS = 1e-6  # PyTorch's, in max_norm / (norm + eps): finite for a zero norm, a hair below max_norm / norm
 
 
 class EmptyState(NamedTuple):
@@ -124,41 +128,122 @@ def scale_by_learning_rate(lr: float | Schedule) -> GradientTransformation:
     return GradientTransformation(lambda params: CountState(0), update, lr)
 
 
-def add_decayed_weights(weight_decay: float) -> GradientTransformation:
-    """``u + weight_decay * p``. Before a rescaling transform this is L2 regularisation (Adam's ``weight_decay``);
+def _resolve_mask(mask: Mask, params: Params) -> Params:
+    """``mask`` (a dict, or a callable applied to ``params``) as a dict ``name -> bool`` with ``params``' names."""
+    m = mask(params) if callable(mask) else mask
+    if not isinstance(m, dict):
+        raise TypeError(f"mask must be a dict name -> bool or a callable params -> such a dict, got {type(m).__name__}")
+    if m.keys() != params.keys():
+        raise ValueError(f"mask must name exactly the parameters {sorted(params)}, got {sorted(m)}")
+    for name, value in m.items():
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"mask[{name!r}] must be a bool, got {value!r}")
+    return m
+
+
+def add_decayed_weights(weight_decay: float, mask: Mask | None = None) -> GradientTransformation:
+    """``u + weight_decay * p`` for the parameters ``mask`` selects, ``u`` unchanged for the rest. Before a rescaling
+    transform this is L2 regularisation (Adam's ``weight_decay``; the gradient of ``(weight_decay / 2) ||p||^2``);
     right before :func:`scale_by_learning_rate` it is decoupled weight decay (AdamW).
 
+    Args:
+        weight_decay: The decay rate, >= 0.
+        mask: Which parameters decay, as optax's ``mask``: a dict ``name -> bool`` with every parameter's name, or a
+            callable ``params -> such a dict`` (evaluated on each update's ``params``). ``None`` decays every
+            parameter, as the fused optimizers' ``weight_decay`` does (and PyTorch's, without parameter groups).
+
     Raises:
-        ValueError: ``weight_decay < 0``.
+        ValueError: ``weight_decay < 0``; at update, a mask that names other parameters than ``params``.
+        TypeError: At update, a mask that is not a dict of bools (or a callable returning one).
     """
     check_nonnegative("weight_decay", weight_decay)
+    if mask is not None and not (callable(mask) or isinstance(mask, dict)):
+        raise TypeError(f"mask must be None, a dict name -> bool or a callable params -> dict, got {mask!r}")
 
     def update(updates: Params, state: EmptyState, params: Params | None = None) -> tuple[Params, EmptyState]:
         if weight_decay == 0:
             return updates, state
         params = _need_params(params, "add_decayed_weights")
         check_tree(params, updates, "params", "updates")
+        decays = dict.fromkeys(params, True) if mask is None else _resolve_mask(mask, params)
         wd = np.float32(weight_decay)
-        return {k: (u + wd * params[k]).astype(np.float32) for k, u in updates.items()}, state
+        out = {k: (u + wd * params[k]).astype(np.float32) if decays[k] else u for k, u in updates.items()}
+        return out, state
 
     return GradientTransformation(lambda params: EmptyState(), update)
 
 
-def clip_by_global_norm(max_norm: float) -> GradientTransformation:
-    """Scale all updates by ``min(1, max_norm / norm)``, ``norm`` = the L2 norm over all arrays together (as
-    ``torch.nn.utils.clip_grad_norm_``, without its ``1e-6``: updates within the norm are left exactly as they are).
+def _norm_type(norm_type: object) -> float:
+    p = check_real("norm_type", norm_type, low=0, low_open=True, finite=False)
+    if math.isnan(p):
+        raise ValueError(f"norm_type must be > 0 (e.g. 1, 2, math.inf), got {norm_type=}")
+    return p
+
+
+def _vector_norm(x: np.ndarray, p: float) -> float:
+    a = np.abs(np.asarray(x, dtype=np.float64)).reshape(-1)
+    if a.size == 0:
+        return 0.0
+    if math.isinf(p):
+        return float(a.max())
+    if p == 2.0:
+        return float(np.sqrt(np.dot(a, a)))
+    if p == 1.0:
+        return float(a.sum())
+    return float(np.sum(a**p) ** (1.0 / p))
+
+
+def global_norm(tree: Params, norm_type: float = 2.0) -> float:
+    """The p-norm of all arrays together, in float64, as ``torch.nn.utils.clip_grad_norm_`` computes it: the norm of
+    the per-array norms, ``||(||g_1||_p, ..., ||g_k||_p)||_p`` (``max |g|`` for ``norm_type = math.inf``).
 
     Raises:
-        ValueError: ``max_norm <= 0``.
+        TypeError, ValueError: ``norm_type`` is not a number > 0.
     """
-    check_positive("max_norm", max_norm)
+    p = _norm_type(norm_type)
+    return _vector_norm(np.array([_vector_norm(g, p) for g in tree.values()]), p)
+
+
+def clip_coefficient(norm: float, max_norm: float) -> float:
+    """The factor global-norm clipping multiplies by: ``min(1, max_norm / (norm + 1e-6))`` (PyTorch's rule), and 1
+    for a non-finite ``norm`` -- an inf/NaN gradient is left as it is for the loss scaler to skip, where PyTorch would
+    multiply it by 0 or NaN."""
+    if not math.isfinite(norm):
+        return 1.0
+    return min(1.0, max_norm / (norm + CLIP_EPS))
+
+
+def clip_by_global_norm(max_norm: float) -> GradientTransformation:
+    """Scale all updates together by ``c = max_norm / (norm + 1e-6)`` when ``c < 1``, ``norm`` = the L2 norm of all
+    arrays together (:func:`global_norm`): ``torch.nn.utils.clip_grad_norm_``, the one definition of clipping here
+    (:func:`odyssey_lessons.train.clip_grad_norm` is its in-place form). Updates within the norm are returned as they
+    are; so are non-finite ones (see :func:`clip_coefficient`).
+
+    Raises:
+        TypeError, ValueError: ``max_norm`` is not a finite number > 0.
+    """
+    max_norm = check_positive("max_norm", max_norm)
 
     def update(updates: Params, state: EmptyState, params: Params | None = None) -> tuple[Params, EmptyState]:
-        norm = math.sqrt(sum(float(np.sum(np.square(u, dtype=np.float64))) for u in updates.values()))
-        if norm <= max_norm:
+        coef = clip_coefficient(global_norm(updates), max_norm)
+        if coef >= 1.0:
             return updates, state
-        f = np.float32(max_norm / norm)
+        f = np.float32(coef)
         return {k: (f * u).astype(np.float32) for k, u in updates.items()}, state
+
+    return GradientTransformation(lambda params: EmptyState(), update)
+
+
+def clip_by_value(max_value: float) -> GradientTransformation:
+    """Clamp every update value to ``[-max_value, max_value]`` (``torch.nn.utils.clip_grad_value_``; NaN stays NaN).
+
+    Raises:
+        TypeError, ValueError: ``max_value`` is not a finite number > 0.
+    """
+    max_value = check_positive("max_value", max_value)
+
+    def update(updates: Params, state: EmptyState, params: Params | None = None) -> tuple[Params, EmptyState]:
+        return {k: np.clip(u, -max_value, max_value).astype(np.float32) for k, u in updates.items()}, state
 
     return GradientTransformation(lambda params: EmptyState(), update)
 

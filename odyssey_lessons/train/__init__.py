@@ -3,7 +3,7 @@
 The lessons' experiments built on it live one layer up, in :mod:`odyssey_lessons.studies`."""
 
 from odyssey_lessons.train._cast import Caster, mx_fake_quantize
-from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value
+from odyssey_lessons.train._clip import clip_grad_norm
 from odyssey_lessons.train._fit import History, evaluate, fit, predict
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
@@ -15,7 +15,7 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy
-from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, l2_penalty, max_norm_
+from odyssey_lessons.train._regularize import EarlyStopping, l2_penalty, max_norm_, weight_mask
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
 
 __all__ = [
@@ -31,9 +31,7 @@ __all__ = [
     "PrecisionPolicy",
     "RangeTest",
     "StaticScaler",
-    "add_l2_gradient",
     "clip_grad_norm",
-    "clip_grad_value",
     "current_scale",
     "evaluate",
     "fake_quantize_scaled",
@@ -48,4 +46,5 @@ __all__ = [
     "mx_block_quantize",
     "mx_fake_quantize",
     "smooth_losses",
+    "weight_mask",
 ]

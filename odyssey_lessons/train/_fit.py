@@ -8,8 +8,9 @@ One step of :func:`fit`, in the order mixed-precision training does it::
     backward(cast(dz * S))                 every gradient leaving a layer rounded to the gradient format
     grads = cast(grads)                    parameter gradients too; count what underflowed / overflowed
     found_inf = scaler.unscale(grads)      grads / S, before clipping, so max_norm means the true norm
-    clip(grads)
-    if not found_inf: master = store(master + optimizer(grads))   else: skip the step
+    if not found_inf: master = store(master + step(grads))        else: skip the step
+        step = chain(add_decayed_weights(l2, mask=weight_mask),   the L2 gradient, weights only
+                     clip_by_global_norm(clip_norm), clip_by_value(clip_value), optimizer)
     scaler.update(found_inf)
 
 Layers whose output is exactly representable when their input is (ReLU, Flatten, MaxPool2D forward; ReLU and
@@ -30,12 +31,20 @@ from odyssey_lessons._threads import single_threaded
 from odyssey_lessons._validate import check_int, check_nonnegative, check_positive, check_positive_int
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
-from odyssey_lessons.optim import GradientTransformation, apply_updates, lr_at
+from odyssey_lessons.optim import (
+    GradientTransformation,
+    add_decayed_weights,
+    apply_updates,
+    chain,
+    clip_by_global_norm,
+    clip_by_value,
+    global_norm,
+    lr_at,
+)
 from odyssey_lessons.train._cast import Caster
-from odyssey_lessons.train._clip import clip_grad_norm, clip_grad_value, vector_norm
 from odyssey_lessons.train._kernels import store_cast_counting
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
-from odyssey_lessons.train._regularize import EarlyStopping, add_l2_gradient, max_norm_
+from odyssey_lessons.train._regularize import EarlyStopping, max_norm_, weight_mask
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
 _EXACT_FORWARD = (ReLU, Flatten, MaxPool2D)
@@ -55,7 +64,8 @@ class History:
             norm of the unscaled gradients before clipping), ``underflow`` / ``overflow`` (share of the nonzero finite
             parameter-gradient values, loss scale included, that the cast to the gradient format turned into 0 /
             into inf or NaN; the FP8 scaling recipes saturate instead of overflowing, so their overflow is 0; both
-            are 0 for float32 gradients).
+            are 0 for float32 gradients). ``grad_norm`` is that of the loss's gradients: the L2 term that ``l2``
+            adds (in the optimizer chain, see :func:`fit`) is not in it.
         epoch: Arrays with one entry per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
             ``val_acc`` (evaluated after the epoch under the policy's forward casts; NaN without validation data).
         seconds: Wall-clock time of the whole run.
@@ -245,11 +255,16 @@ def fit(
         policy: A policy name from :data:`POLICIES` or a :class:`PrecisionPolicy`.
         scaler: A :class:`GradScaler`, :class:`StaticScaler` or :class:`NoScaler` (default: no scaling). It is
             advanced in place, so pass a fresh one per run.
-        clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling).
-        clip_value: Clamp every unscaled gradient value to ``[-clip_value, clip_value]``.
+        clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling and the L2 term):
+            :func:`~odyssey_lessons.optim.clip_by_global_norm`, PyTorch's ``clip_grad_norm_`` with its ``1e-6``.
+        clip_value: Then clamp every gradient value to ``[-clip_value, clip_value]``
+            (:func:`~odyssey_lessons.optim.clip_by_value`).
         label_smoothing: Label smoothing of the cross-entropy, in [0, 1].
-        l2: Coupled L2 regularization: ``(l2 / 2) ||W||^2`` over the weights (not biases) is added to the objective,
-            so ``l2 * W`` to their gradients after unscaling and before clipping. The recorded loss is the data loss.
+        l2: Coupled L2 regularization: ``(l2 / 2) ||W||^2`` over the weights is added to the objective, so ``l2 * W``
+            to their gradients after unscaling and before clipping. The default mask decays the weights -- Linear
+            and Conv weights, every parameter named ``"...weight"`` (:func:`weight_mask`) -- and not biases or
+            BatchNorm's scale and shift. The step is ``chain(add_decayed_weights(l2, mask=weight_mask), <clipping>,
+            optimizer)``: chain it yourself (with ``l2=0``) for another mask. The recorded loss is the data loss.
         max_norm: After every update, rescale each unit's incoming weight vector to norm at most ``max_norm``.
         early_stopping: An :class:`EarlyStopping`; it is reset at the start, consulted after every epoch, and with
             ``restore_best`` the model ends with the best epoch's weights.
@@ -324,11 +339,21 @@ def _augmented(augment: Callable[[np.ndarray, int], np.ndarray], xb: np.ndarray,
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def _step_chain(run: _Run) -> GradientTransformation:
+    """The transforms from the unscaled gradients to the update: the L2 gradient of the weights, clipping by global
+    norm, then by value, then the optimizer; each only when asked for."""
+    links = [add_decayed_weights(run.l2, mask=weight_mask)] if run.l2 else []
+    links += [] if run.clip_norm is None else [clip_by_global_norm(run.clip_norm)]
+    links += [] if run.clip_value is None else [clip_by_value(run.clip_value)]
+    return chain(*links, run.optimizer) if links else run.optimizer
+
+
 def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: _Run) -> History:
     caster = Caster(run.policy)
 
     master = _store(run.policy, {k: v.copy() for k, v in model.params().items()}, run.seed)
-    opt_state = run.optimizer.init(master)
+    optimizer = _step_chain(run)
+    opt_state = optimizer.init(master)
     steps_per_epoch = -(-len(x_train) // run.batch_size)
     step_log: dict[str, list[float]] = {k: [] for k in STEP_KEYS}
     epoch_log: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
@@ -350,18 +375,11 @@ def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: 
             grads = model.grads()
             under, over = _cast_param_grads(grads, caster)
             found_inf = bool(run.scaler.unscale(grads))
-            if run.l2:
-                add_l2_gradient(grads, master, run.l2)
-            if run.clip_norm is not None:
-                norm = clip_grad_norm(grads, run.clip_norm)
-            else:
-                norm = vector_norm(np.array([vector_norm(g, 2.0) for g in grads.values()]), 2.0)
-            if run.clip_value is not None:
-                clip_grad_value(grads, run.clip_value)
-            rate = run.optimizer.learning_rate
+            norm = global_norm(grads)
+            rate = optimizer.learning_rate
             lr = math.nan if rate is None else lr_at(rate, applied)
             if not found_inf:
-                updates, opt_state = run.optimizer.update(grads, opt_state, master)
+                updates, opt_state = optimizer.update(grads, opt_state, master)
                 applied += 1
                 master = apply_updates(master, updates)
                 if run.max_norm is not None:

@@ -1,6 +1,7 @@
-"""Regularizers the training loop applies: an L2 penalty coupled to the gradient, a max-norm constraint on weights,
-and early stopping with best-weight restore. (Dropout is a layer, label smoothing is in the loss, decoupled weight
-decay is in the optimizers, augmentation is a function of the batch.)"""
+"""Regularizers the training loop applies: which parameters L2 acts on, the L2 penalty, a max-norm constraint on
+weights, and early stopping with best-weight restore. (The L2 gradient is ``optim.add_decayed_weights`` with
+:func:`weight_mask`, chained by ``fit``; dropout is a layer, label smoothing is in the loss, decoupled weight decay is
+in the optimizers, augmentation is a function of the batch.)"""
 
 from __future__ import annotations
 
@@ -17,16 +18,16 @@ def is_weight(name: str) -> bool:
     return name.endswith("weight")
 
 
+def weight_mask(params: dict[str, np.ndarray]) -> dict[str, bool]:
+    """``name -> True`` for the weights (:func:`is_weight`), ``False`` for biases and norm scales and shifts: the
+    ``mask`` of :func:`~odyssey_lessons.optim.add_decayed_weights` that ``fit(l2=...)`` uses."""
+    return {name: is_weight(name) for name in params}
+
+
 def l2_penalty(params: dict[str, np.ndarray], l2: float) -> float:
-    """``(l2 / 2) * sum ||W||^2`` over the weights (float64 sum); its gradient is ``l2 * W``."""
+    """``(l2 / 2) * sum ||W||^2`` over the weights (float64 sum); its gradient ``l2 * W`` is
+    ``add_decayed_weights(l2, mask=weight_mask)``."""
     return 0.5 * l2 * sum(float(np.sum(np.square(w, dtype=np.float64))) for n, w in params.items() if is_weight(n))
-
-
-def add_l2_gradient(grads: dict[str, np.ndarray], params: dict[str, np.ndarray], l2: float) -> None:
-    """``g += l2 * W`` in place for every weight: the gradient of :func:`l2_penalty` (coupled L2 regularization)."""
-    for name, g in grads.items():
-        if is_weight(name):
-            g += np.float32(l2) * params[name]
 
 
 def max_norm_(params: dict[str, np.ndarray], max_norm: float) -> dict[str, np.ndarray]:
