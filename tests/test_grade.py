@@ -386,3 +386,36 @@ def test_grading_runs_as_a_fresh_uid_when_root() -> None:
         assert isolation_level().startswith("uid+") and isolation_level().endswith("+rlimits")
     else:
         assert isolation_level() == "rlimits"
+
+
+def test_a_broken_solution_is_an_error_of_the_row_not_a_failed_check() -> None:
+    """The reference (the worked solution) failing is the grading setup's fault: the row says ``error`` and why, and
+    no check is scored as the student's failure."""
+    from odyssey_lessons.grading._answers import LocalSide, SolutionFault
+    from odyssey_lessons.grading._check import SESSION, Session, check
+    from odyssey_lessons.grading._score import grade_submission
+
+    class Broken:
+        def request(self, request: dict) -> dict:
+            raise SolutionFault("the worked solution gave no reply to a check's call: boom")
+
+    session = Session(LocalSide({"f": lambda x: x}), Broken())
+    token = SESSION.set(session)
+    try:
+        assert check("t.broken", lambda a: a.f(1), points=1, hint="h", oracles={}) is False
+    finally:
+        SESSION.reset(token)
+    assert session.verdicts["t.broken"][0] == "error" and "boom" in session.verdicts["t.broken"][1]
+
+    cells = [
+        nbformat.v4.new_code_cell("from odyssey_lessons.grading import check"),
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    raise ValueError\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("f(1)"),
+        nbformat.v4.new_code_cell(
+            '# NBVAL_CHECK_OUTPUT\ncheck("t.f", lambda a: a.f(1), points=1, hint="h", oracles={"f": abs})'
+        ),
+    ]
+    master = Master.from_notebook(nbformat.v4.new_notebook(cells=cells), "96_broken")
+    result = grade_submission(master, {}, Limits(cell_timeout=10, total_timeout=60, memory_mb=1024))
+    assert result.status == "error" and any("worked solution failed" in f for f in result.faults), result
+    assert [c.status for c in result.checks] == ["not_run"]

@@ -48,6 +48,11 @@ class LocalSide:
         return json.loads(json.dumps(reply, allow_nan=False))
 
 
+class SolutionFault(BaseException):
+    """The reference side (the worked solution's kernel) failed: a fault of the grading setup, never of the learner's
+    code (a ``BaseException``, like :class:`KernelFault`, so no check can catch it)."""
+
+
 class KernelFault(BaseException):
     """The side running the learner's code hung or died during a call (a ``BaseException``: a check's own
     ``except Exception`` must not swallow it)."""

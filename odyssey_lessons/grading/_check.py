@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from odyssey_lessons.grading._answers import Answers, Comparison, KernelFault, LocalSide, Side, exact
+from odyssey_lessons.grading._answers import Answers, Comparison, KernelFault, LocalSide, Side, SolutionFault, exact
 
 CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_MESSAGE_CHARS = 300
@@ -150,15 +150,19 @@ def check(
         test(answers)
     except KernelFault as fault:
         status, message = fault.status, str(fault)
+    except SolutionFault as fault:  # the grading setup failed, not the learner: the row says so
+        status, message = "error", str(fault)
     except Exception as exc:  # a check reports every failure of the learner's code; it never raises
         status, message = "failed", describe_exception(exc).strip()
     if session is None:
         answers.reset()
-    elif status not in ("timeout", "crashed"):
+    elif status not in ("timeout", "crashed", "error"):
         try:
             answers.reset()
         except KernelFault as fault:
             status, message = fault.status, str(fault)
+        except SolutionFault as fault:
+            status, message = "error", str(fault)
     if session is not None:
         session.verdicts[check_id] = (status, message if status == "passed" else f"{hint}\n{message}")
         return status == "passed"

@@ -16,16 +16,13 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from odyssey_lessons.grading._answers import SolutionFault
 from odyssey_lessons.grading._cells import is_check_cell
 from odyssey_lessons.grading._jail import kernel_env
 from odyssey_lessons.grading._kernel import Kernel, plain_spec
 
 CACHE_ENTRIES = 4096
 SETUP_TIMEOUT = 900.0
-
-
-class ReferenceError(RuntimeError):
-    """The solution itself could not be run: grading cannot go on."""
 
 
 def probe_code(request: dict) -> str:
@@ -52,7 +49,7 @@ class Reference:
             if outcome.status != "ok":
                 self.close()
                 first = (outcome.errors or [outcome.status])[0]
-                raise ReferenceError(f"the worked solution failed in its code cell {number}: {first}")
+                raise SolutionFault(f"the worked solution failed in its code cell {number}: {first}")
 
     def request(self, request: dict) -> dict:
         """The solution's reply to ``request`` (``_probe``), from the cache when it depends only on its inputs."""
@@ -67,7 +64,7 @@ class Reference:
         outcome = self.kernel.execute(probe_code(request), self.call_timeout)
         if outcome.reply is None:
             why = (outcome.errors or [outcome.status])[0]
-            raise ReferenceError(f"the worked solution gave no reply to a check's call: {why}")
+            raise SolutionFault(f"the worked solution gave no reply to a check's call: {why}")
         if cache_key is not None and '"$ref"' not in json.dumps(outcome.reply):  # an object kept: not reusable
             with self._cache_lock:
                 self._cache[cache_key] = outcome.reply

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from odyssey_lessons.grading._answers import KernelFault
+from odyssey_lessons.grading._answers import KernelFault, SolutionFault
 from odyssey_lessons.grading._cells import CheckSpec, is_check_cell, read_outcome
 from odyssey_lessons.grading._check import SESSION, Session, describe_exception, pass_line
 from odyssey_lessons.grading._jail import Jail, Limits, kernel_env
@@ -195,6 +195,9 @@ def _run_check_cell(run: _Run, step: Step, namespace: dict, reference) -> dict[s
     except KernelFault as fault:
         for info in step.checks:
             session.verdicts.setdefault(info.check_id, (fault.status, str(fault)))
+    except SolutionFault as fault:
+        for info in step.checks:
+            session.verdicts.setdefault(info.check_id, ("error", str(fault)))
     except Exception as exc:  # an error in the check cell itself, outside check(): its checks fail
         line = describe_exception(exc).strip()
         for info in step.checks:
@@ -292,6 +295,8 @@ def _run_checks(run: _Run, step: Step, grader: tuple | None) -> None:
             run.fault(f"{label} crashed the kernel (os._exit, a segfault or the memory limit)", "crashed")
         if "MemoryError" in message:
             run.fault(f"{label} ran out of memory (limit {run.limits.memory_mb} MiB)", "memory")
+        if status == "error":
+            run.fault(f"{label} could not be graded: {message.splitlines()[-1]}", "error")
         earned = info.points if status == "passed" else 0
         run.verdicts[info.check_id] = CheckGrade(
             info.check_id, info.points, earned, info.hidden, status, seconds, message
@@ -322,7 +327,7 @@ def grade_submission(
                 _run_checks(run, step, grader)
             else:
                 _run_cell(run, step)
-    except Exception as exc:  # the grader could not run this submission (a kernel that never started, ...)
+    except (Exception, SolutionFault) as exc:  # could not grade (a kernel that never started, a broken solution)
         run.fault(f"the submission could not be graded: {exc}", "error")
     finally:
         run.close()
