@@ -57,7 +57,6 @@ from odyssey_lessons.quant import (
     size_report,
 )
 from odyssey_lessons.studies import (
-    CALIBRATIONS,
     QuantSetup,
     calibrate_activations,
     float_copy,
@@ -182,7 +181,7 @@ measured["float32 test accuracy: MLP / CNN"] = (round(mlp_run.test_acc, 4), roun
 
 # %%
 SWEEP_BITS = [8, 7, 6, 5, 4, 3, 2]
-grid = [(layout, g, obs, b) for layout in ("mlp", "cnn") for g in GRANULARITIES for obs in CALIBRATIONS
+grid = [(layout, g, obs, b) for layout in ("mlp", "cnn") for g in GRANULARITIES for obs in OBSERVERS
         for b in SWEEP_BITS]  # fmt: skip
 ptq = {key: ptq_run(key[0], key[3], key[1], key[2], setup=setup) for key in tqdm(grid, desc="PTQ sweep")}
 rows = []

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from odyssey_lessons.quant import (
+    OBSERVERS,
     FakeQuant,
     QuantizedModel,
     approximation_error,
@@ -20,7 +21,7 @@ from odyssey_lessons.quant import (
     size_report,
     weight_slices,
 )
-from odyssey_lessons.studies import CALIBRATIONS, QuantSetup, float_copy, ptq_evaluate, ptq_run, trained_digits
+from odyssey_lessons.studies import QuantSetup, float_copy, ptq_evaluate, ptq_run, trained_digits
 from odyssey_lessons.widgets._quant_explorer import BITS_RANGE, QuantExplorer
 
 TINY = QuantSetup(mlp_sizes=(64, 32, 16, 10), mlp_epochs=3, cnn_epochs=1, n_calib=128, calib_batch=32)
@@ -34,7 +35,7 @@ def test_trained_models_are_cached_and_trained():
 
 @pytest.mark.parametrize("layout", ["mlp", "cnn"])
 @pytest.mark.parametrize("granularity", ["tensor", "channel", "group"])
-@pytest.mark.parametrize("observer", CALIBRATIONS)
+@pytest.mark.parametrize("observer", list(OBSERVERS))
 def test_weights_sizes_and_errors_match_the_package(layout, granularity, observer):
     result = ptq_run(layout, 3, granularity, observer, setup=TINY)
     model = trained_digits(layout, TINY).model

@@ -23,7 +23,6 @@ from odyssey_lessons.studies._mixed_precision import (
 from odyssey_lessons.studies._mnist1d import BestLR, at_best_lr, mnist1d_split, optimizer_study, schedule_study
 from odyssey_lessons.studies._profiling import largest_share, repeated_profiles, row_shares
 from odyssey_lessons.studies._quantization import (
-    CALIBRATIONS,
     ActivationQuantizer,
     LayerQuant,
     PTQResult,
@@ -58,7 +57,6 @@ __all__ = [
     "capstone_run",
     "recipe_optimizer",
     "ActivationQuantizer",
-    "CALIBRATIONS",
     "LayerQuant",
     "PTQResult",
     "QuantSetup",

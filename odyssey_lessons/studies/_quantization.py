@@ -44,8 +44,6 @@ from odyssey_lessons.quant import (
 from odyssey_lessons.train import History, evaluate, fit
 
 LAYOUTS = ("mlp", "cnn")
-CALIBRATIONS: tuple[str, ...] = tuple(OBSERVERS)
-"""Calibration methods, the names of :data:`~odyssey_lessons.quant.OBSERVERS`."""
 
 
 @dataclass(frozen=True)
@@ -289,7 +287,7 @@ def ptq_evaluate(
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
     if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {CALIBRATIONS}, got {observer=}")
+        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
     if weight_format not in WEIGHT_FORMATS:
         raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
     if act_format != "int" and act_format not in FLOAT_FORMATS:
@@ -347,7 +345,7 @@ def ptq_run(
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
     if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {CALIBRATIONS}, got {observer=}")
+        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
     return _ptq(layout, int(bits), granularity, observer, int(act_bits), weight_format, act_format, setup)
 
 

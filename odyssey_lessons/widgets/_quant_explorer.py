@@ -15,8 +15,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from odyssey_lessons._validate import check_choice, check_int
-from odyssey_lessons.quant import GRANULARITIES, levels
-from odyssey_lessons.studies import CALIBRATIONS, PTQResult, QuantSetup, ptq_run, trained_digits
+from odyssey_lessons.quant import GRANULARITIES, OBSERVERS, levels
+from odyssey_lessons.studies import PTQResult, QuantSetup, ptq_run, trained_digits
 from odyssey_lessons.widgets._base import Dashboard
 from odyssey_lessons.widgets._tables import readout_table
 
@@ -52,7 +52,7 @@ class QuantExplorer(Dashboard[PTQResult]):
     Args:
         bits: Initial weight width, 2..8.
         granularity: ``"tensor"``, ``"channel"`` or ``"group"``.
-        observer: A calibration method, one of :data:`~odyssey_lessons.train.CALIBRATIONS`.
+        observer: A calibration method, one of the names of :data:`~odyssey_lessons.quant.OBSERVERS`.
         layer: The weight shown (a parameter name of the MLP, e.g. ``"0.weight"``).
         setup: The trained models and calibration.
         draw: Draw the figure (switch off in tests that only check numbers).
@@ -63,7 +63,7 @@ class QuantExplorer(Dashboard[PTQResult]):
         setup: QuantSetup | None = None, draw: bool = True,
     ) -> None:  # fmt: skip
         check_choice("granularity", granularity, GRANULARITIES)
-        check_choice("observer", observer, CALIBRATIONS)
+        check_choice("observer", observer, tuple(OBSERVERS))
         bits = check_int("bits", bits, minimum=BITS_RANGE[0], maximum=BITS_RANGE[1])
         self.setup = setup or QuantSetup()
         names = [f"{i}.weight" for i, layer_ in enumerate(trained_digits("mlp", self.setup).model.layers)
@@ -77,7 +77,7 @@ class QuantExplorer(Dashboard[PTQResult]):
                                       continuous_update=False)  # fmt: skip
         self.granularity = widgets.Dropdown(options=list(GRANULARITIES), value=granularity, description="Granularity",
                                             style=style)  # fmt: skip
-        self.observer = widgets.Dropdown(options=list(CALIBRATIONS), value=observer, description="Calibration",
+        self.observer = widgets.Dropdown(options=list(OBSERVERS), value=observer, description="Calibration",
                                          style=style)  # fmt: skip
         self.layer = widgets.Dropdown(options=names, value=layer, description="Layer", style=style)
         self._fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88, wspace=0.25)
