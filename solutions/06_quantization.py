@@ -14,7 +14,8 @@
 # Three tasks, each checked against the course package (`odyssey_lessons.quant`) as the oracle:
 #
 # 1. **`quantize_per_channel`** / **`dequantize_per_channel`**: symmetric per-channel quantization of a weight
-#    tensor with numpy, code for code and scale for scale what `choose_qparams` / `quantize` / `dequantize` give.
+#    tensor with numpy, code for code and scale for scale what `choose_qparams` / `quantize_affine` /
+#    `dequantize_affine` give.
 # 2. **`percentile_scale`** and **`fake_quant_mse`**: percentile calibration, and the measurement showing that it
 #    beats min-max on heavy-tailed data (and does not on uniform data).
 # 3. **`packed_model_bytes`**: the real size of a model stored with packed int4 weights (codes + scales + biases),
@@ -37,7 +38,7 @@ from odyssey_lessons.quant import (
     choose_qparams,
     pack_int,
     quantization_error,
-    quantize,
+    quantize_affine,
     size_report,
 )
 
@@ -86,11 +87,11 @@ def dequantize_per_channel(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
 def per_channel_oracle(w: np.ndarray, bits: int, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The package's symmetric per-channel codes and scales of ``w`` (in float32): choose_qparams, quantize."""
     qp = choose_qparams(w.astype(np.float32), bits=bits, symmetric=True, granularity="channel", axis=axis)
-    return quantize(w.astype(np.float32), qp), qp.scale
+    return quantize_affine(w.astype(np.float32), qp), qp.scale
 
 
 def dequantize_oracle(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """What ``dequantize`` computes for symmetric codes (zero point 0): ``q * scale`` in float32."""
+    """What ``dequantize_affine`` computes for symmetric codes (zero point 0): ``q * scale`` in float32."""
     return q.astype(np.int32).astype(np.float32) * scale
 
 
@@ -258,7 +259,7 @@ def oracle_bytes(params: dict[str, np.ndarray], bits: int) -> dict[str, int]:
             continue
         rows = value.reshape(value.shape[0], -1).astype(np.float32)
         qp = choose_qparams(rows, bits=bits, symmetric=True, granularity="channel", axis=0)
-        packed = pack_int(quantize(rows, qp), bits)
+        packed = pack_int(quantize_affine(rows, qp), bits)
         report = size_report(rows.size, qp)
         assert packed.nbytes == report["payload_bytes"]
         out["payload_bytes"] += packed.nbytes

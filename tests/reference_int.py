@@ -74,13 +74,13 @@ def conv2d_int_ref(x, w, *, stride=1, padding=0, x_zero_point=0) -> np.ndarray:
 def fake_quant_logits(qmodel, x: np.ndarray) -> np.ndarray:
     """Float simulation of a ``QuantizedModel`` with the same quantization parameters: every tensor is snapped to its
     grid (``fake_quantize``), but products, sums and the rescaling run in float64 -- no fixed-point arithmetic."""
-    from odyssey_lessons.quant._affine import dequantize, fake_quantize
+    from odyssey_lessons.quant._affine import dequantize_affine, fake_quantize
     from odyssey_lessons.quant._qmodel import QFlatten, QGemm, QMaxPool, QReLU
 
     h = fake_quantize(x.astype(np.float32), qmodel.input_qp).astype(np.float64)
     for layer in qmodel.layers:
         if isinstance(layer, QGemm):
-            w = dequantize(layer.weight_codes().reshape(layer.weight_shape), layer.weight_qp).astype(np.float64)
+            w = dequantize_affine(layer.weight_codes().reshape(layer.weight_shape), layer.weight_qp).astype(np.float64)
             s_w = np.broadcast_to(layer.weight_qp.scale.astype(np.float64).reshape(-1), (w.shape[0],))
             b = layer.bias * float(layer.in_qp.scale) * s_w
             if layer.kernel_size == 0:

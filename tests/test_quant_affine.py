@@ -14,13 +14,13 @@ from odyssey_lessons.quant import (
     QParams,
     calc_qparams,
     choose_qparams,
-    dequantize,
+    dequantize_affine,
     fake_quantize,
     nf4_decode,
     nf4_encode,
     qrange,
     quantization_error,
-    quantize,
+    quantize_affine,
     quantize_float,
     quantize_nf4,
 )
@@ -64,10 +64,10 @@ def test_quantize_matches_reference(rng, bits, symmetric, granularity, axis, gro
     np.testing.assert_array_equal(qp.zero_point, zero)
     assert (qp.qmin, qp.qmax) == ref_qrange(bits, symmetric) == qrange(bits, symmetric)
 
-    q = quantize(x, qp)
+    q = quantize_affine(x, qp)
     assert q.dtype == (np.int8 if symmetric else np.uint8)
     np.testing.assert_array_equal(q, ref_quantize(x, scale, zero, bits, symmetric, **kw))
-    xhat = dequantize(q, qp)
+    xhat = dequantize_affine(q, qp)
     assert xhat.dtype == np.float32
     np.testing.assert_array_equal(xhat, ref_dequantize(q, scale, zero, **kw))
     np.testing.assert_array_equal(fake_quantize(x, qp), xhat)
@@ -81,7 +81,7 @@ def test_quantize_matches_reference(rng, bits, symmetric, granularity, axis, gro
     # a narrower range than the data: values outside saturate, still as the reference says
     qp_narrow = calc_qparams(lo / 2, hi / 2, bits=bits, symmetric=symmetric, **kw)
     s2, z2 = ref_qparams(lo / 2, hi / 2, bits, symmetric)
-    np.testing.assert_array_equal(quantize(x, qp_narrow), ref_quantize(x, s2, z2, bits, symmetric, **kw))
+    np.testing.assert_array_equal(quantize_affine(x, qp_narrow), ref_quantize(x, s2, z2, bits, symmetric, **kw))
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
@@ -91,7 +91,7 @@ def test_zero_is_exact_and_symmetric_grid(rng, symmetric):
     qp = choose_qparams(x, bits=4, symmetric=symmetric, granularity="channel", axis=0)
     assert fake_quantize(x, qp)[0, 0] == 0.0
     if symmetric:  # restricted range: -x quantizes to -q
-        np.testing.assert_array_equal(quantize(-x, qp), -quantize(x, qp).astype(np.int16))
+        np.testing.assert_array_equal(quantize_affine(-x, qp), -quantize_affine(x, qp).astype(np.int16))
 
 
 def test_constant_tensor_has_positive_scale():
@@ -145,7 +145,7 @@ def test_inf_saturates(rng):
     qp = choose_qparams(x, bits=8)
     y = x.copy()
     y[0, :2] = [np.inf, -np.inf]
-    q = quantize(y, qp)
+    q = quantize_affine(y, qp)
     assert q[0, 0] == qp.qmax and q[0, 1] == qp.qmin
 
 
@@ -166,7 +166,7 @@ def test_bad_types(rng):
     with pytest.raises(TypeError, match="x"):
         choose_qparams([1.0, 2.0])
     with pytest.raises(TypeError, match="x"):
-        quantize(np.arange(4), choose_qparams(_x(rng)))
+        quantize_affine(np.arange(4), choose_qparams(_x(rng)))
 
 
 def test_empty_calibration_data():
@@ -205,7 +205,7 @@ def test_nan_input(rng):
     qp = choose_qparams(x)
     x[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        quantize(x, qp)
+        quantize_affine(x, qp)
     with pytest.raises(ValueError, match="finite"):
         choose_qparams(x)
     with pytest.raises(ValueError, match="NaN"):
@@ -215,13 +215,13 @@ def test_nan_input(rng):
 def test_qparams_must_fit_the_tensor(rng):
     qp = choose_qparams(_x(rng), granularity="channel", axis=0)
     with pytest.raises(ValueError, match="do not fit"):
-        quantize(_x(rng, (5, 12)), qp)
+        quantize_affine(_x(rng, (5, 12)), qp)
     with pytest.raises(ValueError, match="zero_point"):
         QParams(np.float32(1.0), np.int32(3), 8, True)
     with pytest.raises(ValueError, match="scale"):
         QParams(np.float32(0.0), np.int32(0), 8, True)
     with pytest.raises(ValueError, match=r"q must lie"):
-        dequantize(np.full((6, 12), 100, dtype=np.int8), choose_qparams(_x(rng), bits=4))
+        dequantize_affine(np.full((6, 12), 100, dtype=np.int8), choose_qparams(_x(rng), bits=4))
 
 
 # ----- float formats and NF4 ------------------------------------------------------------------------------------------

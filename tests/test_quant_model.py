@@ -154,13 +154,13 @@ def test_refuses_unsupported_models(rng):
 
 
 def test_input_quantization_and_output_dequantization_match_the_affine_functions(rng):
-    from odyssey_lessons.quant import choose_qparams, dequantize, quantize
+    from odyssey_lessons.quant import choose_qparams, dequantize_affine, quantize_affine
 
     x = (rng.standard_normal((50, 7)) * 3).astype(np.float32)
     qp = choose_qparams(x[:20], bits=8, symmetric=False)  # calibrated on part of x: the rest saturates too
     identity = QuantizedModel([], qp, qp, float_nbytes=0)
-    np.testing.assert_array_equal(identity.forward_int(x), quantize(x, qp))
-    np.testing.assert_array_equal(identity.predict_logits(x), dequantize(quantize(x, qp), qp))
+    np.testing.assert_array_equal(identity.forward_int(x), quantize_affine(x, qp))
+    np.testing.assert_array_equal(identity.predict_logits(x), dequantize_affine(quantize_affine(x, qp), qp))
     with pytest.raises(ValueError, match="NaN"):
         identity.forward_int(np.full((1, 7), np.nan, np.float32))
     with pytest.raises(TypeError, match="x must be a float"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from odyssey_lessons.quant import choose_qparams, pack_int, packed_nbytes, quantize, size_report, unpack_int
+from odyssey_lessons.quant import choose_qparams, pack_int, packed_nbytes, quantize_affine, size_report, unpack_int
 from tests.reference_quant import ref_pack
 
 
@@ -49,7 +49,7 @@ def test_size_report(rng):
     w = rng.standard_normal((16, 64)).astype(np.float32)
     qp = choose_qparams(w, bits=4, granularity="group", axis=1, group_size=32)
     report = size_report(w.size, qp)
-    packed = pack_int(quantize(w, qp), 4)
+    packed = pack_int(quantize_affine(w, qp), 4)
     assert report["payload_bytes"] == len(packed) == w.size // 2
     assert report["overhead_bytes"] == qp.overhead_bytes() == 4 * qp.scale.size
     assert report["total_bytes"] == len(packed) + qp.overhead_bytes()

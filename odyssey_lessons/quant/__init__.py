@@ -1,9 +1,10 @@
 """Quantization: affine integer quantization (2..8 bits), low-precision float formats and NF4, calibration
 observers, sub-byte bit packing, and fake quantization with a straight-through estimator for QAT.
 
-``qp = choose_qparams(w, bits=4, granularity="channel", axis=0)``; ``q = quantize(w, qp)``;
-``w_hat = dequantize(q, qp)``; ``pack_int(q, 4)`` stores two codes per byte; ``prepare_qat(model)`` returns a copy
-of a float model ready for quantization-aware training with :func:`odyssey_lessons.train.fit`.
+``qp = choose_qparams(w, bits=4, granularity="channel", axis=0)``; ``q = quantize_affine(w, qp)``;
+``w_hat = dequantize_affine(q, qp)`` (torchao's names: ``formats.quantize`` is another operation, rounding to a float
+format); ``pack_int(q, 4)`` stores two codes per byte; ``prepare_qat(model)`` returns a copy of a float model ready
+for quantization-aware training with :func:`odyssey_lessons.train.fit`.
 
 Integer-only inference: ``int8_matmul`` / ``int8_conv2d`` accumulate int8 products in int32; ``quantize_multiplier``
 and ``requantize`` rescale with a fixed-point multiplier and shift (gemmlowp); ``QuantizedModel.from_float(model,
@@ -20,11 +21,11 @@ from odyssey_lessons.quant._affine import (
     GRANULARITIES,
     QParams,
     calc_qparams,
-    dequantize,
+    dequantize_affine,
     fake_quantize,
     qrange,
     quantization_error,
-    quantize,
+    quantize_affine,
 )
 from odyssey_lessons.quant._fake import FakeQuant, QATConv2D, QATLinear, prepare_qat, ste_mask
 from odyssey_lessons.quant._floatq import (
@@ -84,7 +85,7 @@ __all__ = [
     "QParams",
     "calc_qparams",
     "choose_qparams",
-    "dequantize",
+    "dequantize_affine",
     "fake_quantize",
     "nf4_decode",
     "nf4_encode",
@@ -93,7 +94,7 @@ __all__ = [
     "prepare_qat",
     "qrange",
     "quantization_error",
-    "quantize",
+    "quantize_affine",
     "quantize_float",
     "quantize_nf4",
     "size_report",

@@ -296,7 +296,7 @@ def minmax_ranges(
     return rows.min(axis=1).reshape(red), rows.max(axis=1).reshape(red)
 
 
-def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
+def quantize_affine(x: np.ndarray, qp: QParams) -> np.ndarray:
     """Integer codes ``q = clamp(rint(x / s) + z, qmin, qmax)`` (ties to even), computed in float32.
 
     ``x`` is converted to float32 first. Values outside the range (and +-inf) saturate to ``qmin``/``qmax``.
@@ -319,7 +319,7 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     return np.clip(t + zero_point, qp.qmin, qp.qmax).astype(qp.dtype)
 
 
-def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
+def dequantize_affine(q: np.ndarray, qp: QParams) -> np.ndarray:
     """``x_hat = (q - z) * s`` as float32.
 
     Raises:
@@ -337,8 +337,8 @@ def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
 
 
 def fake_quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
-    """``dequantize(quantize(x, qp), qp)``: ``x`` snapped to the quantization grid, as float32."""
-    return dequantize(quantize(x, qp), qp)
+    """``dequantize_affine(quantize_affine(x, qp), qp)``: ``x`` snapped to the quantization grid, as float32."""
+    return dequantize_affine(quantize_affine(x, qp), qp)
 
 
 def quantization_error(x: np.ndarray, qp: QParams) -> dict[str, float]:

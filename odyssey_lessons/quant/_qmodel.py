@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
-from odyssey_lessons.quant._affine import QParams, quantize
+from odyssey_lessons.quant._affine import QParams, quantize_affine
 from odyssey_lessons.quant._intkernels import (
     conv2d_s8,
     conv_out_size,
@@ -317,9 +317,9 @@ class QuantizedModel:
         """
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
             raise TypeError(f"x must be a float numpy.ndarray, got {getattr(x, 'dtype', type(x).__name__)}")
-        # quantize(x, input_qp) in one numba pass for the per-tensor case: its generic checks and numpy's five passes
-        # cost more than a small batch's whole integer forward. Same formula: clamp(rint(x / s) + z), ties to even,
-        # the division in float32.
+        # quantize_affine(x, input_qp) in one numba pass for the per-tensor case: its generic checks and numpy's five
+        # passes cost more than a small batch's whole integer forward. Same formula: clamp(rint(x / s) + z), ties to
+        # even, the division in float32.
         qp = self.input_qp
         x32 = np.ascontiguousarray(x, dtype=np.float32)
         flat = x32.reshape(x32.shape[0] if x32.ndim > 1 else 1, -1 if x32.size else 0)
@@ -332,7 +332,7 @@ class QuantizedModel:
         return q
 
     def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        """float32 logits: ``(q_out - z_out) * s_out`` of the integer pipeline (``dequantize``, written out)."""
+        """float32 logits: ``(q_out - z_out) * s_out`` of the integer pipeline (``dequantize_affine``, written out)."""
         q = self.forward_int(x)
         return (q.astype(np.int32) - self.output_qp.zero_point).astype(np.float32) * self.output_qp.scale
 
@@ -385,7 +385,7 @@ def _quantize_gemm(
 ) -> QGemm:
     axis = 0 if granularity == "channel" else None
     wqp = choose_qparams(w.astype(np.float32), bits=weight_bits, symmetric=True, granularity=granularity, axis=axis)
-    codes = quantize(w.astype(np.float32), wqp)
+    codes = quantize_affine(w.astype(np.float32), wqp)
     n_out = w.shape[0]
     s_w = np.broadcast_to(wqp.scale.astype(np.float64).reshape(-1), (n_out,))
     s_in, s_out = float(in_qp.scale), float(out_qp.scale)
