@@ -9,7 +9,7 @@ import pytest
 from odyssey_lessons.formats import finfo
 from odyssey_lessons.formats import quantize as round_to_format
 from odyssey_lessons.quant import (
-    FLOAT_FORMATS,
+    LOW_BIT_FLOAT_FORMATS,
     NF4_CODEBOOK,
     QParams,
     calc_qparams,
@@ -225,7 +225,7 @@ def test_qparams_must_fit_the_tensor(rng):
 
 
 # ----- float formats and NF4 ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fmt", FLOAT_FORMATS)
+@pytest.mark.parametrize("fmt", LOW_BIT_FLOAT_FORMATS)
 @pytest.mark.parametrize(
     ("granularity", "axis", "group_size"), [("tensor", None, None), ("channel", 0, None), ("group", 1, 4)]
 )
@@ -243,8 +243,8 @@ def test_quantize_float_matches_formats(rng, fmt, granularity, axis, group_size)
 
 
 def test_float_formats_are_the_fp8_fp6_fp4_registry():
-    assert set(FLOAT_FORMATS) >= {"e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn"}
-    assert all(finfo(f).bits <= 8 for f in FLOAT_FORMATS)
+    assert set(LOW_BIT_FLOAT_FORMATS) >= {"e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn"}
+    assert all(finfo(f).bits <= 8 for f in LOW_BIT_FLOAT_FORMATS)
     with pytest.raises(ValueError, match="fmt"):
         quantize_float(np.ones(4, dtype=np.float32), "bf16")
 

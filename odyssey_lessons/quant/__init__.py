@@ -29,7 +29,7 @@ from odyssey_lessons.quant._affine import (
 )
 from odyssey_lessons.quant._fake import FakeQuant, QATConv2D, QATLinear, prepare_qat, ste_mask
 from odyssey_lessons.quant._floatq import (
-    FLOAT_FORMATS,
+    LOW_BIT_FLOAT_FORMATS,
     NF4_CODEBOOK,
     nf4_decode,
     nf4_encode,
@@ -70,7 +70,7 @@ __all__ = [
     "int8_matmul",
     "quantize_multiplier",
     "requantize",
-    "FLOAT_FORMATS",
+    "LOW_BIT_FLOAT_FORMATS",
     "GRANULARITIES",
     "NF4_CODEBOOK",
     "OBSERVERS",

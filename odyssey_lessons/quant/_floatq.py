@@ -19,7 +19,7 @@ from odyssey_lessons.formats import FORMATS, get_format
 from odyssey_lessons.formats import quantize as round_to_format
 from odyssey_lessons.quant._affine import _MIN_SCALE, as_rows, check_granularity, expand
 
-FLOAT_FORMATS: tuple[str, ...] = tuple(n for n, f in FORMATS.items() if f.signed and f.bits <= 8)
+LOW_BIT_FLOAT_FORMATS: tuple[str, ...] = tuple(n for n, f in FORMATS.items() if f.signed and f.bits <= 8)
 """The signed 8-bit-or-narrower formats of :data:`odyssey_lessons.formats.FORMATS` (FP8, FP6, FP4)."""
 
 
@@ -61,20 +61,20 @@ def quantize_float(
 
     Args:
         x: Float array (converted to float32).
-        fmt: One of :data:`FLOAT_FORMATS` (or an alias such as ``"fp8_e4m3"``).
+        fmt: One of :data:`LOW_BIT_FLOAT_FORMATS` (or an alias such as ``"fp8_e4m3"``).
         granularity, axis, group_size: As for :func:`~odyssey_lessons.quant.choose_qparams`.
 
     Returns:
         ``(x_hat, scales)``: dequantized float32 values of ``x``'s shape and the float32 scales.
 
     Raises:
-        ValueError: ``fmt`` is not one of :data:`FLOAT_FORMATS`, ``x`` is empty or has NaN, or a bad
+        ValueError: ``fmt`` is not one of :data:`LOW_BIT_FLOAT_FORMATS`, ``x`` is empty or has NaN, or a bad
             granularity/axis/group size.
         TypeError: ``x`` is not a float ndarray.
     """
     f = get_format(fmt)
-    if f.name not in FLOAT_FORMATS:
-        raise ValueError(f"fmt must be one of {FLOAT_FORMATS}, got {fmt=}")
+    if f.name not in LOW_BIT_FLOAT_FORMATS:
+        raise ValueError(f"fmt must be one of {LOW_BIT_FLOAT_FORMATS}, got {fmt=}")
     x = _check_x(x)
     if x.size == 0:
         raise ValueError(f"x must not be empty, got x.shape={x.shape}")

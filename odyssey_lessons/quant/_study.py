@@ -12,12 +12,12 @@ import numpy as np
 
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.quant._affine import GRANULARITIES, QParams, fake_quantize
-from odyssey_lessons.quant._floatq import FLOAT_FORMATS, quantize_float, quantize_nf4
+from odyssey_lessons.quant._floatq import LOW_BIT_FLOAT_FORMATS, quantize_float, quantize_nf4
 from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import packed_nbytes
 
 NF4_BLOCK = 64
-WEIGHT_FORMATS = ("int", *FLOAT_FORMATS, "nf4")
+WEIGHT_FORMATS = ("int", *LOW_BIT_FLOAT_FORMATS, "nf4")
 """What :func:`quantize_weight` can round weights to: affine integers, a scaled float format, or NF4."""
 
 
@@ -71,7 +71,7 @@ def quantize_weight(
     divide it) with a float32 absmax each (``bits``, ``granularity`` and ``observer`` are not used).
     ``weight_format="int"``: symmetric, ``bits`` wide, calibrated with ``observer``
     (:func:`~odyssey_lessons.quant.choose_qparams`); codes packed, ``ceil(n bits / 8)`` bytes; 4 bytes per float32
-    scale. A format of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`: absmax scaling per slice
+    scale. A format of :data:`~odyssey_lessons.quant.LOW_BIT_FLOAT_FORMATS`: absmax scaling per slice
     (:func:`~odyssey_lessons.quant.quantize_float`; ``bits`` and ``observer`` are not used), ``fmt.bits`` per element;
     ``qparams`` is None.
 

@@ -30,8 +30,8 @@ from odyssey_lessons.formats import quantize as round_to_format
 from odyssey_lessons.nn import Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential, digits_cnn, mlp
 from odyssey_lessons.optim import adam
 from odyssey_lessons.quant import (
-    FLOAT_FORMATS,
     GRANULARITIES,
+    LOW_BIT_FLOAT_FORMATS,
     OBSERVERS,
     WEIGHT_FORMATS,
     FakeQuant,
@@ -277,8 +277,8 @@ def ptq_evaluate(
     Args:
         bits, granularity, observer: The weights' integer width, scale granularity and calibration.
         act_bits: The activations' integer width (asymmetric, per tensor; the same observer).
-        weight_format: ``"int"``, one of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`, or ``"nf4"``.
-        act_format: ``"int"`` or one of :data:`~odyssey_lessons.quant.FLOAT_FORMATS`.
+        weight_format: ``"int"``, one of :data:`~odyssey_lessons.quant.LOW_BIT_FLOAT_FORMATS`, or ``"nf4"``.
+        act_format: ``"int"`` or one of :data:`~odyssey_lessons.quant.LOW_BIT_FLOAT_FORMATS`.
         activations: Precomputed :func:`calibrate_activations` (they do not depend on the weight setting).
 
     Raises:
@@ -290,8 +290,8 @@ def ptq_evaluate(
         raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
     if weight_format not in WEIGHT_FORMATS:
         raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
-    if act_format != "int" and act_format not in FLOAT_FORMATS:
-        raise ValueError(f"act_format must be 'int' or one of {FLOAT_FORMATS}, got {act_format!r}")
+    if act_format != "int" and act_format not in LOW_BIT_FLOAT_FORMATS:
+        raise ValueError(f"act_format must be 'int' or one of {LOW_BIT_FLOAT_FORMATS}, got {act_format!r}")
     model = float_copy(model)
     if activations is None:
         activations = calibrate_activations(model, calibration_x, bits=act_bits, observer=observer,
