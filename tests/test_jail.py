@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from odyssey_lessons.grading import _cgroup
-from odyssey_lessons.grading._jail import Jail, Limits, isolation_level, kernel_env
+from odyssey_lessons.grading._jail import Jail, Limits, _python_paths, isolation_level, kernel_env
 from odyssey_lessons.grading._kernel import Kernel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,9 @@ def test_kernel_sees_only_its_own_processes_and_ipc_folder(jailed: tuple[Jail, C
     assert len(seen["procs"]) <= 3 and not any("pytest" in cmd for cmd in seen["procs"].values()), seen["procs"]
     assert seen["uid"] == _kernel_uid(jail) != 0 and (int(seen["caps"], 16), seen["nnp"]) == (0, "1")
     work = json.loads(jail.config.read_text(encoding="utf-8"))["work"]
-    assert sorted(os.path.join("/tmp", name) for name in seen["tmp"] if not name.startswith("odyssey-ipc-")) == [work]
+    shown = {p.relative_to("/tmp").parts[0] for p in _python_paths() if p.is_relative_to("/tmp")}  # a checkout in /tmp
+    kept = sorted(os.path.join("/tmp", n) for n in seen["tmp"] if not n.startswith("odyssey-ipc-") and n not in shown)
+    assert kept == [work]
     assert sum(name.startswith("odyssey-ipc-") for name in seen["tmp"]) == 1  # its own socket folder, no other's
 
 

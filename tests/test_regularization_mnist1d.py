@@ -49,16 +49,16 @@ def test_arms_run_every_seed_in_order():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"dropout": 0.9}, "dropout for 'dropout' must be in"),
-        ({"l2": -0.1}, "l2 for 'l2' must be in"),
-        ({"l2": float("nan")}, "l2 for 'l2' must be in"),
-        ({"dropout": True}, "dropout"),
+        ({"dropout": 0.9}, ValueError, "dropout must be .*, got dropout=0.9"),
+        ({"l2": -0.1}, ValueError, "l2 must be .*, got l2=-0.1"),
+        ({"l2": float("nan")}, ValueError, "l2 must be .*, got l2=nan"),
+        ({"dropout": True}, TypeError, "dropout must be a real number, got dropout=True"),
     ],
 )
-def test_rejects_strengths_out_of_range(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_rejects_strengths_out_of_range(kwargs, error, match):
+    with pytest.raises(error, match=match):
         mnist1d_regularization_run(setup=TINY, **kwargs)
 
 

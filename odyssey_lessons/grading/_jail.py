@@ -207,9 +207,10 @@ def _bwrap_argv(bwrap: str, work: Path, limits: Limits, empty: Path) -> list[str
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
     argv += ["--perms", "1777", "--size", str(limits.memory_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     readable = _python_paths()
-    made = [Path(p) for p in ("/", "/tmp", "/dev", "/proc", *_SYSTEM)]
-    parents = {a for p in [*readable, work] for a in p.parents if not any(a.is_relative_to(m) for m in made[1:])}
-    for folder in sorted(parents - {Path("/")}, key=lambda p: len(p.parts)):  # bwrap would make them 0700
+    fixed = [Path(p) for p in ("/dev", "/proc", *_SYSTEM)]  # read-only or made by bwrap: nothing is made inside
+    parents = {a for p in [*readable, work] for a in p.parents if not any(a.is_relative_to(m) for m in fixed)}
+    parents -= {Path("/"), Path("/tmp")}  # a checkout or venv under /tmp needs its folders made in the private /tmp
+    for folder in sorted(parents, key=lambda p: len(p.parts)):  # bwrap would make them 0700
         argv += ["--perms", "0755", "--dir", str(folder)]
     for path in readable:
         argv += ["--ro-bind", str(path), str(path)]
