@@ -263,5 +263,10 @@ def grade(
             bar.set_postfix_str(f"{row['student']}: {row['score']}/{row['max_score']} {row['status']}")
             bar.update()
     close_references()
+    with _OWN_THREADS_LOCK:  # this run's grading threads (a later run makes its own)
+        pools = list(_OWN_THREADS.values())
+        _OWN_THREADS.clear()
+    for pool in pools:
+        pool.shutdown(wait=False)
     rows_now = [book.rows[k] for k in sorted(book.rows)]
     return GradeSummary(rows_now, len(todo), skipped)
