@@ -105,6 +105,8 @@ display(html_table(["#", "notebook", "words of text", "reading (estimate)", "exe
 # - **Exercises** (`exercises/NN_name.ipynb`) ask you to write the code behind a lesson. Write your answer in place of
 #   `raise NotImplementedError(...)`, run the cell, then run the check cell below it: it prints `[PASS] ...` or
 #   `[FAIL] ...` with a hint. Before you run anything, each check cell shows the output a correct answer prints.
+#   A check calls your function with inputs it chooses and compares what comes back (and any array you were handed,
+#   so changing an input counts) with a reference; a failure names the call and the first difference.
 # - **`odyssey check`** scores a whole exercise notebook: save it, then in a terminal (from the course folder)
 #   run `odyssey check exercises/01_number_formats.ipynb`. It runs the notebook top to bottom in a fresh kernel and
 #   prints each check and your score; the exit code is 0 when every check passes.
