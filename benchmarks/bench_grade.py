@@ -1,7 +1,7 @@
 """Benchmark: ``odyssey grade`` throughput on one machine -- ``--jobs 1`` against ``--jobs 2``, and against a baseline.
 
 Generates N submissions (default 60; 24 with ``--quick``) of the tiny grading-fixture assignment
-(``tests/grade_corpus/course``) with mixed outcomes -- correct, partly correct, untouched, wrong, a visible-only
+(``tests/grading/grade_corpus/course``) with mixed outcomes -- correct, partly correct, untouched, wrong, a visible-only
 attempt, and one in twelve that crashes its kernel (graded again without the crashing cell) -- and grades all of them
 with ``jobs=1`` and with ``jobs=2``. On a shared machine the load drifts, so the N submissions are split into
 ``--rounds`` batches and each batch is graded by every setting in turn (rotating which goes first); the times are

@@ -1,8 +1,8 @@
 """Benchmark: the MNIST-1D paper's baseline table (logistic regression, MLP, CNN), trained once with its recipe.
 
 Greydanus & Kobak (ICML 2024) report test accuracies of about 32% (logistic regression), 68% (MLP) and 94% (CNN) on
-the default MNIST-1D split (4,000 training, 1,000 test signals). ``tests/test_mnist1d_baselines.py`` reproduces that
-table with the course's engine; this script runs exactly that test's recipe (it imports ``paper_run_accuracy``,
+the default MNIST-1D split (4,000 training, 1,000 test signals). ``tests/train/test_mnist1d_baselines.py`` reproduces
+that table with the course's engine; this script runs exactly that test's recipe (it imports ``paper_run_accuracy``,
 ``BUILD``, ``SEEDS`` and ``EPOCHS`` from it: Adam lr 1e-2, batches of 100, 150 epochs of 40 steps = 6,000 steps, the
 paper's models, seeds 0, 1, 2) and records every seed's test accuracy and training time with the machine it ran on.
 Lesson 5 shows the result beside the paper's numbers, labelled with that machine and date, instead of retraining the
@@ -17,13 +17,13 @@ JSON written to ``--json`` (``version`` 1)::
                      "load_average_1min": {"start": float, "end": float}  (the seconds are wall time: on a shared
                      machine other work slows them; the accuracies do not depend on it)},
       "recipe": {"dataset": str, "num_train", "num_test", "data_seed", "optimizer": str, "lr", "batch_size",
-                 "epochs", "steps", "seeds": [int], "init": str, "test": "tests/test_mnist1d_baselines.py"},
+                 "epochs", "steps", "seeds": [int], "init": str, "test": "tests/train/test_mnist1d_baselines.py"},
       "paper": {"source": str, "test_accuracy": {model: float}},
       "rows": [{"model": str, "parameters": int, "seeds": [int], "test_accuracy": [float], "mean": float,
                 "seconds": [float]}]
     }
 
-No hostname is recorded. Not a test: nothing here asserts an accuracy (``tests/test_measured_mnist1d.py`` checks the
+No hostname is recorded. Not a test: nothing here asserts an accuracy (``tests/measured/test_mnist1d.py`` checks the
 shipped file against the paper's table with the baseline test's tolerances).
 
     python benchmarks/mnist1d_baselines.py --json odyssey_lessons/measured/mnist1d_baselines.json
@@ -44,7 +44,7 @@ from _common import header_line, main_for, provenance
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the recipe is the baseline test's own, imported from tests/
 
-from tests.test_mnist1d_baselines import BUILD, EPOCHS, PAPER, SEEDS, paper_run_accuracy  # noqa: E402
+from tests.train.test_mnist1d_baselines import BUILD, EPOCHS, PAPER, SEEDS, paper_run_accuracy  # noqa: E402
 
 STEPS_PER_EPOCH = 40  # 4,000 training signals in batches of 100
 PAPER_SOURCE = (
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> dict:
             "steps": EPOCHS * STEPS_PER_EPOCH,
             "seeds": list(SEEDS),
             "init": "He-uniform weights, zero biases (the seed sets initialisation and batch order)",
-            "test": "tests/test_mnist1d_baselines.py",
+            "test": "tests/train/test_mnist1d_baselines.py",
         },
         "paper": {"source": PAPER_SOURCE, "test_accuracy": dict(PAPER)},
         "rows": rows,

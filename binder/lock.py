@@ -4,8 +4,8 @@ Run it in the environment the test suite last passed in (``.venv/bin/python bind
 It walks ``pyproject.toml``'s ``[project] dependencies`` and everything they require (markers evaluated for this
 interpreter and platform, extras followed), and pins each distribution to the version installed here. Class images
 (repo2docker: BinderHub, JupyterHub) then install exactly what was tested, while ``pip install -e .`` keeps taking
-today's releases from the lower bounds in ``pyproject.toml``. ``tests/test_binder.py`` fails when the lock and those
-lower bounds disagree. ``--check`` exits 1 instead of writing when the file would change.
+today's releases from the lower bounds in ``pyproject.toml``. ``tests/course/test_binder.py`` fails when the lock and
+those lower bounds disagree. ``--check`` exits 1 instead of writing when the file would change.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ LOCK = ROOT / "binder" / "requirements.txt"
 HEADER = """\
 # The course's runtime dependencies for repo2docker (BinderHub, The Littlest JupyterHub), locked to the exact versions
 # the test suite last passed with (Python {python}, {system}). Regenerate with `.venv/bin/python binder/lock.py` in
-# that environment; pyproject.toml keeps lower bounds, and tests/test_binder.py fails when the two disagree.
+# that environment; pyproject.toml keeps lower bounds, and tests/course/test_binder.py fails when the two disagree.
 # postBuild then installs the package itself and fills numba's cache.
 """
 

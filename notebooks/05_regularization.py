@@ -344,7 +344,7 @@ display(html_table(["run", "seeds", "test acc. % (mean ± half-range)"], group_r
 # of 100, 6,000 steps; one run per model) reads: logistic regression 32%, MLP 68%, CNN 94%. Rather than retrain
 # them here, the table below puts beside it the course's own run of that recipe (three seeds), made once by
 # `benchmarks/mnist1d_baselines.py` and shipped with the course (`odyssey_lessons.measured.mnist1d_baselines()`);
-# `tests/test_mnist1d_baselines.py` retrains them and checks the paper's numbers.
+# `tests/train/test_mnist1d_baselines.py` retrains them and checks the paper's numbers.
 
 # %%
 baselines = mnist1d_baselines()

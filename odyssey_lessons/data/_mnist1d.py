@@ -3,8 +3,8 @@
 Ten hand-drawn 1-D templates, one per digit, each pushed through random transformations: zero padding, linear
 stretching, scaling, a circular shift, correlated noise in the padding, iid noise everywhere, a linear shear and
 subsampling to ``final_seq_length`` points. The result is sample for sample the dataset of the published ``mnist1d``
-package (Apache-2.0), ``mnist1d.data.make_dataset(args)`` (checked in ``tests/test_mnist1d.py``), but computed without
-scipy and without touching numpy's global random state.
+package (Apache-2.0), ``mnist1d.data.make_dataset(args)`` (checked in ``tests/data/test_mnist1d.py``), but computed
+without scipy and without touching numpy's global random state.
 
 How the package's draws are reproduced. It seeds the legacy global ``np.random`` and then, for every sample in turn
 (class by class), draws ``rand`` (padding), ``rand`` (scale), ``choice`` (shift), ``randn(L)`` (correlated noise),

@@ -1,6 +1,6 @@
 """Student's t distribution for the evidence engine: the two-sided critical value and the one-sided power quantile,
-computed exactly for integer degrees of freedom (no SciPy at run time; ``tests/test_evidence.py`` checks them against
-``scipy.stats.t``).
+computed exactly for integer degrees of freedom (no SciPy at run time; ``tests/evidence/test_judge.py`` checks them
+against ``scipy.stats.t``).
 
 For integer ``df`` the probability ``A(t) = P(|T| < t)`` has a closed form (Abramowitz & Stegun 26.7.3-4): with
 ``theta = atan(t / sqrt(df))``,

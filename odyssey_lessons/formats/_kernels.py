@@ -231,7 +231,7 @@ _ZERO32 = np.uint32(0)
 _CHUNK = 1 << 14
 
 
-# How the loops are written, and why it matters 4-8x (guarded by tests/test_kernel_codegen.py, which reads the IR):
+# How the loops are written, and why it matters 4-8x (guarded by tests/formats/test_codegen.py, which reads the IR):
 # - Each parallel chunk is a pair of slices ``x[lo:hi]``, ``out[lo:hi]`` walked with ``j`` from 0. numba wraps negative
 #   indices (``x[-1]`` is the last element), so ``x[i]`` with ``i = c * _CHUNK + ...`` compiles to a select per element
 #   that LLVM cannot prove dead; LLVM 22 (numba 0.68) then vectorises the loop with masked gathers and scatters, which

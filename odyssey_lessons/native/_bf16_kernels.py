@@ -1,7 +1,7 @@
 """numba kernels of the bf16 x bf16 -> fp32 matmul: operand packing, the ``vdpbf16ps`` micro-kernel and its portable
 twin, which computes the same bits.
 
-What one ``vdpbf16ps`` lane does (Intel SDM, VDPBF16PS; the same on AMD Zen 4, checked by ``tests/test_native_bf16``)::
+What one ``vdpbf16ps`` lane does (Intel SDM, VDPBF16PS; the same on AMD Zen 4, see ``tests/native/test_bf16.py``)::
 
     acc = fma(a[2i+1], b[2i+1], acc)    # the odd (high) element of the pair first
     acc = fma(a[2i],   b[2i],   acc)

@@ -4,7 +4,7 @@ lane, 16 lanes per 512-bit instruction (64 multiply-adds) or 8 per 256-bit one.
 numba does not generate ``vpdpbusd`` from Python loops (LLVM 22 turns the int8 dot-product loop of
 :mod:`odyssey_lessons.quant._intkernels` into sign extensions and ``vpmaddwd``), so the micro-kernel here is written
 in LLVM IR through a numba ``intrinsic`` that calls ``llvm.x86.avx512.vpdpbusd.512`` (or ``.256``) -- the same
-intrinsic C compilers use for ``_mm512_dpbusd_epi32``. ``tests/test_native_vnni.py`` checks the instruction in the
+intrinsic C compilers use for ``_mm512_dpbusd_epi32``. ``tests/native/test_vnni.py`` checks the instruction in the
 machine code.
 
 Layout (as oneDNN and FBGEMM pack int8 weights for VNNI):

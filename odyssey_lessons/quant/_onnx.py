@@ -25,7 +25,7 @@ as the chain, but its graph shows float operators; the chain says in standard ON
 
 Where ORT's codes differ from ``forward_int`` (by 1). ORT requantizes once, in float32 (MLAS
 ``MlasRequantizeOutput``: ``y = z_out + RoundToEven(float32(acc + bias) * float32(M))``, saturated to uint8; the
-``_mm_cvtps_epi32`` conversion rounds to nearest, ties to even; ``tests/test_quant_onnx.py`` checks ORT's codes equal
+``_mm_cvtps_epi32`` conversion rounds to nearest, ties to even; ``tests/quant/test_onnx.py`` checks ORT's codes equal
 this formula computed in numpy, every one). The course rounds twice, in fixed point (gemmlowp, see
 :mod:`odyssey_lessons.quant._requant`): ``SaturatingRoundingDoublingHighMul`` leaves ``acc * M`` with ``shift``
 fractional bits, rounded half away from zero, then ``RoundingDivideByPOT`` rounds that half away from zero again. A

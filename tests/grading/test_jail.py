@@ -23,7 +23,7 @@ from odyssey_lessons.grading import _cgroup
 from odyssey_lessons.grading._jail import Jail, Limits, _python_paths, isolation_level, kernel_env
 from odyssey_lessons.grading._kernel import Kernel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LIMITS = Limits(cell_timeout=10, total_timeout=120, memory_mb=1024, max_processes=64)
 pytestmark = pytest.mark.notebook
 

@@ -7,7 +7,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Paths of the workplace this course was written in, which a clone does not have.
 OUTSIDE = re.compile(r"\.\./shared\b|\bshared/(FACTS|NUMBA|STYLE)\.md|\bshared/seed\b")
 

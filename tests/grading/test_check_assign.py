@@ -28,7 +28,7 @@ from odyssey_lessons.grading._assign import notebook_text, record_check_outputs
 from odyssey_lessons.grading._cells import CODE_STUB, MARKDOWN_STUB, read_outcome
 from odyssey_lessons.grading._check import MAX_MESSAGE_CHARS
 
-FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
+FIXTURE_COURSE = Path(__file__).parents[1] / "fixtures" / "course"
 DEMO = "99_demo"
 ANSWER_CELL = 2  # cell ids are cell-{index}; see tests/fixtures/course/solutions/99_demo.py
 MARKDOWN_ANSWER_CELL = 3

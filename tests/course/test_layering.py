@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "odyssey_lessons"
+PACKAGE = Path(__file__).resolve().parents[2] / "odyssey_lessons"
 
 # Lower number = lower layer. A module may import its own subpackage and any lower layer.
 LAYERS = {
@@ -62,7 +62,7 @@ def owner(path: Path) -> str:
 
 def test_every_part_of_the_package_has_a_layer():
     parts = {owner(p) for p in MODULES}
-    assert parts <= set(LAYERS), f"give these a layer in tests/test_layering.py: {sorted(parts - set(LAYERS))}"
+    assert parts <= set(LAYERS), f"give these a layer in tests/course/test_layering.py: {sorted(parts - set(LAYERS))}"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from odyssey_lessons.nn import Conv1D, Linear, ReLU, Residual, Sequential, mnist1d_cnn, mnist1d_mlp
+from tests.nn.test_layers import check_layer_gradients
 from tests.oracles import require
-from tests.test_nn import check_layer_gradients
 
 torch = require("torch")
 

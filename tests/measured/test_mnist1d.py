@@ -1,15 +1,15 @@
 """The shipped MNIST-1D baseline file: the paper's table reproduced with the baseline test's recipe and tolerances.
 
-Nothing is retrained here: ``tests/test_mnist1d_baselines.py`` retrains (slow); this test checks that the numbers the
-lesson shows, read from ``odyssey_lessons/measured/mnist1d_baselines.json``, are what that test accepts, and that the
-file says where, when and how they were measured.
+Nothing is retrained here: ``tests/train/test_mnist1d_baselines.py`` retrains (slow); this test checks that the numbers
+the lesson shows, read from ``odyssey_lessons/measured/mnist1d_baselines.json``, are what that test accepts, and that
+the file says where, when and how they were measured.
 """
 
 import numpy as np
 import pytest
 
 from odyssey_lessons.measured import mnist1d_baselines
-from tests.test_mnist1d_baselines import EPOCHS, PAPER, SEEDS, TOLERANCE
+from tests.train.test_mnist1d_baselines import EPOCHS, PAPER, SEEDS, TOLERANCE
 
 
 def test_file_records_provenance_and_recipe():

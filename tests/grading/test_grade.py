@@ -1,8 +1,8 @@
-"""``odyssey grade``: the corpus in ``tests/grade_corpus`` graded against the master of its tiny assignment.
+"""``odyssey grade``: the corpus in ``tests/grading/grade_corpus`` graded against the master of its tiny assignment.
 
 One module-scoped run grades the whole corpus with ``jobs=2``; a serial run, a Dask run and a resumed run of a subset
-must give the same rows. Expected grades come from ``tests/grade_corpus/cases.py`` (which checks must pass, and the
-status); points come from the master itself.
+must give the same rows. Expected grades come from ``tests/grading/grade_corpus/cases.py`` (which checks must pass,
+and the status); points come from the master itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from odyssey_lessons.grading._jail import isolation_level
 from odyssey_lessons.grading._master import Master, match_answers
 from odyssey_lessons.grading._score import plan
 from odyssey_lessons.grading._submissions import safe_name
-from tests.grade_corpus.cases import ALL, ANSWER_CASES, DOUBLE, NORM, RAW_CASES
+from tests.grading.grade_corpus.cases import ALL, ANSWER_CASES, DOUBLE, NORM, RAW_CASES
 from tests.oracles import require
 
 CORPUS = Path(__file__).parent / "grade_corpus"
@@ -328,7 +328,7 @@ def test_no_check_text_reaches_a_row_or_feedback(graded: dict[str, dict], corpus
 
 
 def test_a_real_lesson_grades_its_own_solution_full_marks(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     name = "01_number_formats"
     (tmp_path / "subs").mkdir()
     shutil.copy(root / "solutions" / f"{name}.ipynb", tmp_path / "subs" / "solution.ipynb")

@@ -11,7 +11,7 @@ import pytest
 
 from odyssey_lessons.measured import gpu_matmul_throughput, gpu_precision, gpu_training_step
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_precision.py"
 FORMATS = ["fp32", "tf32", "fp16", "bf16", "e4m3fn"]
 RUNS_B = (False, True)
