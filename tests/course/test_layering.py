@@ -153,3 +153,87 @@ def test_the_private_name_checks_catch_what_they_are_for(tmp_path):
         "odyssey_lessons.nn._kernels",
         "odyssey_lessons.studies._helper",
     ]
+
+
+# ----- no import cycles inside a subpackage ---------------------------------------------------------------------------
+# Between subpackages the layers above already forbid a cycle (a module imports strictly lower layers only). Inside
+# one, a cycle makes import order matter and hides which module a concept lives in; function-level imports count too.
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def module_imports(path: Path, known: set[str]) -> set[str]:
+    """The package modules ``path`` imports: ``from pkg import sub`` counts as the submodule when ``sub`` is one."""
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in known else base)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m in known and m != me}
+
+
+def package_graph() -> dict[str, set[str]]:
+    known = {module_name(p): p for p in MODULES}
+    return {m: module_imports(p, set(known)) for m, p in known.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each cycle of ``graph`` restricted to one subpackage, as a list of module names (empty: none)."""
+    cycles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt.split(".")[:2] != node.split(".")[:2]:
+                continue  # another subpackage: the layer test governs those edges
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    return cycles
+
+
+def test_no_import_cycles_inside_a_subpackage():
+    graph = package_graph()
+    assert graph["odyssey_lessons.quant"] >= {"odyssey_lessons.quant._affine"}  # the graph sees package imports
+    assert import_cycles(graph) == [], "import cycles (break each by moving what both need into a lower module)"
+
+
+def test_the_cycle_check_catches_what_it_is_for():
+    graph = {"p.a._x": {"p.a._y"}, "p.a._y": {"p.a._z"}, "p.a._z": {"p.a._x"}, "p.b": {"p.a._x"}, "p.a._w": {"p.b"}}
+    assert import_cycles(graph) == [["p.a._x", "p.a._y", "p.a._z", "p.a._x"]]
+
+
+# ----- tests mirror the package ---------------------------------------------------------------------------------------
+TESTS = PACKAGE.parent / "tests"
+WHOLE_REPOSITORY = {"course", "fixtures"}  # tests of the repository as a whole, and the tiny course they grade
+
+
+def test_tests_mirror_the_package():
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert folders - WHOLE_REPOSITORY <= subpackages, f"test folders with no subpackage: {folders - subpackages}"
+    assert subpackages <= folders, f"subpackages with no test folder: {sorted(subpackages - folders)}"
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    loose = {p.stem.removeprefix("test_") for p in TESTS.glob("test_*.py")}
+    assert loose <= {m.lstrip("_") for m in modules}, f"top-level tests of no top-level module: {loose}"
