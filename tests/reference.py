@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from odyssey_lessons.formats import FloatFormat
+if TYPE_CHECKING:  # a type name only: nothing of the package runs in the reference
+    from odyssey_lessons.formats import FloatFormat
 
 
 def neighbours(x: Fraction, fmt: FloatFormat) -> tuple[Fraction, Fraction]:

@@ -73,14 +73,15 @@ def conv2d_int_ref(x, w, *, stride=1, padding=0, x_zero_point=0) -> np.ndarray:
 
 def fake_quant_logits(qmodel, x: np.ndarray) -> np.ndarray:
     """Float simulation of a ``QuantizedModel`` with the same quantization parameters: every tensor is snapped to its
-    grid (``fake_quantize``), but products, sums and the rescaling run in float64 -- no fixed-point arithmetic."""
-    from odyssey_lessons.quant._affine import dequantize_affine, fake_quantize
-    from odyssey_lessons.quant._qmodel import QFlatten, QGemm, QMaxPool, QReLU
-
-    h = fake_quantize(x.astype(np.float32), qmodel.input_qp).astype(np.float64)
+    grid, but products, sums and the rescaling run in float64 -- no fixed-point arithmetic. Nothing of the package
+    runs here: the model is read as data (its layers by class name, their codes and quantization parameters)."""
+    h = fake_quant_float64(x.astype(np.float32).astype(np.float64), qmodel.input_qp)
     for layer in qmodel.layers:
-        if isinstance(layer, QGemm):
-            w = dequantize_affine(layer.weight_codes().reshape(layer.weight_shape), layer.weight_qp).astype(np.float64)
+        kind = type(layer).__name__
+        if kind == "QGemm":
+            qp = layer.weight_qp
+            codes = layer.weight_codes().reshape(layer.weight_shape).astype(np.float64)
+            w = (codes - qp.zero_point.astype(np.float64)) * qp.scale.astype(np.float64)
             s_w = np.broadcast_to(layer.weight_qp.scale.astype(np.float64).reshape(-1), (w.shape[0],))
             b = layer.bias * float(layer.in_qp.scale) * s_w
             if layer.kernel_size == 0:
@@ -90,7 +91,7 @@ def fake_quant_logits(qmodel, x: np.ndarray) -> np.ndarray:
             if layer.relu:
                 y = np.maximum(y, 0.0)
             h = fake_quant_float64(y, layer.out_qp)
-        elif isinstance(layer, QMaxPool):
+        elif kind == "QMaxPool":
             k, s = layer.kernel_size, layer.stride
             n, c, hh, ww = h.shape
             oh, ow = (hh - k) // s + 1, (ww - k) // s + 1
@@ -101,10 +102,12 @@ def fake_quant_logits(qmodel, x: np.ndarray) -> np.ndarray:
                 ],
                 -2,
             )
-        elif isinstance(layer, QReLU):
+        elif kind == "QReLU":
             h = np.maximum(h, 0.0)
-        elif isinstance(layer, QFlatten):
+        elif kind == "QFlatten":
             h = h.reshape(h.shape[0], -1)
+        else:
+            raise TypeError(f"no reference for layer {kind}")
     return h
 
 

@@ -237,3 +237,43 @@ def test_tests_mirror_the_package():
     modules = {p.stem for p in PACKAGE.glob("*.py")}
     loose = {p.stem.removeprefix("test_") for p in TESTS.glob("test_*.py")}
     assert loose <= {m.lstrip("_") for m in modules}, f"top-level tests of no top-level module: {loose}"
+
+
+# ----- the slow references share no code with the package ------------------------------------------------------------
+REFERENCES = sorted(TESTS.glob("reference*.py"))
+
+
+def runtime_package_imports(path: Path) -> list[str]:
+    """``odyssey_lessons`` modules imported by ``path`` outside ``if TYPE_CHECKING:`` blocks."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for n in ast.walk(block)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "odyssey_lessons":
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "odyssey_lessons"]
+    return found
+
+
+@pytest.mark.parametrize("path", REFERENCES, ids=lambda p: p.name)
+def test_slow_references_share_no_code_with_the_package(path):
+    assert len(REFERENCES) >= 4
+    assert runtime_package_imports(path) == [], f"tests/{path.name} runs package code: an oracle must not"
+
+
+def test_the_reference_check_catches_what_it_is_for(tmp_path):
+    ref = tmp_path / "reference_x.py"
+    ref.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from odyssey_lessons.formats import FloatFormat\n"
+        "def f():\n    from odyssey_lessons.quant._affine import fake_quantize\n    import odyssey_lessons.nn\n",
+        encoding="utf-8",
+    )
+    assert sorted(runtime_package_imports(ref)) == ["odyssey_lessons.nn", "odyssey_lessons.quant._affine"]
