@@ -24,15 +24,8 @@ import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
 from odyssey_lessons.quant._affine import QParams, quantize_affine
-from odyssey_lessons.quant._intkernels import (
-    conv2d_s8,
-    conv_out_size,
-    matmul_s8t,
-    maxpool2d_int,
-    quantize_u8_kernel,
-    to_signed,
-)
-from odyssey_lessons.quant._kernels import requantize_kernel
+from odyssey_lessons.quant._intgemm import conv2d_s8, conv_out_size, matmul_s8t, maxpool2d_int, to_signed
+from odyssey_lessons.quant._kernels import quantize_u8_kernel, requantize_kernel
 from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import pack_int, unpack_int
 from odyssey_lessons.quant._requant import quantize_multiplier
