@@ -8,7 +8,7 @@ left shift for multipliers ``M >= 1``) and the steps 0-3 the docstrings below na
 :func:`requantize_kernel`. The inlined :func:`requantize_right` and :func:`requantize_value` are also the epilogue of
 the VNNI kernels (:mod:`odyssey_lessons.quant._vnnikernels`). :func:`quantize_u8_kernel` is called by
 :meth:`~odyssey_lessons.quant.QuantizedModel.forward_int` (the model checked the parameters when it was built),
-:func:`unpack_signed_kernel` by the packed weights of ``_vnnigemm`` and ``_vnniconv``.
+:func:`unpack_signed_kernel` by :class:`~odyssey_lessons.quant._pack.PackedCodes` (the weights of the VNNI kernels).
 """
 
 from __future__ import annotations

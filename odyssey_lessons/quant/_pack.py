@@ -12,6 +12,7 @@ import numpy as np
 
 from odyssey_lessons._validate import check_int
 from odyssey_lessons.quant._affine import QParams
+from odyssey_lessons.quant._kernels import unpack_signed_kernel
 
 MAX_PACK_BITS = 8
 
@@ -103,3 +104,21 @@ def size_report(n_elements: int, qp: QParams) -> dict[str, float]:
         "bits_per_element": 8 * total / n if n else 0.0,
         "compression": 4 * n / total if total else 0.0,
     }
+
+
+class PackedCodes:
+    """Signed integer codes kept as :func:`pack_int` bytes when ``bits < 8`` (so a model keeps its sub-byte size in
+    memory), unpacked to int8 by :meth:`codes` on every call, in one numba pass into a buffer kept for the purpose;
+    8-bit codes are kept as they are. The caller checked that the codes fit ``bits``."""
+
+    def __init__(self, codes: np.ndarray, bits: int) -> None:
+        self.bits = bits
+        self.stored = codes if bits == 8 else pack_int(codes, bits)
+        self._unpacked = None if bits == 8 else np.empty(codes.shape, dtype=np.int8)
+
+    def codes(self) -> np.ndarray:
+        """The int8 codes, in the shape they were given."""
+        if self._unpacked is None:
+            return self.stored
+        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
+        return self._unpacked

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons.native._vnni import NR
-from odyssey_lessons.quant._kernels import unpack_signed_kernel
-from odyssey_lessons.quant._pack import pack_int
+from odyssey_lessons.quant._pack import PackedCodes
 from odyssey_lessons.quant._vnnikernels import CONV_KERNELS, im2col_panels
 
 _EMPTY32 = np.zeros((0, 0, 0), dtype=np.int32)
@@ -23,7 +22,8 @@ _EMPTY_VEC = np.zeros(0, dtype=np.int32)
 
 class ConvWeights:
     """int8 convolution weights as rows (O, C*k*k), K padded with zeros to a multiple of 4, and their row sums.
-    Codes of fewer than 8 bits stay bit-packed and :meth:`rows` unpacks them on every call (one numba pass)."""
+    Codes of fewer than 8 bits stay bit-packed and :meth:`rows` unpacks them on every call
+    (:class:`~odyssey_lessons.quant._pack.PackedCodes`)."""
 
     def __init__(self, rows: np.ndarray, kernel_size: int, bits: int = 8) -> None:
         self.o, self.k = rows.shape
@@ -31,16 +31,12 @@ class ConvWeights:
         self.k_pad = -(-self.k // 4) * 4
         padded = np.zeros((self.o, self.k_pad), dtype=np.int8)
         padded[:, : self.k] = rows
-        self.bits = bits
-        self.stored = padded if bits == 8 else pack_int(padded, bits)
-        self._unpacked = None if bits == 8 else np.empty(padded.shape, dtype=np.int8)
+        self._codes = PackedCodes(padded, bits)
         self.rowsum = rows.astype(np.int64).sum(axis=1)
 
     def rows(self) -> np.ndarray:
-        if self._unpacked is None:
-            return self.stored
-        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
-        return self._unpacked
+        """The int8 rows (O, K_pad): unpacked from the stored bits when ``bits < 8``."""
+        return self._codes.codes()
 
 
 def patches(x_u8: np.ndarray, w: ConvWeights, stride: int, padding: int, zx: int) -> tuple[np.ndarray, int, int]:

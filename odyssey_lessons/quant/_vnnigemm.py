@@ -14,8 +14,7 @@ import numpy as np
 
 from odyssey_lessons.native import cpu_features
 from odyssey_lessons.native._vnni import NR, pack_weights
-from odyssey_lessons.quant._kernels import unpack_signed_kernel
-from odyssey_lessons.quant._pack import pack_int
+from odyssey_lessons.quant._pack import PackedCodes
 from odyssey_lessons.quant._vnnikernels import GEMM_KERNELS, row_sums_u8
 
 INT8_PATHS = ("avx512_vnni", "vnni_256", "portable")
@@ -56,25 +55,19 @@ class PackedWeights:
     """int8 weight codes (N, K) packed once for the VNNI kernels: the panels, and the column sums ``sum_k w[j, k]``.
 
     Codes of fewer than 8 bits (``bits < 8``) stay bit-packed in memory (:func:`~odyssey_lessons.quant.pack_int` of
-    the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call, in one numba pass
-    into a buffer kept for the purpose. ``rows`` may be a transposed view of a (K, N) matrix.
+    the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call
+    (:class:`~odyssey_lessons.quant._pack.PackedCodes`). ``rows`` may be a transposed view of a (K, N) matrix.
     """
 
     def __init__(self, rows: np.ndarray, bits: int = 8) -> None:
         self.n, self.k = rows.shape
         self.k_pad = -(-self.k // 4) * 4
-        self.bits = bits
-        panels = pack_weights(rows)
-        self.stored = panels if bits == 8 else pack_int(panels, bits)
-        self._unpacked = None if bits == 8 else np.empty(panels.shape, dtype=np.int8)
+        self._codes = PackedCodes(pack_weights(rows), bits)
         self.colsum = rows.sum(axis=1, dtype=np.int32)
 
     def panels(self) -> np.ndarray:
         """The int8 panels (N/NR, K_pad/4, NR, 4): unpacked from the stored bits when ``bits < 8``."""
-        if self._unpacked is None:
-            return self.stored
-        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
-        return self._unpacked
+        return self._codes.codes()
 
 
 _EMPTY32 = np.zeros((0, 0), dtype=np.int32)
