@@ -75,7 +75,7 @@ def fake_quant_logits(qmodel, x: np.ndarray) -> np.ndarray:
     """Float simulation of a ``QuantizedModel`` with the same quantization parameters: every tensor is snapped to its
     grid (``fake_quantize``), but products, sums and the rescaling run in float64 -- no fixed-point arithmetic."""
     from odyssey_lessons.quant._affine import dequantize_affine, fake_quantize
-    from odyssey_lessons.quant._qmodel import QFlatten, QGemm, QMaxPool, QReLU
+    from odyssey_lessons.quant._qlayers import QFlatten, QGemm, QMaxPool, QReLU
 
     h = fake_quantize(x.astype(np.float32), qmodel.input_qp).astype(np.float64)
     for layer in qmodel.layers:

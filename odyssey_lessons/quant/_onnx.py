@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
-from odyssey_lessons.quant._qmodel import QFlatten, QGemm, QMaxPool, QReLU, QuantizedModel
+from odyssey_lessons.quant._qlayers import QFlatten, QGemm, QMaxPool, QReLU
+from odyssey_lessons.quant._qmodel import QuantizedModel
 
 if TYPE_CHECKING:  # optional dependency: only for the annotations
     import onnx
