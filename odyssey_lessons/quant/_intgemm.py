@@ -39,6 +39,14 @@ def _check_int_array(name: str, x: object, ndim: int) -> np.ndarray:
     return x
 
 
+def _check_operands(x_name: str, x: object, w_name: str, w: object, ndim: int) -> None:
+    """``x``: int8 or uint8 activations, ``w``: int8 weights, both ``ndim``-D (TypeError/ValueError naming them)."""
+    _check_int_array(x_name, x, ndim)
+    _check_int_array(w_name, w, ndim)
+    if w.dtype != np.int8:
+        raise TypeError(f"{w_name} must have dtype int8 (signed weights), got {w_name}.dtype={w.dtype}")
+
+
 def _check_zero_point(name: str, zp: object, dtype: np.dtype) -> int:
     """The zero point as an int in the range of ``dtype``; raises TypeError/ValueError naming ``name``."""
     if isinstance(zp, bool) or not isinstance(zp, int | np.integer):
@@ -76,6 +84,13 @@ def matmul_s8t(a: np.ndarray, bt: np.ndarray, za: int, zb: int) -> np.ndarray:
     return out
 
 
+def _vnni_operand(x: np.ndarray, zx: int, k: int, zw: int) -> tuple[np.ndarray, int]:
+    """Activations ``x`` and their zero point as the VNNI kernels take them (uint8, :func:`to_unsigned`), once the
+    accumulator bound holds for ``K = k`` products (the bound of the int8 view, which the shift leaves unchanged)."""
+    check_accumulator_bound(k, zx - 128 if x.dtype == np.uint8 else zx, zw)
+    return to_unsigned(x, zx)
+
+
 def to_unsigned(x: np.ndarray, zero_point: int) -> tuple[np.ndarray, int]:
     """uint8 data as is; int8 data shifted to uint8 (``x + 128``, zero point ``zero_point + 128``), C-contiguous."""
     if x.dtype == np.int8:
@@ -103,18 +118,14 @@ def int8_matmul(
         ValueError: Not 2-D, inner sizes differ, zero point out of range, ``K`` so large that
             ``K * max|a - za| * max|b - zb|`` could reach 2**31, or a path this CPU lacks.
     """
-    _check_int_array("a", a, 2)
-    _check_int_array("b", b, 2)
-    if b.dtype != np.int8:
-        raise TypeError(f"b must have dtype int8 (signed weights), got b.dtype={b.dtype}")
+    _check_operands("a", a, "b", b, 2)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"a (M, K) and b (K, N) must share K, got a.shape={a.shape}, b.shape={b.shape}")
     za = _check_zero_point("a_zero_point", a_zero_point, a.dtype)
     zb = _check_zero_point("b_zero_point", b_zero_point, b.dtype)
     path = resolve_int8_path(path)
     if path != "portable":
-        check_accumulator_bound(a.shape[1], za - 128 if a.dtype == np.uint8 else za, zb)
-        au, zau = to_unsigned(a, za)
+        au, zau = _vnni_operand(a, za, a.shape[1], zb)
         return vnni_matmul(au, PackedWeights(b.T), zau, zb, path)
     a8, za8 = to_signed(a, za)
     return matmul_s8t(a8, np.ascontiguousarray(b.T), za8, zb)
@@ -161,10 +172,7 @@ def int8_conv2d(
         TypeError, ValueError: Wrong dtypes or ndim, channel mismatch, non-square kernel, bad stride/padding,
             input smaller than the kernel, or an accumulator that could overflow int32.
     """
-    _check_int_array("x", x, 4)
-    _check_int_array("w", w, 4)
-    if w.dtype != np.int8:
-        raise TypeError(f"w must have dtype int8 (signed weights), got w.dtype={w.dtype}")
+    _check_operands("x", x, "w", w, 4)
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"w (O, C, kh, kw) must have x's C={x.shape[1]} channels, got w.shape={w.shape}")
     if w.shape[2] != w.shape[3]:
@@ -178,12 +186,10 @@ def int8_conv2d(
     oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", wd, k, stride, padding)
     rows = np.ascontiguousarray(w.reshape(w.shape[0], -1))
     if path != "portable":
-        check_accumulator_bound(rows.shape[1], zx - 128 if x.dtype == np.uint8 else zx, 0)
-        xu, zxu = to_unsigned(x, zx)
+        xu, zxu = _vnni_operand(x, zx, rows.shape[1], 0)
         return vnni_conv2d(xu, ConvWeights(rows, k), stride, padding, zxu, path)
-    else:
-        x8, zx8 = to_signed(x, zx)
-        acc = conv2d_s8(x8, rows, k, stride, padding, zx8)
+    x8, zx8 = to_signed(x, zx)
+    acc = conv2d_s8(x8, rows, k, stride, padding, zx8)
     return np.ascontiguousarray(acc.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
 
 
