@@ -108,7 +108,8 @@ def gemm_vnni512(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
 
 @njit(cache=True)
 def gemm_vnni256(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
-    """As :func:`gemm_vnni512` on 256-bit vectors (AVX-VNNI), tiles of 2 and 1 rows."""
+    """As :func:`gemm_vnni512` on 256-bit vectors (AVX-VNNI), tiles of 2 and 1 rows: its deliberate twin, one per
+    vector width (module docstring)."""
     m = a.shape[0]
     n_panels, k4 = panels.shape[0], panels.shape[1]
     flat = panels.reshape(-1)
@@ -263,7 +264,8 @@ def conv_vnni512(w, patches, rowterm, m0, shift, zrange, out32, out8):
 
 @njit(cache=True)
 def conv_vnni256(w, patches, rowterm, m0, shift, zrange, out32, out8):
-    """As :func:`conv_vnni512` on 256-bit vectors (AVX-VNNI): tiles of 2 and 1 channels."""
+    """As :func:`conv_vnni512` on 256-bit vectors (AVX-VNNI): tiles of 2 and 1 channels; its deliberate twin, one
+    per vector width (module docstring)."""
     n_img, n_panels, k4 = patches.shape[0], patches.shape[1], patches.shape[2]
     n_out = w.shape[0]
     pixels = out8.shape[2] if out8.shape[0] > 0 else out32.shape[2]
