@@ -36,9 +36,10 @@ from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import digits_cnn, mlp
 from odyssey_lessons.optim import adam
 from odyssey_lessons.quant import OnnxRuntimeModel, available_int8_paths, export_float_onnx, export_onnx
-from odyssey_lessons.quant._intkernels import int8_matmul, matmul_s8t
+from odyssey_lessons.quant._intgemm import int8_matmul, matmul_s8t
 from odyssey_lessons.quant._qmodel import QuantizedModel
-from odyssey_lessons.quant._vnnigemm import GEMM_KERNELS, PackedWeights, padded
+from odyssey_lessons.quant._vnnigemm import PackedWeights, padded
+from odyssey_lessons.quant._vnnikernels import GEMM_KERNELS
 from odyssey_lessons.train import fit
 
 # (label, K, N): y (batch, N) = x (batch, K) @ W (K, N)

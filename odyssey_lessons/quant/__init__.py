@@ -36,7 +36,7 @@ from odyssey_lessons.quant._floatq import (
     quantize_float,
     quantize_nf4,
 )
-from odyssey_lessons.quant._intkernels import int8_conv2d, int8_matmul
+from odyssey_lessons.quant._intgemm import int8_conv2d, int8_matmul
 from odyssey_lessons.quant._observers import (
     OBSERVERS,
     MinMaxObserver,

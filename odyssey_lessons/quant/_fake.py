@@ -17,6 +17,7 @@ the quantized grid, so the network learns weights that survive quantization.
 from __future__ import annotations
 
 import copy
+from typing import Self
 
 import numpy as np
 
@@ -104,17 +105,52 @@ class FakeQuant(Layer):
         return f"FakeQuant(bits={self.bits}, symmetric={self.symmetric}, observer={self.observer_name!r})"
 
 
+def layer_like(layer: Linear | Conv2D, cls: type[Layer], **kwargs: object) -> Layer:
+    """A new ``cls`` (a Linear or Conv2D, or a subclass) of ``layer``'s shape: its features, or its channels, kernel
+    size, stride and padding; ``kwargs`` go to ``cls``. Its parameters are drawn from a fixed ``rng``, for the caller
+    to overwrite with ``load_params``."""
+    if isinstance(layer, Conv2D):
+        args = (layer.in_channels, layer.out_channels, layer.kernel_size)
+        kwargs = {"stride": layer.stride, "padding": layer.padding, **kwargs}
+    else:
+        args = (layer.in_features, layer.out_features)
+    return cls(*args, rng=np.random.default_rng(0), **kwargs)
+
+
 class _QATWeight:
     """Mixin for a layer with a ``weight`` param whose axis 0 is the output channel: the forward and backward of the
-    float layer run with the fake-quantized weight swapped in; its gradient goes straight to the master weight."""
+    float layer run with the fake-quantized weight swapped in; its gradient goes straight to the master weight.
 
-    def _init_qat(self, bits: int, granularity: str, group_size: int | None) -> None:
+    The constructor is the float layer's, plus ``bits``, ``granularity`` and ``group_size`` (checked here); the float
+    layer's own ``__init__`` checks the rest."""
+
+    def __init__(
+        self, *args: object, bits: int = 4, granularity: str = "channel", group_size: int | None = None,
+        **kwargs: object,
+    ) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
         self.bits = check_bits(bits)
         w = self._params["weight"]
         axis = None if granularity == "tensor" else (0 if granularity == "channel" else 1)
         dim = int(np.prod(w.shape[1:]))
         self.granularity, self._qaxis, self.group_size = check_granularity(2, granularity, axis, group_size, dim=dim)
         self._wq: np.ndarray | None = None
+
+    @classmethod
+    def from_float(
+        cls, layer: Linear | Conv2D, *, bits: int = 4, granularity: str = "channel", group_size: int | None = None
+    ) -> Self:
+        """A QAT layer holding a copy of the float ``layer``'s shape, weight and bias (``layer`` is not changed).
+
+        Raises:
+            TypeError: ``layer`` is not of the float class this QAT class extends.
+        """
+        float_cls = Linear if issubclass(cls, Linear) else Conv2D
+        if not isinstance(layer, float_cls):
+            raise TypeError(f"layer must be a {float_cls.__name__}, got {type(layer).__name__}")
+        q = layer_like(layer, cls, bits=bits, granularity=granularity, group_size=group_size)
+        q.to(layer.dtype).load_params(layer.params())
+        return q
 
     def weight_qparams(self) -> QParams:
         """Symmetric absmax :class:`QParams` of the current weight, viewed as ``(out, -1)`` (groups along the
@@ -159,46 +195,13 @@ class _QATWeight:
         return self._with_weight(self._wq, super().backward, grad_y)
 
 
-def _check_layer(name: str, layer: object, kind: type) -> None:
-    if not isinstance(layer, kind):
-        raise TypeError(f"{name} must be a {kind.__name__}, got {type(layer).__name__}")
-
-
 class QATLinear(_QATWeight, Linear):
     """:class:`~odyssey_lessons.nn.Linear` with fake-quantized weights: ``y = x @ fq(W).T + b``; backward
     ``dW += dy.T @ x`` (STE), ``dx = dy @ fq(W)``. ``fq`` is symmetric ``bits``-bit quantization with absmax
     scales per output row (``granularity="channel"``), per tensor, or per group of ``group_size`` inputs.
-    Build one with :meth:`from_float`."""
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        rng: np.random.Generator,
-        bits: int = 4,
-        granularity: str = "channel",
-        group_size: int | None = None,
-    ) -> None:
-        Linear.__init__(self, in_features, out_features, rng=rng)
-        self._init_qat(bits, granularity, group_size)
-
-    @classmethod
-    def from_float(
-        cls, linear: Linear, *, bits: int = 4, granularity: str = "channel", group_size: int | None = None
-    ) -> QATLinear:
-        """A QATLinear holding a copy of ``linear``'s weight and bias (``linear`` is not changed)."""
-        _check_layer("linear", linear, Linear)
-        q = cls(
-            linear.in_features,
-            linear.out_features,
-            rng=np.random.default_rng(0),
-            bits=bits,
-            granularity=granularity,
-            group_size=group_size,
-        )
-        q.to(linear.dtype).load_params(linear.params())
-        return q
+    ``QATLinear(in_features, out_features, *, rng, bits=4, granularity="channel", group_size=None)``; build one from
+    a trained layer with :meth:`from_float`."""
 
     def __repr__(self) -> str:
         return (
@@ -209,43 +212,10 @@ class QATLinear(_QATWeight, Linear):
 
 class QATConv2D(_QATWeight, Conv2D):
     """:class:`~odyssey_lessons.nn.Conv2D` with fake-quantized weights (symmetric absmax per output channel by
-    default; groups run along the flattened ``(in_channels, k, k)`` axis). Build one with :meth:`from_float`."""
+    default; groups run along the flattened ``(in_channels, k, k)`` axis).
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        *,
-        stride: int = 1,
-        padding: int = 0,
-        rng: np.random.Generator,
-        bits: int = 4,
-        granularity: str = "channel",
-        group_size: int | None = None,
-    ) -> None:
-        Conv2D.__init__(self, in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng)
-        self._init_qat(bits, granularity, group_size)
-
-    @classmethod
-    def from_float(
-        cls, conv: Conv2D, *, bits: int = 4, granularity: str = "channel", group_size: int | None = None
-    ) -> QATConv2D:
-        """A QATConv2D holding a copy of ``conv``'s weight and bias (``conv`` is not changed)."""
-        _check_layer("conv", conv, Conv2D)
-        q = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            rng=np.random.default_rng(0),
-            bits=bits,
-            granularity=granularity,
-            group_size=group_size,
-        )
-        q.to(conv.dtype).load_params(conv.params())
-        return q
+    ``QATConv2D(in_channels, out_channels, kernel_size, *, stride=1, padding=0, rng, bits=4, granularity="channel",
+    group_size=None)``; build one from a trained layer with :meth:`from_float`."""
 
     def __repr__(self) -> str:
         return f"QATConv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, bits={self.bits})"
@@ -271,7 +241,8 @@ def prepare_qat(
         TypeError: ``model`` is not a Sequential.
         ValueError: Bad bits, granularity or group size.
     """
-    _check_layer("model", model, Sequential)
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
     layers: list[Layer] = []
     for layer in model.layers:
         if isinstance(layer, Sequential):

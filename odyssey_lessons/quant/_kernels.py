@@ -1,10 +1,14 @@
-"""numba kernels of requantization: int32 accumulators -> int8/uint8 codes with a fixed-point multiplier.
+"""numba kernels of the integer pipeline's element-wise steps: quantizing float activations to uint8 codes
+(:func:`quantize_u8_kernel`), unpacking sub-byte weight codes (:func:`unpack_signed_kernel`), and requantization,
+int32 accumulators -> int8/uint8 codes with a fixed-point multiplier (the rest of this module).
 
 The arithmetic (gemmlowp's ``SaturatingRoundingDoublingHighMul`` and ``RoundingDivideByPOT``, TFLite's saturating
 left shift for multipliers ``M >= 1``) and the steps 0-3 the docstrings below name are explained in
 :mod:`odyssey_lessons.quant._requant`, whose :func:`~odyssey_lessons.quant._requant.requantize` validates and calls
 :func:`requantize_kernel`. The inlined :func:`requantize_right` and :func:`requantize_value` are also the epilogue of
-the VNNI kernels (``_vnnigemm``, ``_vnniconv``).
+the VNNI kernels (:mod:`odyssey_lessons.quant._vnnikernels`). :func:`quantize_u8_kernel` is called by
+:meth:`~odyssey_lessons.quant.QuantizedModel.forward_int` (the model checked the parameters when it was built),
+:func:`unpack_signed_kernel` by :class:`~odyssey_lessons.quant._pack.PackedCodes` (the weights of the VNNI kernels).
 """
 
 from __future__ import annotations
@@ -78,3 +82,45 @@ def requantize_kernel(acc, m0, shift, zp, lo, hi, out):
         for c in range(cols):
             ch = c if per_channel else 0
             out[r, c] = requantize_value(acc[r, c], m0[ch], shift[ch], zp, lo, hi)
+
+
+@njit(cache=True)
+def quantize_u8_kernel(x, scale, zp, qmin, qmax, out):
+    """``out[i, j] = clamp(rint(x[i, j] / scale) + zp, qmin, qmax)`` for float32 ``x`` (M, K) and float32 ``scale``:
+    ``quantize`` for one per-tensor uint8 activation in one pass (ties to even, the division in float32). Columns of
+    ``out`` past K are left as they are. Returns the number of NaN inputs (which have no code: the caller raises)."""
+    lo, hi = np.float32(qmin), np.float32(qmax)
+    z = np.float32(zp)
+    nans = 0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            t = np.rint(x[i, j] / scale) + z
+            nans += t != t
+            out[i, j] = np.uint8(min(max(t, lo), hi))
+    return nans
+
+
+@njit(cache=True)
+def unpack_signed_kernel(packed, bits, out):
+    """``out[i]`` = the ``i``-th ``bits``-bit two's-complement code of the little-endian bit stream ``packed``
+    (:func:`pack_int`'s layout), sign-extended to int8, for ``i < out.size``; one pass, no temporaries."""
+    if bits == 4:  # two codes per byte: a loop LLVM vectorises (sign extension by shifting the nibble up and back)
+        pairs = out.size // 2
+        for b in range(pairs):
+            byte = np.int8(packed[b])
+            out[2 * b] = np.int8(byte << np.int8(4)) >> np.int8(4)
+            out[2 * b + 1] = byte >> np.int8(4)
+        if out.size % 2:
+            out[out.size - 1] = np.int8(np.int8(packed[pairs]) << np.int8(4)) >> np.int8(4)
+        return
+    mask = np.uint32((1 << bits) - 1)
+    sign = np.int32(1 << (bits - 1))
+    last = packed.size - 1
+    for i in range(out.size):
+        pos = i * bits
+        byte = pos >> 3
+        word = np.uint32(packed[byte])
+        if byte < last:
+            word |= np.uint32(packed[byte + 1]) << np.uint32(8)
+        v = np.int32((word >> np.uint32(pos & 7)) & mask)
+        out[i] = np.int8(v - 2 * sign if v >= sign else v)

@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
-from odyssey_lessons.quant._qmodel import QFlatten, QGemm, QMaxPool, QReLU, QuantizedModel
+from odyssey_lessons.quant._qlayers import QFlatten, QGemm, QMaxPool, QReLU
+from odyssey_lessons.quant._qmodel import QuantizedModel
 
 if TYPE_CHECKING:  # optional dependency: only for the annotations
     import onnx
@@ -167,10 +168,23 @@ def _gemm_nodes(g: _Graph, x: str, layer: QGemm, i: int, shape: tuple[int, ...])
     return _clip(g, y, lo, layer.out_qp.qmax, f"l{i}_clip"), out_shape
 
 
-def _pool_shape(i: int, shape: tuple[int, ...], k: int, stride: int) -> tuple[int, ...]:
+def _pool_node(g: _Graph, x: str, i: int, shape: tuple[int, ...], k: int, stride: int) -> tuple[str, tuple[int, ...]]:
+    """MaxPool (``k x k``, ``stride``) of layer ``i`` on ``x``, one example of ``shape``; returns (output, shape)."""
     if len(shape) != 3 or min(shape[1:]) < k:
         raise ValueError(f"layers[{i}] (MaxPool2D, kernel_size={k}) receives shape {shape} per example")
-    return (shape[0], *((d - k) // stride + 1 for d in shape[1:]))
+    x = g.node("MaxPool", [x], f"l{i}_pool", kernel_shape=[k, k], strides=[stride, stride])
+    return x, (shape[0], *((d - k) // stride + 1 for d in shape[1:]))
+
+
+def _flatten_node(g: _Graph, x: str, i: int, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """Flatten of layer ``i`` (the batch axis kept); returns (output, shape)."""
+    return g.node("Flatten", [x], f"l{i}_flatten", axis=1), (int(np.prod(shape)),)
+
+
+def _new_graph(input_shape: object) -> tuple[_Graph, tuple[int, ...]]:
+    """An empty graph and one example's checked shape (TypeError/ValueError first; ImportError without ``onnx``)."""
+    shape = _check_input_shape(input_shape)
+    return _Graph(_optional("onnx")), shape
 
 
 def export_onnx(qmodel: QuantizedModel, input_shape: tuple[int, ...]) -> onnx.ModelProto:
@@ -191,9 +205,7 @@ def export_onnx(qmodel: QuantizedModel, input_shape: tuple[int, ...]) -> onnx.Mo
     """
     if not isinstance(qmodel, QuantizedModel):
         raise TypeError(f"qmodel must be a QuantizedModel (QuantizedModel.from_float), got {type(qmodel).__name__}")
-    shape = _check_input_shape(input_shape)
-    onnx = _optional("onnx")
-    g = _Graph(onnx)
+    g, shape = _new_graph(input_shape)
     qp = qmodel.input_qp
     x = g.node(
         "QuantizeLinear",
@@ -205,12 +217,11 @@ def export_onnx(qmodel: QuantizedModel, input_shape: tuple[int, ...]) -> onnx.Mo
         if isinstance(layer, QGemm):
             x, shape = _gemm_nodes(g, x, layer, i, shape)
         elif isinstance(layer, QMaxPool):
-            shape = _pool_shape(i, shape, layer.kernel_size, layer.stride)
-            x = g.node("MaxPool", [x], f"l{i}_pool", kernel_shape=[layer.kernel_size] * 2, strides=[layer.stride] * 2)
+            x, shape = _pool_node(g, x, i, shape, layer.kernel_size, layer.stride)
         elif isinstance(layer, QReLU):
             x = _clip(g, x, layer.zero_point, 255, f"l{i}_relu")
         elif isinstance(layer, QFlatten):
-            x, shape = g.node("Flatten", [x], f"l{i}_flatten", axis=1), (int(np.prod(shape)),)
+            x, shape = _flatten_node(g, x, i, shape)
         else:
             raise ValueError(
                 f"qmodel.layers[{i}] ({type(layer).__name__}) cannot be exported; supported: QGemm, QMaxPool, QReLU, "
@@ -223,7 +234,7 @@ def export_onnx(qmodel: QuantizedModel, input_shape: tuple[int, ...]) -> onnx.Mo
         [codes, g.const("out_scale", np.float32(out.scale)), g.const("out_zp", np.uint8(out.zero_point))],
         "logits",
     )
-    tp, vi = onnx.TensorProto, onnx.helper.make_tensor_value_info
+    tp, vi = g.onnx.TensorProto, g.onnx.helper.make_tensor_value_info
     return g.model(
         [vi("x", tp.FLOAT, ["batch", *input_shape])],
         [vi("codes", tp.UINT8, ["batch", *shape]), vi("logits", tp.FLOAT, ["batch", *shape])],
@@ -249,9 +260,7 @@ def export_float_onnx(model: Sequential, input_shape: tuple[int, ...]) -> onnx.M
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be an odyssey_lessons.nn.Sequential, got {type(model).__name__}")
-    shape = _check_input_shape(input_shape)
-    onnx = _optional("onnx")
-    g = _Graph(onnx)
+    g, shape = _new_graph(input_shape)
     x = "x"
     for i, layer in enumerate(model.layers):
         p = {k: v.astype(np.float32) for k, v in layer.params().items()}
@@ -292,10 +301,9 @@ def export_float_onnx(model: Sequential, input_shape: tuple[int, ...]) -> onnx.M
         elif isinstance(layer, ReLU):
             x = g.node("Relu", [x], f"l{i}_relu")
         elif isinstance(layer, MaxPool2D):
-            shape = _pool_shape(i, shape, layer.kernel_size, layer.stride)
-            x = g.node("MaxPool", [x], f"l{i}_pool", kernel_shape=[layer.kernel_size] * 2, strides=[layer.stride] * 2)
+            x, shape = _pool_node(g, x, i, shape, layer.kernel_size, layer.stride)
         elif isinstance(layer, Flatten):
-            x, shape = g.node("Flatten", [x], f"l{i}_flatten", axis=1), (int(np.prod(shape)),)
+            x, shape = _flatten_node(g, x, i, shape)
         elif isinstance(layer, Dropout):
             continue
         else:
@@ -304,7 +312,7 @@ def export_float_onnx(model: Sequential, input_shape: tuple[int, ...]) -> onnx.M
                 "ReLU, MaxPool2D, Flatten, Dropout"
             )
     g.node("Identity", [x], "logits")
-    tp, vi = onnx.TensorProto, onnx.helper.make_tensor_value_info
+    tp, vi = g.onnx.TensorProto, g.onnx.helper.make_tensor_value_info
     return g.model(
         [vi("x", tp.FLOAT, ["batch", *input_shape])], [vi("logits", tp.FLOAT, ["batch", *shape])], "odyssey_float"
     )

@@ -9,10 +9,10 @@ Signed codes are stored as ``b``-bit two's complement and sign-extended on unpac
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from odyssey_lessons._validate import check_int
 from odyssey_lessons.quant._affine import QParams
+from odyssey_lessons.quant._kernels import unpack_signed_kernel
 
 MAX_PACK_BITS = 8
 
@@ -106,27 +106,19 @@ def size_report(n_elements: int, qp: QParams) -> dict[str, float]:
     }
 
 
-@njit(cache=True)
-def unpack_signed_kernel(packed, bits, out):
-    """``out[i]`` = the ``i``-th ``bits``-bit two's-complement code of the little-endian bit stream ``packed``
-    (:func:`pack_int`'s layout), sign-extended to int8, for ``i < out.size``; one pass, no temporaries."""
-    if bits == 4:  # two codes per byte: a loop LLVM vectorises (sign extension by shifting the nibble up and back)
-        pairs = out.size // 2
-        for b in range(pairs):
-            byte = np.int8(packed[b])
-            out[2 * b] = np.int8(byte << np.int8(4)) >> np.int8(4)
-            out[2 * b + 1] = byte >> np.int8(4)
-        if out.size % 2:
-            out[out.size - 1] = np.int8(np.int8(packed[pairs]) << np.int8(4)) >> np.int8(4)
-        return
-    mask = np.uint32((1 << bits) - 1)
-    sign = np.int32(1 << (bits - 1))
-    last = packed.size - 1
-    for i in range(out.size):
-        pos = i * bits
-        byte = pos >> 3
-        word = np.uint32(packed[byte])
-        if byte < last:
-            word |= np.uint32(packed[byte + 1]) << np.uint32(8)
-        v = np.int32((word >> np.uint32(pos & 7)) & mask)
-        out[i] = np.int8(v - 2 * sign if v >= sign else v)
+class PackedCodes:
+    """Signed integer codes kept as :func:`pack_int` bytes when ``bits < 8`` (so a model keeps its sub-byte size in
+    memory), unpacked to int8 by :meth:`codes` on every call, in one numba pass into a buffer kept for the purpose;
+    8-bit codes are kept as they are. The caller checked that the codes fit ``bits``."""
+
+    def __init__(self, codes: np.ndarray, bits: int) -> None:
+        self.bits = bits
+        self.stored = codes if bits == 8 else pack_int(codes, bits)
+        self._unpacked = None if bits == 8 else np.empty(codes.shape, dtype=np.int8)
+
+    def codes(self) -> np.ndarray:
+        """The int8 codes, in the shape they were given."""
+        if self._unpacked is None:
+            return self.stored
+        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
+        return self._unpacked

@@ -13,154 +13,24 @@
   multiplier ``M[c] = s_in * s_w[c] / s_out`` (:func:`~odyssey_lessons.quant._requant.requantize`).
 
 Inference: quantize the input, integer-only layers (int8 GEMM / im2col convolution, int32 bias, requantize, integer
-max pooling), dequantize the final logits.
+max pooling; :mod:`odyssey_lessons.quant._qlayers`), dequantize the final logits.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
 from odyssey_lessons.quant._affine import QParams, quantize_affine
-from odyssey_lessons.quant._intkernels import (
-    conv2d_s8,
-    conv_out_size,
-    matmul_s8t,
-    maxpool2d_int,
-    quantize_u8_kernel,
-    to_signed,
-)
-from odyssey_lessons.quant._kernels import requantize_kernel
+from odyssey_lessons.quant._fake import layer_like
+from odyssey_lessons.quant._kernels import quantize_u8_kernel
 from odyssey_lessons.quant._observers import choose_qparams
-from odyssey_lessons.quant._pack import pack_int, unpack_int
+from odyssey_lessons.quant._pack import pack_int
+from odyssey_lessons.quant._qlayers import QFlatten, QGemm, QMaxPool, QReLU, qp_bytes
 from odyssey_lessons.quant._requant import quantize_multiplier
-from odyssey_lessons.quant._vnniconv import ConvWeights, QuantizedConv
-from odyssey_lessons.quant._vnnigemm import PackedWeights, QuantizedGemm, resolve_int8_path
+from odyssey_lessons.quant._vnnigemm import resolve_int8_path
 
 _INT32 = np.iinfo(np.int32)
-
-
-@dataclass
-class QGemm:
-    """A quantized Linear (``kernel_size == 0``) or Conv2D layer.
-
-    ``weight`` holds the int8 codes as rows (O, K) -- or, packed, ``pack_int`` bytes (``weight_bits < 8``).
-    ``y_q = requantize(sum (x_q - in_qp.z) w_q + bias, m0, shift)`` with ``relu`` fused.
-    """
-
-    weight: np.ndarray
-    weight_shape: tuple[int, ...]
-    weight_qp: QParams
-    weight_bits: int
-    bias: np.ndarray
-    m0: np.ndarray
-    shift: np.ndarray
-    in_qp: QParams
-    out_qp: QParams
-    relu: bool
-    kernel_size: int = 0
-    stride: int = 1
-    padding: int = 0
-    path: str = "portable"
-
-    def weight_codes(self) -> np.ndarray:
-        """int8 codes as rows (O, K): unpacked from the stored bytes when ``weight_bits < 8``."""
-        if self.weight_bits == 8:
-            return self.weight
-        count = int(np.prod(self.weight_shape))
-        codes = unpack_int(self.weight, self.weight_bits, count=count, signed=True)
-        return codes.reshape(self.weight_shape[0], -1)
-
-    def nbytes(self) -> dict[str, int]:
-        return {
-            "weights": self.weight.nbytes,
-            "biases": self.bias.nbytes,
-            "overhead": self.weight_qp.scale.nbytes + self.m0.nbytes + self.shift.nbytes + _qp_bytes(self.out_qp),
-        }
-
-    def __post_init__(self) -> None:
-        # kernel arguments, computed once: forward runs the kernels without re-validating (from_float checked them)
-        self._zx = int(self.in_qp.zero_point)
-        zy = int(self.out_qp.zero_point)
-        self._zy, self._hi = np.int64(zy), np.int64(self.out_qp.qmax)
-        self._lo = np.int64(max(self.out_qp.qmin, zy) if self.relu else self.out_qp.qmin)
-
-    def vnni_layer(self) -> QuantizedGemm | QuantizedConv:
-        """This layer on the VNNI kernels: weights packed (sub-byte codes stay packed), epilogue constants folded.
-        Built on first use, then kept."""
-        if getattr(self, "_vnni", None) is None:
-            rows = np.ascontiguousarray(self.weight_codes())
-            zy, lo, hi = int(self._zy), int(self._lo), int(self._hi)
-            if self.kernel_size == 0:
-                packed = PackedWeights(rows, self.weight_bits)
-                self._vnni = QuantizedGemm(packed, self._zx, self.bias, self.m0, self.shift, zy, lo, hi)
-            else:
-                conv = ConvWeights(rows, self.kernel_size, self.weight_bits)
-                self._vnni = QuantizedConv(
-                    conv, self.stride, self.padding, self._zx, self.bias, self.m0, self.shift, zy, lo, hi
-                )
-        return self._vnni
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """uint8 codes in (in_qp) -> uint8 codes out (out_qp): int8 GEMM + int32 bias, then requantization."""
-        if self.path != "portable":
-            return self._forward_vnni(x)
-        x8, zx = to_signed(x, self._zx)
-        rows = self.weight_codes()
-        if self.kernel_size == 0:
-            acc = matmul_s8t(x8, rows, zx, 0)
-        else:
-            acc = conv2d_s8(x8, rows, self.kernel_size, self.stride, self.padding, zx)
-        acc += self.bias
-        q = np.empty(acc.shape, dtype=np.uint8)
-        requantize_kernel(acc, self.m0, self.shift, self._zy, self._lo, self._hi, q)
-        if self.kernel_size == 0:
-            return q
-        n, _, h, w = x.shape
-        oh = conv_out_size("H", h, self.kernel_size, self.stride, self.padding)
-        ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
-        return np.ascontiguousarray(q.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
-
-    def _forward_vnni(self, x: np.ndarray) -> np.ndarray:
-        """As :meth:`forward`, on the VNNI kernels with the bias, requantization and clamp fused into their
-        epilogue (a convolution comes out in NCHW order directly)."""
-        return self.vnni_layer()(x, self.path)
-
-
-@dataclass
-class QMaxPool:
-    """Max pooling of the codes (same scale and zero point in and out)."""
-
-    kernel_size: int
-    stride: int
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return maxpool2d_int(x, self.kernel_size, self.stride)
-
-
-@dataclass
-class QReLU:
-    """A ReLU that could not be fused: clamp the codes below at the zero point."""
-
-    zero_point: int
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, x.dtype.type(self.zero_point))
-
-
-@dataclass
-class QFlatten:
-    """(N, C, H, W) -> (N, C*H*W), the same order as ``nn.Flatten``."""
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(x.shape[0], -1)
-
-
-def _qp_bytes(qp: QParams) -> int:
-    """Stored bytes of an activation's per-tensor parameters: a float32 scale and an int32 zero point."""
-    return qp.scale.nbytes + qp.zero_point.nbytes
 
 
 def _fold(model: Sequential) -> list[tuple[str, object]]:
@@ -205,14 +75,7 @@ def _float_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, layer: object) -> n
     """The float layer with (folded) weights ``w``, ``b``, computed by a copy of the nn layer's own forward."""
     if isinstance(layer, Linear):
         return (x @ w.T.astype(np.float32) + b.astype(np.float32)).astype(np.float32)
-    conv = Conv2D(
-        layer.in_channels,
-        layer.out_channels,
-        layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,
-        rng=np.random.default_rng(0),
-    )
+    conv = layer_like(layer, Conv2D)
     conv.load_params({"weight": w.astype(np.float32), "bias": b.astype(np.float32)})
     return conv.forward(x, training=False)
 
@@ -344,7 +207,7 @@ class QuantizedModel:
         """Real stored bytes: weight codes (packed below 8 bits), int32 biases, and the overhead (float32 weight
         scales, int32 multipliers and shifts, float32 scale + int32 zero point per activation tensor), against the
         float32 model (parameters and buffers)."""
-        parts = {"weights": 0, "biases": 0, "overhead": _qp_bytes(self.input_qp)}
+        parts = {"weights": 0, "biases": 0, "overhead": qp_bytes(self.input_qp)}
         float_weights = 0
         for layer in self.layers:
             if isinstance(layer, QGemm):

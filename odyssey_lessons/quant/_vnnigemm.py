@@ -1,118 +1,21 @@
-"""The int8 GEMM on VNNI (:mod:`odyssey_lessons.native._vnni`), with its epilogue: zero-point corrections, and for a
-quantized layer the int32 bias, requantization and clamp, written straight to uint8 codes.
+"""The int8 GEMM on VNNI: weights packed once into panels (:class:`PackedWeights`), the zero-point corrections and a
+quantized layer's epilogue constants folded (:class:`QuantizedGemm`), and the dispatch between the int8 paths
+(:data:`INT8_PATHS`). The kernels are in :mod:`odyssey_lessons.quant._vnnikernels`.
 
 ``vpdpbusd`` multiplies *unsigned* by *signed* bytes, so ``a`` is uint8: activations already are (asymmetric,
 zero point ``za`` in 0..255); int8 data is shifted by 128 (``a + 128``, zero point ``za + 128``), which leaves
 ``a - za`` unchanged. Then ``sum_k (a - za)(b - zb) = sum_k a*b - za * colsum(b) - zb * rowsum(a) + K * za * zb``,
 every term computed mod 2**32 (int32 wrap-around), which gives the exact result when it fits int32.
-
-Two kernels, one per vector width, so that a CPU with only AVX-VNNI (256-bit) never compiles a 512-bit instruction.
-Each walks the weight panels (outer: a panel of K x 32 int8 stays in L1 while every row of ``a`` passes over it)
-and the rows of ``a`` in tiles of 8, 4, 2, 1 rows (512-bit) or 2, 1 (256-bit), and finishes each tile while it is
-hot in L1.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from odyssey_lessons.native import cpu_features
-from odyssey_lessons.native._vnni import NR, T256_1, T256_2, T512_1, T512_2, T512_4, T512_8, pack_weights
-from odyssey_lessons.quant._kernels import requantize_right, requantize_value
-from odyssey_lessons.quant._pack import pack_int, unpack_signed_kernel
-
-
-@njit(cache=True, inline="always")
-def _finish(tile, mr, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8):
-    """Rows ``i .. i+mr``, columns ``j0 .. j0+NR`` (clipped to N) of the result from the tile's raw sums ``S``:
-    ``S + colterm[j] - rowterm[i]`` as int32 into ``out32``, or -- when ``out8`` has rows -- requantized with the
-    per-column ``m0``/``shift`` and clamped to ``zrange = (zp, lo, hi, any shift < 0)`` into ``out8``.
-
-    The loop over columns has no branch (the choice between the requantization with and without a left shift is
-    made once per row), so LLVM vectorises it. Every index is a sum of loop counters that start at 0: LLVM can prove
-    it non-negative, which removes numba's wraparound test (with it, the loop ran on gathers and scatters), and no
-    slice is taken per row (a slice costs a reference-count update in numba, which made this epilogue 2x slower)."""
-    if out8.shape[0] > 0:
-        width = min(NR, out8.shape[1] - j0)
-        zp, lo, hi = zrange[0], zrange[1], zrange[2]
-        for r in range(mr):
-            if zrange[3]:  # some channel has M >= 1: the general form, with its left shift
-                for c in range(width):
-                    acc = np.int32(tile[r, c] + colterm[j0 + c])
-                    out8[i + r, j0 + c] = requantize_value(acc, m0[j0 + c], shift[j0 + c], zp, lo, hi)
-            else:
-                for c in range(width):
-                    acc = np.int32(tile[r, c] + colterm[j0 + c])
-                    out8[i + r, j0 + c] = requantize_right(acc, m0[j0 + c], shift[j0 + c], zp, lo, hi)
-    else:
-        width = min(NR, out32.shape[1] - j0)
-        for r in range(mr):
-            rt = rowterm[i + r]
-            for c in range(width):
-                out32[i + r, j0 + c] = np.int32(np.int32(tile[r, c] + colterm[j0 + c]) - rt)
-
-
-@njit(cache=True)
-def gemm_vnni512(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
-    """``a`` uint8 (M, Kp) x ``panels`` (N/NR, Kp/4, NR, 4) int8, then the epilogue of :func:`_finish`."""
-    m = a.shape[0]
-    n_panels, k4 = panels.shape[0], panels.shape[1]
-    flat = panels.reshape(-1)
-    tile = np.empty((8, NR), dtype=np.int32)
-    for jp in range(n_panels):
-        off = jp * k4 * NR * 4
-        j0 = jp * NR
-        i = 0
-        while i + 8 <= m:
-            T512_8(a, i, flat, off, k4, tile)
-            _finish(tile, 8, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-            i += 8
-        if i + 4 <= m:
-            T512_4(a, i, flat, off, k4, tile)
-            _finish(tile, 4, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-            i += 4
-        if i + 2 <= m:
-            T512_2(a, i, flat, off, k4, tile)
-            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-            i += 2
-        if i < m:
-            T512_1(a, i, flat, off, k4, tile)
-            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-
-
-@njit(cache=True)
-def gemm_vnni256(a, panels, colterm, rowterm, m0, shift, zrange, out32, out8):
-    """As :func:`gemm_vnni512` on 256-bit vectors (AVX-VNNI), tiles of 2 and 1 rows."""
-    m = a.shape[0]
-    n_panels, k4 = panels.shape[0], panels.shape[1]
-    flat = panels.reshape(-1)
-    tile = np.empty((2, NR), dtype=np.int32)
-    for jp in range(n_panels):
-        off = jp * k4 * NR * 4
-        j0 = jp * NR
-        i = 0
-        while i + 2 <= m:
-            T256_2(a, i, flat, off, k4, tile)
-            _finish(tile, 2, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-            i += 2
-        if i < m:
-            T256_1(a, i, flat, off, k4, tile)
-            _finish(tile, 1, i, j0, colterm, rowterm, m0, shift, zrange, out32, out8)
-
-
-@njit(cache=True)
-def row_sums_u8(a, k, out):
-    """``out[i] = sum_{p < k} a[i, p]`` in int32 (for a nonzero weight zero point)."""
-    for i in range(a.shape[0]):
-        s = np.int32(0)
-        for p in range(k):
-            s = np.int32(s + np.int32(a[i, p]))
-        out[i] = s
-
-
-GEMM_KERNELS = {"avx512_vnni": gemm_vnni512, "vnni_256": gemm_vnni256}
-"""Kernel per native path (the names of :func:`odyssey_lessons.native.cpu_features`)."""
+from odyssey_lessons.native._vnni import NR, pack_weights
+from odyssey_lessons.quant._pack import PackedCodes
+from odyssey_lessons.quant._vnnikernels import GEMM_KERNELS, row_sums_u8
 
 INT8_PATHS = ("avx512_vnni", "vnni_256", "portable")
 """The int8 GEMM paths, fastest first: VNNI on 512-bit vectors, VNNI on 256-bit vectors, and the portable kernel of
@@ -152,25 +55,19 @@ class PackedWeights:
     """int8 weight codes (N, K) packed once for the VNNI kernels: the panels, and the column sums ``sum_k w[j, k]``.
 
     Codes of fewer than 8 bits (``bits < 8``) stay bit-packed in memory (:func:`~odyssey_lessons.quant.pack_int` of
-    the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call, in one numba pass
-    into a buffer kept for the purpose. ``rows`` may be a transposed view of a (K, N) matrix.
+    the panels, so the model keeps its int4 size) and :meth:`panels` unpacks them on every call
+    (:class:`~odyssey_lessons.quant._pack.PackedCodes`). ``rows`` may be a transposed view of a (K, N) matrix.
     """
 
     def __init__(self, rows: np.ndarray, bits: int = 8) -> None:
         self.n, self.k = rows.shape
         self.k_pad = -(-self.k // 4) * 4
-        self.bits = bits
-        panels = pack_weights(rows)
-        self.stored = panels if bits == 8 else pack_int(panels, bits)
-        self._unpacked = None if bits == 8 else np.empty(panels.shape, dtype=np.int8)
+        self._codes = PackedCodes(pack_weights(rows), bits)
         self.colsum = rows.sum(axis=1, dtype=np.int32)
 
     def panels(self) -> np.ndarray:
         """The int8 panels (N/NR, K_pad/4, NR, 4): unpacked from the stored bits when ``bits < 8``."""
-        if self._unpacked is None:
-            return self.stored
-        unpack_signed_kernel(self.stored, self.bits, self._unpacked.reshape(-1))
-        return self._unpacked
+        return self._codes.codes()
 
 
 _EMPTY32 = np.zeros((0, 0), dtype=np.int32)

@@ -256,6 +256,14 @@ def calibrate_activations(
     return [ActivationQuantizer(b, bits=bits, observer=observer, act_format=act_format) for b in seen]
 
 
+def _check_setting(granularity: str, observer: str, weight_format: str, act_format: str) -> None:
+    """ValueError naming the first of a PTQ setting's choices that is not one of its allowed values."""
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("observer", observer, OBSERVERS)
+    check_choice("weight_format", weight_format, WEIGHT_FORMATS)
+    check_choice("act_format", act_format, ("int", *LOW_BIT_FLOAT_FORMATS))
+
+
 def ptq_evaluate(
     model: Sequential,
     task: DigitsTask,
@@ -284,14 +292,7 @@ def ptq_evaluate(
     Raises:
         ValueError: Unknown granularity, observer or format, or an unsupported layer.
     """
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
-    if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
-    if weight_format not in WEIGHT_FORMATS:
-        raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
-    if act_format != "int" and act_format not in LOW_BIT_FLOAT_FORMATS:
-        raise ValueError(f"act_format must be 'int' or one of {LOW_BIT_FLOAT_FORMATS}, got {act_format!r}")
+    _check_setting(granularity, observer, weight_format, act_format)
     model = float_copy(model)
     if activations is None:
         activations = calibrate_activations(model, calibration_x, bits=act_bits, observer=observer,
@@ -342,10 +343,7 @@ def ptq_run(
     check_choice("layout", layout, LAYOUTS)
     for name, b in (("bits", bits), ("act_bits", act_bits)):
         check_int(name, b, minimum=2, maximum=8)
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity=}")
-    if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {tuple(OBSERVERS)}, got {observer=}")
+    _check_setting(granularity, observer, weight_format, act_format)
     return _ptq(layout, int(bits), granularity, observer, int(act_bits), weight_format, act_format, setup)
 
 

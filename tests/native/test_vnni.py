@@ -17,7 +17,9 @@ from odyssey_lessons.perf import machine_info
 from odyssey_lessons.quant import INT8_PATHS, QuantizedModel, available_int8_paths, int8_conv2d, int8_matmul
 from odyssey_lessons.quant import _vnniconv as VC
 from odyssey_lessons.quant import _vnnigemm as VG
-from odyssey_lessons.quant._pack import pack_int, unpack_int, unpack_signed_kernel
+from odyssey_lessons.quant import _vnnikernels as VK
+from odyssey_lessons.quant._kernels import unpack_signed_kernel
+from odyssey_lessons.quant._pack import pack_int, unpack_int
 from tests.reference_int import conv2d_int_ref
 
 PATHS = available_int8_paths()
@@ -210,10 +212,10 @@ def _conv_args(rng):
 @pytest.mark.parametrize(
     ("kernel", "feature", "register", "make_args"),
     [
-        (VG.gemm_vnni512, "avx512_vnni", "zmm", _gemm_args),
-        (VG.gemm_vnni256, "vnni_256", "ymm", _gemm_args),
-        (VC.conv_vnni512, "avx512_vnni", "zmm", _conv_args),
-        (VC.conv_vnni256, "vnni_256", "ymm", _conv_args),
+        (VK.gemm_vnni512, "avx512_vnni", "zmm", _gemm_args),
+        (VK.gemm_vnni256, "vnni_256", "ymm", _gemm_args),
+        (VK.conv_vnni512, "avx512_vnni", "zmm", _conv_args),
+        (VK.conv_vnni256, "vnni_256", "ymm", _conv_args),
     ],
     ids=["gemm512", "gemm256", "conv512", "conv256"],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from odyssey_lessons.quant._intkernels import int8_conv2d, int8_matmul
+from odyssey_lessons.quant._intgemm import int8_conv2d, int8_matmul
 from odyssey_lessons.quant._requant import quantize_multiplier, requantize
 from tests.reference_int import conv2d_int_ref, requantize_ref, rounding_divide_by_pot, srdhm
 

@@ -28,7 +28,7 @@ from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import BatchNorm, Conv2D, Flatten, Layer, Linear, MaxPool2D, ReLU, Sequential, digits_cnn, mlp
 from odyssey_lessons.optim import adam
 from odyssey_lessons.quant import OnnxRuntimeModel, QuantizedModel, export_float_onnx, export_onnx
-from odyssey_lessons.quant._qmodel import QGemm
+from odyssey_lessons.quant._qlayers import QGemm
 from odyssey_lessons.train import fit
 from tests.oracles import require
 from tests.reference_int import conv2d_int_ref

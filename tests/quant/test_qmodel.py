@@ -22,7 +22,8 @@ from odyssey_lessons.nn import (
     mlp,
 )
 from odyssey_lessons.optim import adam
-from odyssey_lessons.quant._qmodel import QGemm, QuantizedModel
+from odyssey_lessons.quant._qlayers import QGemm
+from odyssey_lessons.quant._qmodel import QuantizedModel
 from odyssey_lessons.train import fit
 from tests.reference_int import fake_quant_logits
 
