@@ -73,10 +73,17 @@ def test_choice_bool_rng_and_arrays():
         ("nn.Dropout(p='0.5', rng=np.random.default_rng(0))", TypeError),
         ("nn.Dropout(p=1.0, rng=np.random.default_rng(0))", ValueError),
         ("data.make_classification_blobs(n=0, n_features=2, n_classes=2, scale=1.0, seed=0)", ValueError),
+        ("nn.mlp((4, 2), rng=np.random.default_rng(0), init_gain='1')", TypeError),
+        ("nn.mlp((4, 2), rng=np.random.default_rng(0), init_gain=0.0)", ValueError),
+        ("studies.schedule_run('cosine', peak_lr='0.1')", TypeError),
+        ("studies.schedule_run('cosine', peak_lr=float('inf'))", ValueError),
+        ("perf.measure(lambda: None, min_time='0.02')", TypeError),
+        ("perf.measure(lambda: None, min_time=0)", ValueError),
+        ("perf.measure(lambda: None, warmup=1.5)", TypeError),
     ],
 )
 def test_the_package_follows_the_convention(call, error):
-    from odyssey_lessons import data, nn, optim, quant, schedules  # noqa: F401 (used by eval)
+    from odyssey_lessons import data, nn, optim, perf, quant, schedules, studies  # noqa: F401 (used by eval)
 
     with pytest.raises(error):
         eval(call)
