@@ -80,10 +80,18 @@ def test_choice_bool_rng_and_arrays():
         ("perf.measure(lambda: None, min_time='0.02')", TypeError),
         ("perf.measure(lambda: None, min_time=0)", ValueError),
         ("perf.measure(lambda: None, warmup=1.5)", TypeError),
+        ("grading.close(rtol='0')", TypeError),
+        ("grading.close(rtol=-1e-6)", ValueError),
+        ("grading.Limits(cell_timeout='60')", TypeError),
+        ("grading.Limits(cpus=0)", ValueError),
+        ("grading.Limits(memory_mb=1024.0)", TypeError),
+        ("grading.grade('.', assignment='01_number_formats', out='.', jobs='2')", TypeError),
+        ("grading.grade('.', assignment='01_number_formats', out='.', jobs=0)", ValueError),
+        ("grading.grade('.', assignment=1, out='.')", TypeError),
     ],
 )
 def test_the_package_follows_the_convention(call, error):
-    from odyssey_lessons import data, nn, optim, perf, quant, schedules, studies  # noqa: F401 (used by eval)
+    from odyssey_lessons import data, grading, nn, optim, perf, quant, schedules, studies  # noqa: F401 (used by eval)
 
     with pytest.raises(error):
         eval(call)

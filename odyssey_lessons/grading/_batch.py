@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.grading._jail import Limits
 from odyssey_lessons.grading._submissions import Job, collect
 
@@ -205,6 +206,7 @@ def grade(
         progress: Show a progress bar on stderr.
 
     Raises:
+        TypeError: ``jobs`` is not an int or ``assignment`` not a str.
         ValueError: ``jobs`` < 1, a bad assignment name, neither ``root`` nor ``master``, or a master without checks.
         FileNotFoundError: No master or no submissions folder.
     """
@@ -214,8 +216,9 @@ def grade(
     from odyssey_lessons.grading._gradebook import Gradebook
     from odyssey_lessons.grading._master import Master
 
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got jobs={jobs!r}")
+    jobs = check_positive_int("jobs", jobs)
+    if not isinstance(assignment, str):
+        raise TypeError(f"assignment must be a str, got assignment={assignment!r}")
     if not assignment or "/" in assignment or assignment.endswith(".ipynb"):
         raise ValueError(f"assignment must be a name such as '01_number_formats', got assignment={assignment!r}")
     if master is None:
