@@ -89,6 +89,8 @@ def test_choice_bool_rng_and_arrays():
         ("studies.at_best_lr(None, {'a': (0.1,)}, seeds=2, select_seeds=3)", ValueError),
         ("studies.Recipe(epochs=2.0)", TypeError),
         ("studies.Recipe(epochs=2, warmup_epochs=2)", ValueError),
+        ("grading.Build(None)", TypeError),
+        ("grading.Build('numpy:zeros')", ValueError),
         ("grading.close(rtol='0')", TypeError),
         ("grading.close(rtol=-1e-6)", ValueError),
         ("grading.Limits(cell_timeout='60')", TypeError),

@@ -64,6 +64,10 @@ class Build:
 
     Args:
         target: ``"odyssey_lessons.module:Name"`` or ``"odyssey_lessons.module:Name.method"``.
+
+    Raises:
+        TypeError: ``target`` is not a str.
+        ValueError: ``target`` does not name an ``odyssey_lessons`` module and a name in it.
     """
 
     target: str
@@ -71,7 +75,9 @@ class Build:
     kwargs: dict = field(default_factory=dict)
 
     def __init__(self, target: str, *args: Any, **kwargs: Any) -> None:
-        if not isinstance(target, str) or not target.startswith("odyssey_lessons.") or ":" not in target:
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a str 'odyssey_lessons.module:Name', got {target=}")
+        if not target.startswith("odyssey_lessons.") or ":" not in target:
             raise ValueError(f"target must be 'odyssey_lessons.module:Name', got {target=}")
         object.__setattr__(self, "target", target)
         object.__setattr__(self, "args", args)
