@@ -11,7 +11,7 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -66,34 +66,29 @@ def lab_argv(root: Path, *, port: int | None = None, open_browser: bool = True) 
     return argv
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
-    return port
+def _number(name: str, convert: type[int] | type[float], **bounds: object) -> Callable[[str], int | float]:
+    """An argparse ``type=`` for an option holding a number: the text converted by ``convert`` and checked by the
+    package's ``check_int`` (``convert=int``) or ``check_real`` with ``bounds``. argparse prints a failure as
+    ``argument --NAME: <message>`` and exits with status 2."""
+    kind = "an integer" if convert is int else "a number"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {text!r}") from None
+        from odyssey_lessons._validate import check_int, check_real  # on use: numpy stays out of `odyssey --help`
+
+        try:
+            return (check_int if convert is int else check_real)(name, value, **bounds)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"timeout must be a number of seconds, got {text!r}") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"timeout must be positive, got {text!r}")
-    return seconds
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _seconds(name: str) -> Callable[[str], float]:
+    return _number(name, float, low=0, low_open=True, finite=False)
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -181,6 +176,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+_ROOT_HELP = "course folder (default: found from the working directory)"
+_QUIET_HELP = "no progress bar"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``odyssey`` argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -188,17 +187,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="ML Odyssey Lessons: start the course, check your exercises, build the notebooks.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_lab, _add_check, _add_assign, _add_grade):
+        add(commands)
+    return parser
 
+
+def _add_lab(commands: argparse._SubParsersAction) -> None:
     lab = commands.add_parser(
         "lab",
         help="start JupyterLab on the course",
         description="Start JupyterLab on 127.0.0.1 with the course folder as its root, opening the first lesson.",
     )
-    lab.add_argument("--port", type=_port, default=None, help="port to serve on (default: JupyterLab's, 8888)")
+    lab.add_argument(
+        "--port",
+        type=_number("port", int, minimum=1, maximum=65535),
+        default=None,
+        help="port to serve on (default: JupyterLab's, 8888)",
+    )
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; open the printed URL yourself")
-    lab.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    lab.add_argument("--root", metavar="DIR", help=_ROOT_HELP)
     lab.set_defaults(handler=_cmd_lab)
 
+
+def _add_check(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
         help="self-check an exercise notebook",
@@ -211,10 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
         "notebook", metavar="NOTEBOOK", help="the .ipynb to check, e.g. exercises/01_number_formats.ipynb"
     )
     check.add_argument(
-        "--timeout", type=_positive_seconds, default=600.0, metavar="S", help="seconds each cell may run (default 600)"
+        "--timeout",
+        type=_seconds("timeout"),
+        default=600.0,
+        metavar="S",
+        help="seconds each cell may run (default 600)",
     )
     check.set_defaults(handler=_cmd_check)
 
+
+def _add_assign(commands: argparse._SubParsersAction) -> None:
     assign = commands.add_parser(
         "assign",
         help="generate lesson, solution and exercise notebooks from the sources (authors)",
@@ -225,15 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     assign.add_argument("names", nargs="*", metavar="NAME", help="only these sources, by stem (default: all)")
-    assign.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    assign.add_argument("--root", metavar="DIR", help=_ROOT_HELP)
     assign.add_argument(
         "--check", action="store_true", help="regenerate into a temporary folder and exit 1 listing stale files"
     )
     assign.add_argument("--list", action="store_true", help="list the sources and what each generates, then exit")
     assign.add_argument("--timeout", type=int, default=600, metavar="S", help="seconds each solution cell may run")
-    assign.add_argument("--quiet", action="store_true", help="no progress bar")
+    assign.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     assign.set_defaults(handler=_cmd_assign)
 
+
+def _add_grade(commands: argparse._SubParsersAction) -> None:
     grade = commands.add_parser(
         "grade",
         help="grade a folder of submissions (instructors)",
@@ -247,27 +266,32 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one notebook per student")
     grade.add_argument("--assignment", required=True, metavar="NAME", help="e.g. 01_number_formats")
     grade.add_argument("--out", required=True, metavar="OUT", help="output folder (created)")
-    grade.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="submissions graded at once")
     grade.add_argument(
-        "--timeout", type=_positive_seconds, default=120.0, metavar="S", help="seconds one cell may run (default 120)"
+        "--jobs", type=_number("jobs", int, minimum=1), default=1, metavar="N", help="submissions graded at once"
+    )
+    grade.add_argument(
+        "--timeout", type=_seconds("timeout"), default=120.0, metavar="S", help="seconds one cell may run (default 120)"
     )
     grade.add_argument(
         "--total-timeout",
-        type=_positive_seconds,
+        type=_seconds("total_timeout"),
         default=900.0,
         metavar="S",
         help="seconds one submission may take in all (default 900)",
     )
     grade.add_argument(
-        "--memory-mb", type=_positive_int, default=4096, metavar="MB", help="memory limit of a kernel (default 4096)"
+        "--memory-mb",
+        type=_number("memory_mb", int, minimum=1),
+        default=4096,
+        metavar="MB",
+        help="memory limit of a kernel (default 4096)",
     )
     grade.add_argument("--dask-scheduler", metavar="ADDRESS", help="grade on this Dask cluster, e.g. tcp://host:8786")
     grade.add_argument("--resume", action="store_true", help="keep results of an earlier run for unchanged submissions")
-    grade.add_argument("--root", metavar="DIR", help="course folder (default: found from the working directory)")
+    grade.add_argument("--root", metavar="DIR", help=_ROOT_HELP)
     grade.add_argument("--master", metavar="PATH", help="grading master notebook (default: from --root)")
-    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     grade.set_defaults(handler=_cmd_grade)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

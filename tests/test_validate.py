@@ -73,10 +73,36 @@ def test_choice_bool_rng_and_arrays():
         ("nn.Dropout(p='0.5', rng=np.random.default_rng(0))", TypeError),
         ("nn.Dropout(p=1.0, rng=np.random.default_rng(0))", ValueError),
         ("data.make_classification_blobs(n=0, n_features=2, n_classes=2, scale=1.0, seed=0)", ValueError),
+        ("nn.mlp((4, 2), rng=np.random.default_rng(0), init_gain='1')", TypeError),
+        ("nn.mlp((4, 2), rng=np.random.default_rng(0), init_gain=0.0)", ValueError),
+        ("studies.schedule_run('cosine', peak_lr='0.1')", TypeError),
+        ("studies.schedule_run('cosine', peak_lr=float('inf'))", ValueError),
+        ("perf.measure(lambda: None, min_time='0.02')", TypeError),
+        ("perf.measure(lambda: None, min_time=0)", ValueError),
+        ("perf.measure(lambda: None, warmup=1.5)", TypeError),
+        ("nn.BatchNorm(3, eps='1e-5')", TypeError),
+        ("nn.BatchNorm(3, momentum=1.5)", ValueError),
+        ("perf.layer_counts(nn.ReLU(), (4, 2.0))", TypeError),
+        ("perf.im2col_bytes((1, 1, 8.0, 8), 3)", TypeError),
+        ("perf.im2col_bytes((1, 8, 8), 3)", ValueError),
+        ("studies.at_best_lr(None, {'a': (0.1,)}, seeds=2.0)", TypeError),
+        ("studies.at_best_lr(None, {'a': (0.1,)}, seeds=2, select_seeds=3)", ValueError),
+        ("studies.Recipe(epochs=2.0)", TypeError),
+        ("studies.Recipe(epochs=2, warmup_epochs=2)", ValueError),
+        ("grading.Build(None)", TypeError),
+        ("grading.Build('numpy:zeros')", ValueError),
+        ("grading.close(rtol='0')", TypeError),
+        ("grading.close(rtol=-1e-6)", ValueError),
+        ("grading.Limits(cell_timeout='60')", TypeError),
+        ("grading.Limits(cpus=0)", ValueError),
+        ("grading.Limits(memory_mb=1024.0)", TypeError),
+        ("grading.grade('.', assignment='01_number_formats', out='.', jobs='2')", TypeError),
+        ("grading.grade('.', assignment='01_number_formats', out='.', jobs=0)", ValueError),
+        ("grading.grade('.', assignment=1, out='.')", TypeError),
     ],
 )
 def test_the_package_follows_the_convention(call, error):
-    from odyssey_lessons import data, nn, optim, quant, schedules  # noqa: F401 (used by eval)
+    from odyssey_lessons import data, grading, nn, optim, perf, quant, schedules, studies  # noqa: F401 (used by eval)
 
     with pytest.raises(error):
         eval(call)

@@ -210,27 +210,7 @@ def judge(
             raise ValueError("a ratio claim needs positive times")
         t = np.log(t)
         b = None if b is None else np.log(b)
-    if b is None:
-        diffs, method = t, "mean over repeats"
-        n, mean, se, df = diffs.size, float(diffs.mean()), None, diffs.size - 1
-        if n > 1:
-            se = float(diffs.std(ddof=1) / math.sqrt(n))
-    elif paired:
-        if b.size != t.size:
-            raise ValueError(f"paired measurements need equal lengths, got {t.size} and {b.size}")
-        diffs = (b - t) if claim.scale == "ratio" else (t - b)
-        n, mean, df, method = diffs.size, float(diffs.mean()), diffs.size - 1, "paired t"
-        se = float(diffs.std(ddof=1) / math.sqrt(n)) if n > 1 else None
-    else:  # Welch
-        n = min(t.size, b.size)
-        mean = float((b.mean() - t.mean()) if claim.scale == "ratio" else (t.mean() - b.mean()))
-        if t.size > 1 and b.size > 1:
-            vt, vb = t.var(ddof=1) / t.size, b.var(ddof=1) / b.size
-            se = float(math.sqrt(vt + vb))
-            df = max(1, int((vt + vb) ** 2 / (vt**2 / (t.size - 1) + vb**2 / (b.size - 1)))) if se > 0 else n - 1
-        else:
-            se, df = None, 0
-        method = "Welch t"
+    n, mean, se, df, method = _effect(claim.scale, t, b, paired)
     back = math.exp if claim.scale == "ratio" else float
     if se is None:
         est = back(mean)
@@ -257,6 +237,35 @@ def judge(
         else:
             settle = f"The estimate sits on the claim's line: no number of {repeat} would settle it at this estimate."
     return Verdict(claim, label, est, lo, hi, n, repeat, confidence, detectable, settle, method)
+
+
+def _effect(
+    scale: Scale, t: np.ndarray, b: np.ndarray | None, paired: bool
+) -> tuple[int, float, float | None, int, str]:
+    """The effect on the judging scale (log times for a ratio, so baseline − treatment is the log speed-up) as
+    ``(n, mean, se, df, method)``: the mean of ``t`` alone, of the paired differences, or Welch's difference of means
+    with the Welch–Satterthwaite ``df``. ``se`` is None when one repeat gives no spread.
+
+    Raises:
+        ValueError: Paired groups of unequal lengths.
+    """
+    if b is None:
+        n, mean = t.size, float(t.mean())
+        return n, mean, float(t.std(ddof=1) / math.sqrt(n)) if n > 1 else None, n - 1, "mean over repeats"
+    if paired:
+        if b.size != t.size:
+            raise ValueError(f"paired measurements need equal lengths, got {t.size} and {b.size}")
+        diffs = (b - t) if scale == "ratio" else (t - b)
+        n = diffs.size
+        return n, float(diffs.mean()), float(diffs.std(ddof=1) / math.sqrt(n)) if n > 1 else None, n - 1, "paired t"
+    n = min(t.size, b.size)
+    mean = float((b.mean() - t.mean()) if scale == "ratio" else (t.mean() - b.mean()))
+    if t.size < 2 or b.size < 2:
+        return n, mean, None, 0, "Welch t"
+    vt, vb = t.var(ddof=1) / t.size, b.var(ddof=1) / b.size
+    se = float(math.sqrt(vt + vb))
+    df = max(1, int((vt + vb) ** 2 / (vt**2 / (t.size - 1) + vb**2 / (b.size - 1)))) if se > 0 else n - 1
+    return n, mean, se, df, "Welch t"
 
 
 def _fmt_mde(claim: Claim, mde: float) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from odyssey_lessons._validate import check_real
 from odyssey_lessons.grading._probe import Kept, handle
 from odyssey_lessons.grading._wire import Build, Ref, Rng, decode, encode_input
 
@@ -76,11 +77,7 @@ class Comparison:
 
     def __post_init__(self) -> None:
         for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"{name} must be a number, got {name}={value!r}")
-            if not value >= 0:
-                raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
+            check_real(name, getattr(self, name), low=0, finite=False)
 
     def describe(self) -> str:
         return "exactly" if self.rtol == self.atol == 0 else f"rtol={self.rtol:g}, atol={self.atol:g}"

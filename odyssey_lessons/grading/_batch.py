@@ -18,9 +18,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.grading._jail import Limits
 from odyssey_lessons.grading._submissions import Job, collect
+
+if TYPE_CHECKING:
+    from odyssey_lessons.grading._gradebook import Gradebook
 
 FORMAT_VERSION = 1
 
@@ -176,6 +181,48 @@ def _result_or_error(future, job: Job) -> dict:
         return {"student": job.student, "file": job.file, "sha256": job.sha256, "status": "error", "message": repr(exc)}
 
 
+def _master_path(assignment: str, root: str | os.PathLike[str] | None, master: str | os.PathLike[str] | None) -> Path:
+    """``master`` when given, else the master :func:`find_master` finds under ``root``."""
+    if master is not None:
+        return Path(master)
+    if root is None:
+        raise ValueError("grade needs root= (the course folder) or master= (a grading master notebook)")
+    return find_master(Path(root), assignment)
+
+
+def _hiding(limits: Limits | None, root: str | os.PathLike[str] | None, *paths: Path) -> Limits:
+    """``limits`` (default :class:`Limits`) that also hide ``paths`` and, with a course ``root``, its
+    ``instructor/`` and ``solutions/`` from the students' kernels."""
+    hide = list(paths)
+    if root is not None:
+        hide += [Path(root).resolve() / "instructor", Path(root).resolve() / "solutions"]
+    limits = limits or Limits()
+    return Limits(**{**asdict(limits), "hide": tuple(sorted({*limits.hide, *(str(p) for p in hide)}))})
+
+
+def _keep_finished(book: Gradebook, tasks: list[Job], master_sha: str) -> list[Job]:
+    """Keep in ``book`` the earlier rows of unchanged submissions graded against the same master (not as an error,
+    in the current row format); return the jobs still to grade."""
+    todo = []
+    for job in tasks:
+        old = book.previous(job.student)
+        fresh = old and old.get("status") != "error" and old.get("format") == FORMAT_VERSION
+        if fresh and old.get("sha256") == job.sha256 and old.get("master_sha256") == master_sha:
+            book.rows[job.student] = old
+        else:
+            todo.append(job)
+    return todo
+
+
+def _close_own_threads() -> None:
+    """Shut down this run's grading threads (a later run makes its own)."""
+    with _OWN_THREADS_LOCK:
+        pools = list(_OWN_THREADS.values())
+        _OWN_THREADS.clear()
+    for pool in pools:
+        pool.shutdown(wait=False)
+
+
 def grade(
     submissions: str | os.PathLike[str],
     *,
@@ -205,6 +252,7 @@ def grade(
         progress: Show a progress bar on stderr.
 
     Raises:
+        TypeError: ``jobs`` is not an int or ``assignment`` not a str.
         ValueError: ``jobs`` < 1, a bad assignment name, neither ``root`` nor ``master``, or a master without checks.
         FileNotFoundError: No master or no submissions folder.
     """
@@ -213,44 +261,27 @@ def grade(
 
     from odyssey_lessons.grading._gradebook import Gradebook
     from odyssey_lessons.grading._master import Master
+    from odyssey_lessons.grading._reference import close_references
 
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got jobs={jobs!r}")
+    jobs = check_positive_int("jobs", jobs)
+    if not isinstance(assignment, str):
+        raise TypeError(f"assignment must be a str, got assignment={assignment!r}")
     if not assignment or "/" in assignment or assignment.endswith(".ipynb"):
         raise ValueError(f"assignment must be a name such as '01_number_formats', got assignment={assignment!r}")
-    if master is None:
-        if root is None:
-            raise ValueError("grade needs root= (the course folder) or master= (a grading master notebook)")
-        master_path = find_master(Path(root), assignment)
-    else:
-        master_path = Path(master)
+    master_path = _master_path(assignment, root, master)
     master_text = master_path.read_text(encoding="utf-8")
     parsed = Master.from_notebook(nbformat.reads(master_text, as_version=4), assignment)
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
-    hide = [master_path.resolve().parent, submissions, out]
-    if root is not None:
-        hide += [Path(root).resolve() / "instructor", Path(root).resolve() / "solutions"]
-    limits = limits or Limits()
-    limits = Limits(**{**asdict(limits), "hide": tuple(sorted({*limits.hide, *(str(p) for p in hide)}))})
+    limits = _hiding(limits, root, master_path.resolve().parent, submissions, out)
     tasks = collect(submissions, assignment)
     book = Gradebook(out, assignment, [info.check_id for info in parsed.checks])
     master_sha = hashlib.sha256(master_text.encode("utf-8")).hexdigest()
-    todo = []
-    for job in tasks:
-        old = book.previous(job.student) if resume else None
-        fresh = old and old.get("status") != "error" and old.get("format") == FORMAT_VERSION
-        if fresh and old.get("sha256") == job.sha256 and old.get("master_sha256") == master_sha:
-            book.rows[job.student] = old
-        else:
-            todo.append(job)
-    skipped = len(tasks) - len(todo)
+    todo = _keep_finished(book, tasks, master_sha) if resume else list(tasks)
     book.write_tables()
     if dask_scheduler:
         rows = _run_dask(todo, master_text, assignment, limits, dask_scheduler)
     else:
         rows = _run_local(todo, master_text, assignment, limits, jobs)
-    from odyssey_lessons.grading._reference import close_references
-
     with (
         tqdm(total=len(todo), desc=f"odyssey grade {assignment}", unit="sub", disable=not progress) as bar,
         contextlib.closing(rows),
@@ -263,10 +294,6 @@ def grade(
             bar.set_postfix_str(f"{row['student']}: {row['score']}/{row['max_score']} {row['status']}")
             bar.update()
     close_references()
-    with _OWN_THREADS_LOCK:  # this run's grading threads (a later run makes its own)
-        pools = list(_OWN_THREADS.values())
-        _OWN_THREADS.clear()
-    for pool in pools:
-        pool.shutdown(wait=False)
+    _close_own_threads()
     rows_now = [book.rows[k] for k in sorted(book.rows)]
-    return GradeSummary(rows_now, len(todo), skipped)
+    return GradeSummary(rows_now, len(todo), len(tasks) - len(todo))

@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from odyssey_lessons._validate import check_positive_int
 from odyssey_lessons.grading._answers import Answers, Comparison, KernelFault, LocalSide, Side, SolutionFault, exact
 
 CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
@@ -87,10 +88,7 @@ def _validate(check_id: object, test: object, points: object, hint: object, orac
     validate_check_id(check_id)
     if not callable(test):
         raise TypeError(f"test must be a callable taking the learner's answers, got {test=}")
-    if isinstance(points, bool) or not isinstance(points, int):
-        raise TypeError(f"points must be an int, got {points=} of type {type(points).__name__}")
-    if points <= 0:
-        raise ValueError(f"points must be positive, got {points=}")
+    check_positive_int("points", points)
     if not isinstance(hint, str):
         raise TypeError(f"hint must be a str, got {hint=} of type {type(hint).__name__}")
     if not hint.strip() or "\n" in hint or "\r" in hint:

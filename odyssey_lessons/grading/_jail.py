@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import odyssey_lessons
+from odyssey_lessons._validate import check_int, check_real
 from odyssey_lessons.grading import _cgroup
 from odyssey_lessons.grading._provisioner import PROVISIONER_NAME, ipc_available
 
@@ -72,16 +73,11 @@ class Limits:
     cwd: str | None = None
 
     def __post_init__(self) -> None:
+        # Stored as plain floats and ints: the sandbox's configuration is written as JSON (numpy scalars are not).
         for name in ("cell_timeout", "total_timeout", "cpus"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+            object.__setattr__(self, name, check_real(name, getattr(self, name), low=0, low_open=True, finite=False))
         for name, least in (("memory_mb", 256), ("max_processes", 16), ("max_file_mb", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {name}={value!r}")
-            if value < least:
-                raise ValueError(f"{name} must be at least {least}, got {name}={value!r}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=least))
 
 
 _PROBE_BWRAP = ["--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--"]

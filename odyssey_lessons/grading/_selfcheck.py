@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import nbformat
 
+from odyssey_lessons._validate import check_real
 from odyssey_lessons.grading._cells import find_checks, is_check_cell
 
 DEFAULT_TIMEOUT = 600
@@ -105,6 +106,7 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
 
     Raises:
         FileNotFoundError: No such notebook.
+        TypeError: ``timeout`` is not a number.
         ValueError: Not a ``.ipynb``, ``timeout`` not positive, or a check cell without literal ``points=N``.
         RuntimeError: The notebook could not be run at all (e.g. the kernel did not start).
     """
@@ -116,8 +118,7 @@ def self_check(notebook_path: str | os.PathLike[str], *, timeout: float = DEFAUL
         raise ValueError(f"self_check needs a .ipynb notebook, got {notebook_path=}")
     if not notebook.is_file():
         raise FileNotFoundError(f"no such notebook: {notebook_path}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout=}")
+    timeout = check_real("timeout", timeout, low=0, low_open=True, finite=False)
     nb = nbformat.read(notebook, as_version=4)
     master = _master(nb, notebook.stem)
     shown = Path(notebook_path)

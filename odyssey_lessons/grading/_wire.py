@@ -64,6 +64,10 @@ class Build:
 
     Args:
         target: ``"odyssey_lessons.module:Name"`` or ``"odyssey_lessons.module:Name.method"``.
+
+    Raises:
+        TypeError: ``target`` is not a str.
+        ValueError: ``target`` does not name an ``odyssey_lessons`` module and a name in it.
     """
 
     target: str
@@ -71,7 +75,9 @@ class Build:
     kwargs: dict = field(default_factory=dict)
 
     def __init__(self, target: str, *args: Any, **kwargs: Any) -> None:
-        if not isinstance(target, str) or not target.startswith("odyssey_lessons.") or ":" not in target:
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a str 'odyssey_lessons.module:Name', got {target=}")
+        if not target.startswith("odyssey_lessons.") or ":" not in target:
             raise ValueError(f"target must be 'odyssey_lessons.module:Name', got {target=}")
         object.__setattr__(self, "target", target)
         object.__setattr__(self, "args", args)
@@ -98,9 +104,16 @@ def encode(value: object, keep: Callable[[object], int] | None = None) -> object
     return _encode(value, keep, 0)
 
 
-def _encode(value: object, keep: Callable[[object], int] | None, depth: int) -> object:
+# What a caller of _encode may put first at every level of the walk: the value's encoding, or None to let the walk
+# encode it as data. encode_input's hook writes the input tags and the $refs of kept objects this way.
+_Hook = Callable[[object, int], object | None]
+
+
+def _encode(value: object, keep: Callable[[object], int] | None, depth: int, hook: _Hook | None = None) -> object:
     if depth > MAX_DEPTH:
         raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+    if hook is not None and (found := hook(value, depth)) is not None:
+        return found
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
@@ -112,11 +125,11 @@ def _encode(value: object, keep: Callable[[object], int] | None, depth: int) -> 
         item = value.item()
         return item if kind is np.bool_ else (_int(item) if value.dtype.kind in "iu" else _float(item))
     if kind is list:
-        return [_encode(v, keep, depth + 1) for v in value]
+        return [_encode(v, keep, depth + 1, hook) for v in value]
     if kind is tuple:
-        return {"$tuple": [_encode(v, keep, depth + 1) for v in value]}
+        return {"$tuple": [_encode(v, keep, depth + 1, hook) for v in value]}
     if kind is dict and all(type(k) is str for k in value):
-        return {"$dict": {k: _encode(v, keep, depth + 1) for k, v in value.items()}}
+        return {"$dict": {k: _encode(v, keep, depth + 1, hook) for k, v in value.items()}}
     if kind is np.ndarray and value.dtype.kind in _KINDS and value.dtype.fields is None:
         data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
         return {
@@ -222,28 +235,16 @@ def encode_input(value: object, refs: Callable[[object], dict | None]) -> object
     Raises:
         WireError: An object that is none of these.
     """
-    return _encode_input(value, refs, 0)
 
+    def hook(v: object, depth: int) -> object | None:
+        if isinstance(v, Rng):
+            return {"$rng": int(v.seed)}
+        if isinstance(v, Build):
+            return {
+                "$build": v.target,
+                "args": [_encode(x, None, depth + 1, hook) for x in v.args],
+                "kwargs": {k: _encode(x, None, depth + 1, hook) for k, x in v.kwargs.items()},
+            }
+        return refs(v)
 
-def _encode_input(value: object, refs: Callable[[object], dict | None], depth: int) -> object:
-    if depth > MAX_DEPTH:
-        raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, Rng):
-        return {"$rng": int(value.seed)}
-    if isinstance(value, Build):
-        return {
-            "$build": value.target,
-            "args": [_encode_input(v, refs, depth + 1) for v in value.args],
-            "kwargs": {k: _encode_input(v, refs, depth + 1) for k, v in value.kwargs.items()},
-        }
-    found = refs(value)
-    if found is not None:
-        return found
-    kind = type(value)
-    if kind is list:
-        return [_encode_input(v, refs, depth + 1) for v in value]
-    if kind is tuple:
-        return {"$tuple": [_encode_input(v, refs, depth + 1) for v in value]}
-    if kind is dict and all(type(k) is str for k in value):
-        return {"$dict": {k: _encode_input(v, refs, depth + 1) for k, v in value.items()}}
-    return encode(value)
+    return _encode(value, None, 0, hook)

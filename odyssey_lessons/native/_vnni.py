@@ -49,6 +49,8 @@ def _vnni_tile(mr: int, width: int, broadcast_signed: bool = False):
     ``a`` (broadcast) is uint8 and the panels int8 -- activations times packed weights -- or, with
     ``broadcast_signed``, ``a`` is int8 weight rows and the panels uint8 activations (a convolution computed as
     ``W @ patches``: output channels are the rows, pixels the columns)."""
+    # long function: one code generator -- the typer and the IR of one unrolled loop, whose entry, loop and exit blocks
+    # and phi nodes are wired to each other; cut in pieces, the blocks and phis would travel between them as arguments.
     lanes = width // 32
     a_dtype, p_dtype = (types.int8, types.uint8) if broadcast_signed else (types.uint8, types.int8)
     nvec = NR // lanes

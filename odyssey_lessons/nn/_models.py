@@ -3,11 +3,9 @@ profiled CNN (with BatchNorm), and the MLP and CNN of the MNIST-1D paper."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from odyssey_lessons._validate import check_positive_int, check_rng
+from odyssey_lessons._validate import check_positive, check_positive_int, check_rng
 from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, _out_size
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential
 from odyssey_lessons.nn._norm import BatchNorm
@@ -24,17 +22,13 @@ def mlp(
     network's gradients under a low-precision format's range.
 
     Raises:
+        TypeError: A size or ``init_gain`` that is not a number, or ``rng`` not a ``numpy.random.Generator``.
         ValueError: Fewer than two sizes, a size < 1, ``init_gain`` not positive and finite, or a bad ``dropout``.
     """
     sizes = [check_positive_int("sizes[i]", s) for s in sizes]
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least the input and output size, got sizes={sizes}")
-    if (
-        isinstance(init_gain, bool)
-        or not isinstance(init_gain, int | float)
-        or not (math.isfinite(init_gain) and init_gain > 0)
-    ):
-        raise ValueError(f"init_gain must be positive and finite, got init_gain={init_gain!r}")
+    init_gain = check_positive("init_gain", init_gain)
     rng = check_rng(rng)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

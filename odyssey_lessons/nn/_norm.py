@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons._validate import check_bool, check_float_array, check_positive_int
+from odyssey_lessons._validate import (
+    check_bool,
+    check_float_array,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
 from odyssey_lessons.nn._base import Layer
 
 
@@ -32,11 +38,8 @@ class BatchNorm(Layer):
     def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         self.num_features = check_positive_int("num_features", num_features)
-        if not isinstance(eps, int | float) or not eps > 0:
-            raise ValueError(f"eps must be a number > 0, got eps={eps!r}")
-        if not isinstance(momentum, int | float) or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be a number in [0, 1], got momentum={momentum!r}")
-        self.eps, self.momentum = float(eps), float(momentum)
+        self.eps = check_positive("eps", eps)
+        self.momentum = check_probability("momentum", momentum)
         self._add_param("weight", np.ones(self.num_features))
         self._add_param("bias", np.zeros(self.num_features))
         self._buffers["running_mean"] = np.zeros(self.num_features, dtype=np.float32)

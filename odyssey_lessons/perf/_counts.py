@@ -21,8 +21,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from odyssey_lessons._validate import check_int
 from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, ReLU, Sequential
 
@@ -63,11 +61,9 @@ class Counts:
 
 
 def _check_shape(shape: object, ndims: tuple[int, ...], layer: str) -> tuple[int, ...]:
-    if not isinstance(shape, tuple | list) or not all(
-        isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1 for d in shape
-    ):
-        raise ValueError(f"input_shape must be a tuple of ints >= 1, got input_shape={shape!r}")
-    shape = tuple(int(d) for d in shape)
+    if not isinstance(shape, tuple | list):
+        raise TypeError(f"input_shape must be a tuple of ints >= 1, got input_shape={shape!r}")
+    shape = tuple(check_int("input_shape[i]", d, minimum=1) for d in shape)
     if len(shape) not in ndims:
         raise ValueError(f"{layer} takes inputs with ndim in {ndims}, got input_shape={shape}")
     return shape
@@ -213,9 +209,9 @@ def layer_counts(layer: Layer, input_shape: tuple[int, ...], *, itemsize: int = 
     statistics at evaluation); backward counts are those of a training step.
 
     Raises:
-        TypeError: A layer type without a counter in :data:`COUNTERS`, or ``itemsize`` not an int.
-        ValueError: ``itemsize`` < 1.
-        ValueError: An ``input_shape`` the layer cannot take.
+        TypeError: A layer type without a counter in :data:`COUNTERS`, ``itemsize`` not an int, or ``input_shape``
+            not a tuple of ints.
+        ValueError: ``itemsize`` < 1, or an ``input_shape`` the layer cannot take.
     """
     itemsize = check_int("itemsize", itemsize, minimum=1)
     return _lookup(COUNTERS, layer, "FLOP counter")(layer, input_shape, int(itemsize), bool(training))

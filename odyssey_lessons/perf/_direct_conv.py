@@ -81,13 +81,16 @@ def im2col_bytes(input_shape: tuple[int, ...], kernel_size: int, *, stride: int 
     ``input_shape`` (N, C, H, W): the memory a direct convolution does without.
 
     Raises:
+        TypeError: ``input_shape`` is not a tuple of ints, or ``kernel_size``/``stride`` not an int.
         ValueError: ``input_shape`` is not four ints >= 1, or the padded input is smaller than the kernel.
     """
-    if len(input_shape) != 4 or not all(isinstance(d, int | np.integer) and d >= 1 for d in input_shape):
+    if not isinstance(input_shape, tuple | list):
+        raise TypeError(f"input_shape must be (N, C, H, W) of ints >= 1, got input_shape={input_shape!r}")
+    if len(input_shape) != 4:
         raise ValueError(f"input_shape must be (N, C, H, W) of ints >= 1, got input_shape={input_shape!r}")
+    n, c, h, w = (check_int("input_shape[i]", d, minimum=1) for d in input_shape)
     k = check_positive_int("kernel_size", kernel_size)
     stride = check_positive_int("stride", stride)
-    n, c, h, w = (int(d) for d in input_shape)
     if h + 2 * padding < k or w + 2 * padding < k:
         raise ValueError(f"input_shape={tuple(input_shape)} plus padding {padding} is smaller than kernel_size={k}")
     oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1

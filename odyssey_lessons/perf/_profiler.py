@@ -19,7 +19,7 @@ import numpy as np
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons._validate import check_int, check_positive_int
 from odyssey_lessons.nn import Sequential, softmax_cross_entropy
-from odyssey_lessons.perf._counts import layer_name, loss_counts, model_counts
+from odyssey_lessons.perf._counts import Counts, layer_name, loss_counts, model_counts
 from odyssey_lessons.perf._memory import activation_bytes
 
 LOSS_NAME = "softmax_cross_entropy"
@@ -145,7 +145,28 @@ def profile(
     if training:
         counts.append(loss_counts(out_shape, itemsize=x.dtype.itemsize))
 
-    n_rows = len(counts)
+    fwd, bwd, step = _timed_rounds(model, x, labels, training=training, repeats=repeats, warmup=warmup, threads=threads)
+    fwd_s, bwd_s = np.median(fwd, axis=0) * 1e-9, np.median(bwd, axis=0) * 1e-9
+    rows = _rows(model, counts, fwd_s, bwd_s, training=training, repeats=repeats)
+    total = float((fwd_s + bwd_s).sum())
+    total_min = float((fwd.min(axis=0) + bwd.min(axis=0)).sum()) * 1e-9
+    return Profile(tuple(rows), total, float(np.median(step)) * 1e-9, int(x.shape[0]), repeats, total_min,
+                   float(step.min()) * 1e-9)  # fmt: skip
+
+
+def _timed_rounds(
+    model: Sequential,
+    x: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    training: bool,
+    repeats: int,
+    warmup: int,
+    threads: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``warmup`` untimed rounds, then ``repeats`` rounds of one layer-by-layer step and one whole step: nanoseconds
+    of each layer's forward and backward, ``(repeats, rows)`` each, and of each whole step, ``(repeats,)``."""
+    n_rows = len(model.layers) + (1 if training else 0)
     fwd = np.zeros((repeats, n_rows))
     bwd = np.zeros((repeats, n_rows))
     step = np.zeros(repeats)
@@ -159,9 +180,15 @@ def profile(
             _whole_step(model, x, labels, training)
             if r >= 0:
                 step[r] = time.perf_counter_ns() - t0
-        activations = [*activation_bytes(model.layers), 0] if training else activation_bytes(model.layers)
+    return fwd, bwd, step
 
-    fwd_s, bwd_s = np.median(fwd, axis=0) * 1e-9, np.median(bwd, axis=0) * 1e-9
+
+def _rows(
+    model: Sequential, counts: list[Counts], fwd_s: np.ndarray, bwd_s: np.ndarray, *, training: bool, repeats: int
+) -> list[ProfileRow]:
+    """One :class:`ProfileRow` per layer (and the loss when ``training``), from the median seconds per pass, the
+    counts of :func:`model_counts` and the activations the model holds after its last step."""
+    activations = [*activation_bytes(model.layers), 0] if training else activation_bytes(model.layers)
     self_s = fwd_s + bwd_s
     total = float(self_s.sum())
     names = [layer_name(layer, i) for i, layer in enumerate(model.layers)] + ([LOSS_NAME] if training else [])
@@ -170,7 +197,7 @@ def profile(
     for i, (name, c) in enumerate(zip(names, counts, strict=True)):
         flops = c.flops if training else c.forward_flops
         moved = c.bytes if training else c.forward_bytes
-        is_loss = training and i == n_rows - 1
+        is_loss = training and i == len(names) - 1
         rows.append(
             ProfileRow(
                 name=name,
@@ -186,9 +213,7 @@ def profile(
                 activation_bytes=int(activations[i]),
             )
         )
-    total_min = float((fwd.min(axis=0) + bwd.min(axis=0)).sum()) * 1e-9
-    return Profile(tuple(rows), total, float(np.median(step)) * 1e-9, int(x.shape[0]), repeats, total_min,
-                   float(step.min()) * 1e-9)  # fmt: skip
+    return rows
 
 
 def _time_layers(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from odyssey_lessons._validate import check_positive_int
+from odyssey_lessons._validate import check_int, check_positive, check_positive_int
 
 _UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 
@@ -112,26 +112,22 @@ def measure(
         A :class:`Timing` with per-call statistics.
 
     Raises:
-        TypeError: ``fn`` is not callable, or a count is not an int.
-        ValueError: ``repeats`` or ``number`` < 1, ``warmup`` < 0, or ``min_time`` <= 0.
+        TypeError: ``fn`` is not callable, a count is not an int, or ``min_time`` is not a number.
+        ValueError: ``repeats`` or ``number`` < 1, ``warmup`` < 0, or ``min_time`` not positive and finite.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     repeats = check_positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, int | np.integer):
-        raise TypeError(f"warmup must be an int, got warmup={warmup!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got warmup={warmup!r}")
+    warmup = check_int("warmup", warmup, minimum=0)
     if number is not None:
         number = check_positive_int("number", number)
-    if isinstance(min_time, bool) or not isinstance(min_time, int | float) or not min_time > 0:
-        raise ValueError(f"min_time must be a number > 0 (seconds), got min_time={min_time!r}")
+    min_time = check_positive("min_time", min_time)
 
     first = _time_calls(fn, args, kwargs, 1)
-    for _ in range(int(warmup)):
+    for _ in range(warmup):
         fn(*args, **kwargs)
     if number is None:
-        number = _autorange(fn, args, kwargs, float(min_time))
+        number = _autorange(fn, args, kwargs, min_time)
     samples = tuple(_time_calls(fn, args, kwargs, number) / number for _ in range(repeats))
     q25, q50, q75 = np.percentile(samples, [25, 50, 75])
     return Timing(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from odyssey_lessons._validate import check_positive
+from odyssey_lessons._validate import check_int, check_positive
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import Sequential, digits_cnn
 from odyssey_lessons.optim import GradientTransformation, adam, adamw, chain, clip_by_global_norm, sgd
@@ -62,7 +62,9 @@ class Recipe:
         if self.optimizer == "adam" and self.weight_decay:
             raise ValueError(f"optimizer='adam' takes no weight decay here (use 'adamw'), got "
                              f"weight_decay={self.weight_decay!r}")  # fmt: skip
-        if not (isinstance(self.epochs, int) and self.epochs >= 1 and 0 <= self.warmup_epochs < self.epochs):
+        check_int("epochs", self.epochs)
+        check_int("warmup_epochs", self.warmup_epochs)
+        if not (self.epochs >= 1 and 0 <= self.warmup_epochs < self.epochs):
             raise ValueError(f"need epochs >= 1 and 0 <= warmup_epochs < epochs, got epochs={self.epochs!r}, "
                              f"warmup_epochs={self.warmup_epochs!r}")  # fmt: skip
 

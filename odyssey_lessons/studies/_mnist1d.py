@@ -175,11 +175,13 @@ def at_best_lr(
     seeds - 1`` are trained there.
 
     Raises:
+        TypeError: ``seeds`` or ``select_seeds`` not an int.
         ValueError: An empty grid, or not ``1 <= select_seeds <= seeds``.
     """
     if not grids or any(len(g) == 0 for g in grids.values()):
         raise ValueError(f"every arm needs a non-empty grid, got grids={dict(grids)!r}")
-    if not (isinstance(seeds, int) and isinstance(select_seeds, int) and 1 <= select_seeds <= seeds):
+    seeds, select_seeds = check_int("seeds", seeds), check_int("select_seeds", select_seeds)
+    if not 1 <= select_seeds <= seeds:
         raise ValueError(f"need 1 <= select_seeds <= seeds, got select_seeds={select_seeds!r}, seeds={seeds!r}")
     tick = on_run or (lambda: None)
     val_grid, best_lr, runs = {}, {}, {}

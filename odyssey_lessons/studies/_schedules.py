@@ -3,13 +3,12 @@ Every value comes from a real :func:`~odyssey_lessons.train.fit` run (cached per
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from odyssey_lessons._validate import check_int
+from odyssey_lessons._validate import check_int, check_positive
 from odyssey_lessons.data import digits_task
 from odyssey_lessons.nn import mlp
 from odyssey_lessons.optim import sgd
@@ -46,18 +45,14 @@ def schedule_run(name: str, *, peak_lr: float = 0.1, epochs: int = 5, seed: int 
     number of steps.
 
     Raises:
+        TypeError: ``peak_lr`` not a number or ``epochs`` not an int.
         ValueError: Unknown schedule name, ``peak_lr`` not positive and finite, or ``epochs`` not in 1..50.
     """
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
-    if (
-        isinstance(peak_lr, bool)
-        or not isinstance(peak_lr, int | float)
-        or not (math.isfinite(peak_lr) and peak_lr > 0)
-    ):
-        raise ValueError(f"peak_lr must be positive and finite, got peak_lr={peak_lr!r}")
+    peak_lr = check_positive("peak_lr", peak_lr)
     epochs = check_int("epochs", epochs, minimum=1, maximum=50)
-    return _run(name, float(peak_lr), epochs, seed)
+    return _run(name, peak_lr, epochs, seed)
 
 
 @lru_cache(maxsize=128)

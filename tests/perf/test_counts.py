@@ -126,11 +126,17 @@ def test_unknown_layer_is_named():
 @pytest.mark.parametrize(
     ("cls", "shape"),
     [(nn.Linear, (4, 7)), (nn.Linear, (4, 6, 1)), (nn.Conv2D, (2, 2, 7, 6)), (nn.MaxPool2D, (2, 3, 2, 8)),
-     (nn.BatchNorm, (4, 2)), (nn.Flatten, (4,)), (nn.ReLU, (4, 0)), (nn.ReLU, "big")],
+     (nn.BatchNorm, (4, 2)), (nn.Flatten, (4,)), (nn.ReLU, (4, 0))],
 )  # fmt: skip
 def test_wrong_input_shapes(cls, shape, rng):
     with pytest.raises(ValueError, match="input_shape"):
         layer_counts(CASES[cls][0](rng), shape)
+
+
+@pytest.mark.parametrize("shape", ["big", (4, 2.0), (4, True)])
+def test_input_shapes_of_another_type(shape, rng):
+    with pytest.raises(TypeError, match="input_shape"):
+        layer_counts(nn.ReLU(), shape)
 
 
 def test_bad_itemsize_and_model(rng):

@@ -78,6 +78,7 @@ def test_str_names_median_min_iqr_and_calls():
         ({"warmup": -1}, ValueError),
         ({"warmup": 1.5}, TypeError),
         ({"min_time": 0}, ValueError),
+        ({"min_time": "0.02"}, TypeError),
     ],
 )
 def test_bad_arguments(kwargs, error):
