@@ -19,7 +19,7 @@ Layout (as oneDNN and FBGEMM pack int8 weights for VNNI):
 
 ``vpdpbusd`` (not ``vpdpbusds``) wraps around on int32 overflow instead of saturating, so the accumulation is exact
 arithmetic mod 2**32: with the zero-point corrections applied afterwards (also mod 2**32), the result is exact
-whenever the true result fits int32 -- the bound :func:`odyssey_lessons.quant._intkernels.check_accumulator_bound`
+whenever the true result fits int32 -- the bound :func:`odyssey_lessons.quant._intgemm.check_accumulator_bound`
 enforces.
 """
 
@@ -148,8 +148,9 @@ def tiles(width: int, broadcast_signed: bool = False) -> dict[int, object]:
 
 
 def pack_patches_shape(n: int, pixels: int, k: int) -> tuple[int, int, int, int, int]:
-    """Shape of the activation panels of a convolution (see :func:`odyssey_lessons.quant._vnnigemm`): per image,
-    ``ceil(pixels / NR)`` panels of ``ceil(K / 4)`` steps of NR pixels x 4 bytes."""
+    """Shape of the activation panels of a convolution (written by
+    ``odyssey_lessons.quant._vnnikernels.im2col_panels``): per image, ``ceil(pixels / NR)`` panels of ``ceil(K / 4)``
+    steps of NR pixels x 4 bytes."""
     return (n, -(-pixels // NR), -(-k // 4), NR, 4)
 
 
