@@ -55,8 +55,7 @@ from odyssey_lessons.nn import (
     mnist1d_mlp,
     softmax_cross_entropy,
 )
-from odyssey_lessons.optim import adam, apply_updates
-from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.optim import adam, apply_updates, lr_at
 from odyssey_lessons.train import POLICIES, Caster, NoScaler, StaticScaler, fit
 from odyssey_lessons.train._clip import _vector_norm
 from odyssey_lessons.train._fit import _cast_param_grads, _store, backward, cast_weights, forward
