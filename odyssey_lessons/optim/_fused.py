@@ -1,8 +1,9 @@
 """How a fused optimizer runs its kernel over a dict of parameter arrays: the machinery the named optimizers share.
 
-An optimizer (:mod:`odyssey_lessons.optim._optimizers`) provides its rule as one numba kernel and, per step, the
-kernel's hyperparameter vector (:func:`hyperparams`). :func:`sweep` then runs the kernel once per parameter array on
-flat views of ``p``, ``g`` and each state array, writing new state arrays and the update. The state passed in is
+An optimizer (:mod:`odyssey_lessons.optim._optimizers`) provides its rule as a :data:`Plan`: per step, one numba
+kernel, its hyperparameter vector (:func:`hyperparams`) and the state's arrays. :func:`transformation` checks the
+trees and runs the kernel once per parameter array on flat views of ``p``, ``g`` and each state array, writing new
+state arrays and the update. The state passed in is
 never modified: every update returns new state arrays (state in, new state out), so an old state can be kept,
 inspected or replayed. "New" arrays reuse the memory of earlier outputs that nobody references any more
 (:class:`~odyssey_lessons.optim._pool.Recycler`): fresh memory would cost a page fault per 4 KiB page written, more
@@ -34,7 +35,9 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
 
 
-def prepare(grads: Params, params: Params | None, state_arrays: Params, needs_params: bool) -> tuple[Params, Params]:
+def _prepare(
+    grads: Params, params: Params | None, state_arrays: Params | None, needs_params: bool
+) -> tuple[Params, Params]:
     """Check ``grads`` (and ``params``) against the state's keys and shapes; return ``(grads, params)`` where a
     missing ``params`` is replaced by the gradients (the kernels then never read them)."""
     if not isinstance(grads, dict):
@@ -74,51 +77,70 @@ def _flat_in(x: np.ndarray, name: str, fused: bool) -> np.ndarray:
     return _writable_flat(x, name) if fused else _flat(x)
 
 
-def sweep(
+KernelCall = tuple[Callable, np.ndarray, dict[str, Params | None]]
+Plan = Callable[[Any], KernelCall]
+"""An optimizer's rule for one step: ``plan(state) -> (kernel, h, arrays)`` with ``h`` the kernel's hyperparameter
+vector for this step and ``arrays`` the state's arrays by field name, in the kernel's argument order (``None`` for a
+field this configuration does not use)."""
+
+
+def _sweep(
     kernel: Callable,
     h: np.ndarray,
+    arrays: dict[str, Params | None],
     grads: Params,
     params: Params,
-    state: dict[str, Params | None],
+    *,
     fused: bool,
     out: Recycler,
 ) -> tuple[Params, dict[str, Params]]:
     """Run ``kernel(p, g, *old state, *new state, u, h, fused)`` once per parameter array.
 
-    ``state`` maps each of the kernel's state arrays, in its argument order, to the state's dict of them (``None``
-    for one this configuration does not use: the kernel then gets empty arrays it never touches). The pure update
-    writes new state and the update ``u`` into recycled memory from ``out``; the fused step (``fused=True``) writes
-    the new state over the old arrays and the update into ``params``, and returns ``None`` for each update.
+    A field of ``arrays`` that is ``None`` gives the kernel empty arrays it never touches. The pure update writes the
+    new state and the update ``u`` into recycled memory from ``out``; the fused step (``fused=True``) writes the new
+    state over the old arrays and the update into ``params``, and returns ``None`` for each update.
 
     Returns:
-        ``(updates, new state)``: the update per parameter, and per used state name the new arrays, in the shapes of
-        the gradients.
+        ``(updates, new state arrays)``: the update per parameter, and per field the new arrays (``{}`` for an
+        unused one), in the shapes of the gradients.
     """
-    used = [field for field, arrays in state.items() if arrays is not None]
+    used = [field for field, tree in arrays.items() if tree is not None]
     out.resize((len(used) + 1) * len(grads))
     updates: Params = {}
-    new: dict[str, Params] = {field: {} for field in state}
+    new: dict[str, Params] = {field: {} for field in arrays}
     for name, g in grads.items():
         shape = np.shape(g)
         g, p = _flat(g), _flat_in(params[name], f"params[{name!r}]", fused)
         olds, news = [], []
-        for field in state:
-            old = _flat_in(state[field][name], f"state.{field}[{name!r}]", fused) if field in used else _EMPTY
+        for field in arrays:
+            old = _flat_in(arrays[field][name], f"state.{field}[{name!r}]", fused) if field in used else _EMPTY
             olds.append(old)
             news.append(old if fused or field not in used else out.empty(old.size))
         u = _EMPTY if fused else out.empty(g.size)
         with threads_for(g.size):
             kernel(p, g, *olds, *news, u, h, fused)
         updates[name] = None if fused else u.reshape(shape)
-        for field, array in zip(state, news, strict=True):
+        for field, array in zip(arrays, news, strict=True):
             if field in used:
                 new[field][name] = array.reshape(shape)
     return updates, new
 
 
-def transformation(init: Callable, run: Callable, lr: float | Schedule) -> GradientTransformation:
-    """The pure ``update`` and the fused in-place ``step`` of one optimizer, both from ``run(grads, state, params,
-    fused) -> (updates, state)``."""
+def transformation(init: Callable, plan: Plan, lr: float | Schedule, needs_params: bool) -> GradientTransformation:
+    """The pure ``update`` and the fused in-place ``step`` of one optimizer whose rule is ``plan`` (see :data:`Plan`).
+
+    Both check the trees, run the planned kernel over every parameter array and return the state with the new arrays
+    and ``step + 1``: the state is a NamedTuple ``(step, *fields)`` whose field names are the keys of the plan's
+    ``arrays``. ``needs_params``: the rule reads the parameters (weight decay), so ``update`` must be given them.
+    """
+    out = Recycler()  # this optimizer's memory for new state and updates
+
+    def run(grads: Params, state: Any, params: Params | None, fused: bool) -> tuple[Params, Any]:
+        kernel, h, arrays = plan(state)
+        used = [tree for tree in arrays.values() if tree is not None]
+        grads, params = _prepare(grads, params, used[0] if used else None, needs_params)
+        updates, new = _sweep(kernel, h, arrays, grads, params, fused=fused, out=out)
+        return updates, state._replace(step=state.step + 1, **new)
 
     def update(grads: Params, state: Any, params: Params | None = None) -> tuple[Params, Any]:
         return run(grads, state, params, False)

@@ -1,9 +1,10 @@
 """The optimizers of ``torch.optim`` (and Lion) as pure ``init``/``update`` pairs backed by fused numba kernels.
 
-Each optimizer here is its rule: the checks of its hyperparameters, its state, and per step the scalars of its kernel
-(learning rate, bias corrections), computed once in double precision into the kernel's hyperparameter vector (layout:
-the ``_kernels`` constants). How the kernel then runs over the parameter arrays -- pure update into recycled memory,
-or the fused in-place ``step`` -- is shared, in :mod:`odyssey_lessons.optim._fused`.
+Each optimizer here is its rule: the checks of its hyperparameters, its state, and a ``plan(state)`` that picks its
+kernel and computes the step's scalars (learning rate, bias corrections) once, in double precision, into the
+kernel's hyperparameter vector (layout: the ``_kernels`` constants). How the kernel then runs over the parameter
+arrays -- pure update into recycled memory, or the fused in-place ``step`` -- is shared, in
+:mod:`odyssey_lessons.optim._fused`.
 
 The same rules, written as chains of small transforms, are in :mod:`odyssey_lessons.optim._transforms`; the tests
 check that both agree with each other, with slow reference implementations and with ``torch.optim``.
@@ -19,8 +20,7 @@ from odyssey_lessons._validate import check_bool, check_fraction, check_nonnegat
 from odyssey_lessons.optim import _kernels as K
 from odyssey_lessons.optim._base import GradientTransformation, Params, Schedule, full_like, lr_at
 from odyssey_lessons.optim._checks import check_betas, check_lr
-from odyssey_lessons.optim._fused import hyperparams, prepare, sweep, transformation
-from odyssey_lessons.optim._pool import Recycler
+from odyssey_lessons.optim._fused import KernelCall, hyperparams, transformation
 
 
 # ----- SGD --------------------------------------------------------------------------------------------------------
@@ -57,10 +57,7 @@ def sgd(
     def init(params: Params) -> SgdState:
         return SgdState(0, full_like(params) if momentum else {})
 
-    out = Recycler()
-
-    def run(grads: Params, state: SgdState, params: Params | None, fused: bool) -> tuple[Params, SgdState]:
-        grads, params = prepare(grads, params, state.momentum, weight_decay != 0)
+    def plan(state: SgdState) -> KernelCall:
         h = hyperparams(
             K.SGD_N,
             {
@@ -71,12 +68,10 @@ def sgd(
             },
         )
         if momentum:
-            updates, new = sweep(K.sgd_momentum_kernel, h, grads, params, {"momentum": state.momentum}, fused, out)
-            return updates, SgdState(state.step + 1, new["momentum"])
-        updates, _ = sweep(K.sgd_kernel, h, grads, params, {}, fused, out)
-        return updates, SgdState(state.step + 1, {})
+            return K.sgd_momentum_kernel, h, {"momentum": state.momentum}
+        return K.sgd_kernel, h, {}
 
-    return transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- Adam / AdamW -----------------------------------------------------------------------------------------------
@@ -114,10 +109,7 @@ def adam(
     def init(params: Params) -> AdamState:
         return AdamState(0, full_like(params), full_like(params))
 
-    out = Recycler()
-
-    def run(grads: Params, state: AdamState, params: Params | None, fused: bool) -> tuple[Params, AdamState]:
-        grads, params = prepare(grads, params, state.mu, weight_decay != 0)
+    def plan(state: AdamState) -> KernelCall:
         t = state.step + 1
         rate = lr_at(lr, state.step)
         h = hyperparams(
@@ -133,10 +125,9 @@ def adam(
                 K.ADAM_DECOUPLED_WD: rate * weight_decay if decoupled else 0.0,
             },
         )
-        updates, new = sweep(K.adam_kernel, h, grads, params, {"mu": state.mu, "nu": state.nu}, fused, out)
-        return updates, AdamState(t, new["mu"], new["nu"])
+        return K.adam_kernel, h, {"mu": state.mu, "nu": state.nu}
 
-    return transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 def adamw(
@@ -186,16 +177,12 @@ def adagrad(
     def init(params: Params) -> AdagradState:
         return AdagradState(0, full_like(params, initial_accumulator_value))
 
-    out = Recycler()
-
-    def run(grads: Params, state: AdagradState, params: Params | None, fused: bool) -> tuple[Params, AdagradState]:
-        grads, params = prepare(grads, params, state.sum, weight_decay != 0)
+    def plan(state: AdagradState) -> KernelCall:
         clr = lr_at(lr, state.step) / (1.0 + state.step * lr_decay)
         h = hyperparams(K.ADAGRAD_N, {K.ADAGRAD_CLR: clr, K.ADAGRAD_WD: weight_decay, K.ADAGRAD_EPS: eps})
-        updates, new = sweep(K.adagrad_kernel, h, grads, params, {"sum": state.sum}, fused, out)
-        return updates, AdagradState(state.step + 1, new["sum"])
+        return K.adagrad_kernel, h, {"sum": state.sum}
 
-    return transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- RMSprop ----------------------------------------------------------------------------------------------------
@@ -237,10 +224,7 @@ def rmsprop(
             0, full_like(params), full_like(params) if centered else {}, full_like(params) if momentum else {}
         )
 
-    out = Recycler()
-
-    def run(grads: Params, state: RmspropState, params: Params | None, fused: bool) -> tuple[Params, RmspropState]:
-        grads, params = prepare(grads, params, state.square_avg, weight_decay != 0)
+    def plan(state: RmspropState) -> KernelCall:
         h = hyperparams(
             K.RMSPROP_N,
             {
@@ -258,10 +242,9 @@ def rmsprop(
             "grad_avg": state.grad_avg if centered else None,
             "momentum": state.momentum if momentum else None,
         }
-        updates, new = sweep(K.rmsprop_kernel, h, grads, params, arrays, fused, out)
-        return updates, RmspropState(state.step + 1, new["square_avg"], new["grad_avg"], new["momentum"])
+        return K.rmsprop_kernel, h, arrays
 
-    return transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- Lion -------------------------------------------------------------------------------------------------------
@@ -289,17 +272,13 @@ def lion(
     def init(params: Params) -> LionState:
         return LionState(0, full_like(params))
 
-    out = Recycler()
-
-    def run(grads: Params, state: LionState, params: Params | None, fused: bool) -> tuple[Params, LionState]:
-        grads, params = prepare(grads, params, state.mu, weight_decay != 0)
+    def plan(state: LionState) -> KernelCall:
         h = hyperparams(
             K.LION_N, {K.LION_LR: lr_at(lr, state.step), K.LION_B1: b1, K.LION_B2: b2, K.LION_WD: weight_decay}
         )
-        updates, new = sweep(K.lion_kernel, h, grads, params, {"mu": state.mu}, fused, out)
-        return updates, LionState(state.step + 1, new["mu"])
+        return K.lion_kernel, h, {"mu": state.mu}
 
-    return transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 OPTIMIZERS: dict[str, Callable[..., GradientTransformation]] = {
