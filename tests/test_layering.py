@@ -81,7 +81,7 @@ def test_no_module_imports_a_higher_layer(path):
 PRIVATE_IMPORTS_ALLOWED = {
     # numba kernels of one subpackage call @njit dispatchers (and their parameter tables) of another directly; a
     # public re-export would put raw kernels with many positional arguments into the learner's API.
-    ("train", "formats._kernels"),
+    ("train", "formats._fast_kernels"),
     ("train", "formats._quantize"),
     ("quant", "native._vnni"),
 }
