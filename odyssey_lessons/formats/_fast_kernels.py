@@ -128,7 +128,10 @@ def quantize_f32_nearest_scaled(x, out, q, scale, inv_scale):
 
     Returns the bits of ``amax = max|x_i|`` from the same pass (delayed scaling records it): non-negative float32
     values order as their bit patterns do, so an integer max finds it, vectorised; a NaN anywhere gives a NaN
-    pattern (above ``0x7F800000``, inf's)."""
+    pattern (above ``0x7F800000``, inf's).
+
+    ``train/_kernels.py``'s MX kernel calls it from its own file: numba does not recompile that cached kernel when
+    this one changes, so after editing it (or :func:`_nearest_bits`), delete ``train/__pycache__`` too."""
     k = _nearest_setup(q)
     amax = _ZERO32
     for j in range(x.size):
