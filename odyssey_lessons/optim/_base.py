@@ -86,7 +86,7 @@ def state_bytes_per_param(state: Any, params: Params) -> float:
     state: 0 for plain SGD, 4 with momentum, 8 for Adam)."""
     n = sum(int(np.size(v)) for v in params.values())
     if n == 0:
-        raise ValueError("params has no values")
+        raise ValueError(f"params must hold at least one value, got params={params!r}")
     return state_bytes(state) / n
 
 

@@ -64,11 +64,15 @@ def hyperparams(size: int, values: dict[int, float]) -> np.ndarray:
 def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
     """A flat view of ``x`` that the fused step writes through: ``x`` must be a writeable C-contiguous float32 array
     (a copy would silently leave the caller's array unchanged)."""
-    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
-        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {got}")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {name}.dtype={x.dtype}")
     if not (x.flags.c_contiguous and x.flags.writeable):
-        raise ValueError(f"{name} must be C-contiguous and writeable for the in-place step (it is updated in place)")
+        raise ValueError(
+            f"{name} must be C-contiguous and writeable for the in-place step (it is updated in place), got "
+            f"c_contiguous={x.flags.c_contiguous}, writeable={x.flags.writeable}"
+        )
     return x.reshape(-1)
 
 
