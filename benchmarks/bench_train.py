@@ -55,10 +55,8 @@ from odyssey_lessons.nn import (
     mnist1d_mlp,
     softmax_cross_entropy,
 )
-from odyssey_lessons.optim import adam, apply_updates
-from odyssey_lessons.optim._base import lr_at
+from odyssey_lessons.optim import adam, apply_updates, global_norm, lr_at
 from odyssey_lessons.train import POLICIES, Caster, NoScaler, StaticScaler, fit
-from odyssey_lessons.train._clip import _vector_norm
 from odyssey_lessons.train._fit import _cast_param_grads, _store, backward, cast_weights, forward
 
 BATCH = 128
@@ -131,7 +129,7 @@ class OurStep:
         grads = model.grads()
         _cast_param_grads(grads, caster)
         found_inf = bool(self.scaler.unscale(grads))
-        _vector_norm(np.array([_vector_norm(g, 2.0) for g in grads.values()]), 2.0)
+        global_norm(grads)  # what fit computes for its history and clipping
         lr_at(self.optimizer.learning_rate, self.opt_state.step)
         if not found_inf:
             updates, self.opt_state = self.optimizer.update(grads, self.opt_state, self.master)

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons._threads import threads_for
 from odyssey_lessons._validate import check_bool, check_int
+from odyssey_lessons.formats import _fast_kernels as FK
 from odyssey_lessons.formats import _kernels as K
 from odyssey_lessons.formats._spec import FloatFormat, get_format
 
@@ -53,44 +54,45 @@ def _f32_bits(value: float) -> int:
 
 @lru_cache(maxsize=256)
 def fast_params(fmt: FloatFormat, saturate: bool, rounding: str) -> NDArray[np.uint32] | None:
-    """Parameters of the float32 fast paths (layout: ``_kernels.F_*``), or ``None`` when ``fmt`` and ``rounding``
+    """Parameters of the float32 fast paths (layout: ``_fast_kernels.F_*``), or ``None`` when ``fmt`` and ``rounding``
     need the general kernel."""
     scale_like = not fmt.subnormals and not fmt.signed and fmt.mantissa_bits == 0
     if fmt.mantissa_bits >= 23 or not ((fmt.subnormals and fmt.signed) or scale_like):
         return None
     p = rounding_params(fmt, saturate)
-    q = np.zeros(K.N_FAST, dtype=np.uint32)
-    q[K.F_SHIFT] = 23 - fmt.mantissa_bits
-    q[K.F_TINY] = _f32_bits(fmt.smallest_normal)
-    q[K.F_MAGIC] = _f32_bits(math.ldexp(1.0, fmt.min_exponent - fmt.mantissa_bits + 23))
-    q[K.F_MAX] = _f32_bits(fmt.max)
-    q[K.F_OVF] = _f32_bits(fmt.max if rounding == "toward_zero" else p[K.P_OVF])
-    q[K.F_INF] = _f32_bits(p[K.P_INF])
-    q[K.F_NAN_TO_ZERO] = int(p[K.P_NAN_TO_ZERO])
-    q[K.F_NEG_ZERO] = int(fmt.has_negative_zero)
+    q = np.zeros(FK.N_FAST, dtype=np.uint32)
+    q[FK.F_SHIFT] = 23 - fmt.mantissa_bits
+    q[FK.F_TINY] = _f32_bits(fmt.smallest_normal)
+    q[FK.F_MAGIC] = _f32_bits(math.ldexp(1.0, fmt.min_exponent - fmt.mantissa_bits + 23))
+    q[FK.F_MAX] = _f32_bits(fmt.max)
+    q[FK.F_OVF] = _f32_bits(fmt.max if rounding == "toward_zero" else p[K.P_OVF])
+    q[FK.F_INF] = _f32_bits(p[K.P_INF])
+    q[FK.F_NAN_TO_ZERO] = int(p[K.P_NAN_TO_ZERO])
+    q[FK.F_NEG_ZERO] = int(fmt.has_negative_zero)
     q.flags.writeable = False
     return q
 
 
 def nearest_params(fmt: FloatFormat, saturate: bool) -> NDArray[np.uint32] | None:
-    """The parameters of the branch-free round-to-nearest kernels (``_kernels._nearest_*``: the serial, scaled and MX
-    ones) for ``fmt``, or ``None`` when ``fmt`` needs the general kernel (a format without subnormals, or float32)."""
+    """The parameters of the branch-free round-to-nearest kernels (``_fast_kernels._nearest_*``: the serial, scaled
+    and MX ones) for ``fmt``, or ``None`` when ``fmt`` needs the general kernel (a format without subnormals, or
+    float32)."""
     fast = fast_params(fmt, saturate, "nearest")
     return fast if fast is not None and fmt.subnormals else None
 
 
 def _fast_nearest(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
-    K.quantize_f32_nearest(x, out, q)  # deterministic: no seed
+    FK.quantize_f32_nearest(x, out, q)  # deterministic: no seed
 
 
 def _fast_toward_zero(x: NDArray, out: NDArray, q: NDArray, seed: np.uint64) -> None:
-    K.quantize_f32_toward_zero(x, out, q)  # deterministic: no seed
+    FK.quantize_f32_toward_zero(x, out, q)  # deterministic: no seed
 
 
 _FAST_KERNELS: dict[str, Callable[[NDArray, NDArray, NDArray, np.uint64], None]] = {
     "nearest": _fast_nearest,
     "toward_zero": _fast_toward_zero,
-    "stochastic": K.quantize_f32_stochastic,
+    "stochastic": FK.quantize_f32_stochastic,
 }
 """The float32 fast path of a format with subnormals, by rounding mode: ``kernel(x, out_bits, fast_params, seed)``."""
 
@@ -217,7 +219,7 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
         if not usable or not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
             return quantize(x, f, saturate=bool(saturate))
         out = np.empty(x.size, dtype=np.uint32)
-        K.quantize_f32_nearest_serial(x.reshape(-1), out, fast)
+        FK.quantize_f32_nearest_serial(x.reshape(-1), out, fast)
         return out.view(np.float32).reshape(x.shape)
 
     def _round_scaled(x: NDArray, scale: float) -> NDArray[np.float32]:
@@ -228,7 +230,7 @@ def rounder(fmt: str | FloatFormat, *, saturate: bool = False) -> Callable[[NDAr
             q *= inv
             return q
         out = np.empty(x.shape, dtype=np.float32)
-        K.quantize_f32_nearest_scaled(x.reshape(-1), out.reshape(-1), fast, s, inv)
+        FK.quantize_f32_nearest_scaled(x.reshape(-1), out.reshape(-1), fast, s, inv)
         return out
 
     round_to_format.__doc__ = f"Round to {f.name} (nearest even{', saturating' if saturate else ''})."
@@ -246,7 +248,7 @@ def _dispatch(f: FloatFormat, flat_in: NDArray, flat_out: NDArray, rounding: str
     elif f.subnormals:
         _FAST_KERNELS[rounding](flat_in, flat_out.view(np.uint32), fast, seed)
     else:  # a power-of-two scale format (e8m0fnu): one kernel takes every mode
-        K.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, ROUNDING_MODES[rounding], seed)
+        FK.quantize_f32_scale(flat_in, flat_out.view(np.uint32), fast, ROUNDING_MODES[rounding], seed)
 
 
 def _code_dtype(f: FloatFormat) -> type[np.unsignedinteger]:

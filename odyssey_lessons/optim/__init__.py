@@ -7,17 +7,25 @@ The named optimizers (:data:`OPTIMIZERS`) run fused numba kernels; the same rule
 transforms (``chain(scale_by_adam(), add_decayed_weights(wd), scale_by_learning_rate(lr))`` is AdamW). Clipping
 (:func:`clip_by_global_norm`, PyTorch's ``clip_grad_norm_``) and L2 / weight decay restricted to some parameters
 (:func:`add_decayed_weights` with a ``mask``) are transforms too, defined once here; ``train.fit`` chains them.
+
+Where each concept lives: ``_base`` what an optimizer is (:class:`GradientTransformation`, :func:`apply_updates`,
+:func:`state_bytes`); ``_optimizers`` the named optimizers' rules and ``_fused`` how their kernels (``_kernels``) run
+over a dict of arrays, into memory from ``_pool``; ``_transforms`` (composition, scalings, weight decay), ``_clipping``
+and ``_moments`` the composable transforms; ``_checks`` the checks particular to optimizers; ``_landscapes`` the 2-D
+test problems.
 """
 
 from odyssey_lessons.optim._base import (
     GradientTransformation,
     apply_updates,
-    check_lr,
     lr_at,
     state_bytes,
     state_bytes_per_param,
 )
+from odyssey_lessons.optim._checks import check_lr
+from odyssey_lessons.optim._clipping import clip_by_global_norm, clip_by_value, clip_coefficient, global_norm
 from odyssey_lessons.optim._landscapes import LANDSCAPES, Landscape, Trajectory, trajectory
+from odyssey_lessons.optim._moments import scale_by_adam, scale_by_lion, scale_by_rms, scale_by_rss, trace
 from odyssey_lessons.optim._optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -35,19 +43,10 @@ from odyssey_lessons.optim._optimizers import (
 from odyssey_lessons.optim._transforms import (
     add_decayed_weights,
     chain,
-    clip_by_global_norm,
-    clip_by_value,
-    clip_coefficient,
-    global_norm,
     scale,
-    scale_by_adam,
     scale_by_learning_rate,
-    scale_by_lion,
-    scale_by_rms,
-    scale_by_rss,
     scale_by_schedule,
     scale_by_sign,
-    trace,
 )
 
 __all__ = [

@@ -1,22 +1,22 @@
-"""Optimizers as pure function pairs, in the style of optax.
+"""What an optimizer is, in the style of optax: a pair of pure functions, and the updates it returns added to the
+parameters.
 
 ``opt = sgd(lr=0.1)``; ``state = opt.init(params)``; ``updates, state = opt.update(grads, state, params)``;
 ``params = apply_updates(params, updates)``. ``params``, ``grads`` and ``updates`` are dicts name -> float32 array;
-state is a NamedTuple of such dicts and counters, so it can be printed and inspected.
+state is a NamedTuple of such dicts and counters, so it can be printed, inspected and measured (:func:`state_bytes`).
 """
 
 from __future__ import annotations
 
-import numbers
-import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from odyssey_lessons._threads import threads_for
-from odyssey_lessons._validate import check_fraction, check_positive
+from odyssey_lessons.optim._checks import check_tree
 from odyssey_lessons.optim._kernels import add_kernel
+from odyssey_lessons.optim._pool import Recycler
 
 Params = dict[str, np.ndarray]
 Schedule = Callable[[int], float]
@@ -43,51 +43,14 @@ class GradientTransformation(NamedTuple):
     step: Callable[[Params, Params, Any], Any] | None = None
 
 
-class _Lease:
-    """Owner of one handed-out output array: numpy makes it the ``base`` of that array and of every view taken from
-    it, so it lives exactly as long as any of them."""
-
-    __slots__ = ("__array_interface__", "__weakref__")
-
-    def __init__(self, raw: np.ndarray) -> None:
-        self.__array_interface__ = raw.__array_interface__
+def lr_at(lr: float | Schedule, step: int) -> float:
+    """The learning rate at ``step``: ``lr`` itself, or ``lr(step)`` for a schedule."""
+    return float(lr(step)) if callable(lr) else float(lr)
 
 
-class Recycler:
-    """Output arrays for pure updates, reusing the memory of earlier outputs that nobody can see any more.
-
-    Why: a pure update writes every step into fresh arrays (new state, the updates). Fresh memory costs a page fault
-    per 4 KiB page the first time it is written, and glibc gives freed blocks of a few MiB back to the system, so a
-    step on 1M parameters spent most of its time faulting in its outputs (Adam: 2.8 ms per step, 0.6 ms in the
-    kernel). Each output is handed out through a :class:`_Lease`; when the caller has dropped the array and every
-    view of it (typically: the state before the previous one), the lease dies and its memory goes back to a free
-    list for the next update. Arrays the caller keeps are never written again, so ``update`` stays pure. Each
-    optimizer has its own recycler; :func:`apply_updates` shares one. A recycler holds at most ``n_arrays`` (see
-    :meth:`resize`) free arrays of each size: about one state's worth of memory after the caller drops everything.
-    """
-
-    def __init__(self) -> None:
-        self._free: dict[int, list[np.ndarray]] = {}
-        self._keep = 0
-
-    def empty(self, size: int) -> np.ndarray:
-        """A flat float32 array of ``size`` elements that nothing else references; contents undefined."""
-        try:
-            raw = self._free[size].pop()  # list.pop is atomic under the GIL: no lock needed (nor wanted: a
-        except (KeyError, IndexError):  # finalizer can run in the middle of this method)
-            raw = np.empty(size, np.float32)
-        lease = _Lease(raw)
-        weakref.finalize(lease, self._release, raw).atexit = False
-        return np.asarray(lease)
-
-    def _release(self, raw: np.ndarray) -> None:
-        bucket = self._free.setdefault(raw.size, [])
-        if len(bucket) < self._keep:
-            bucket.append(raw)
-
-    def resize(self, n_arrays: int) -> None:
-        """Keep up to ``n_arrays`` free arrays of each size (one update's outputs)."""
-        self._keep = max(self._keep, n_arrays)
+def full_like(params: Params, value: float = 0.0) -> Params:
+    """A new state tree: a float32 array filled with ``value`` for each parameter, of its shape."""
+    return {k: np.full(np.shape(v), value, dtype=np.float32) for k, v in params.items()}
 
 
 _APPLY_OUTPUTS = Recycler()  # free memory for apply_updates' outputs (see Recycler); never an array in use
@@ -97,17 +60,15 @@ def apply_updates(params: Params, updates: Params) -> Params:
     """``params + updates`` per array (new float32 arrays; the inputs are not modified).
 
     Float32 arrays are added by a parallel numba kernel into memory recycled from earlier results that are no longer
-    referenced (see :class:`Recycler`); anything else by numpy.
+    referenced (see :class:`~odyssey_lessons.optim._pool.Recycler`); anything else by numpy.
 
     Raises:
+        TypeError: ``updates`` is not a dict.
         ValueError: The two dicts do not have the same keys and shapes.
     """
-    if params.keys() != updates.keys():
-        raise ValueError(f"updates must have the keys of params; got {sorted(updates)} for {sorted(params)}")
+    check_tree(updates, params, "updates", "params")
     out = {}
     for name, p in params.items():
-        if p.shape != updates[name].shape:
-            raise ValueError(f"updates[{name!r}] has shape {updates[name].shape}, params[{name!r}] has {p.shape}")
         u = updates[name]
         if isinstance(p, np.ndarray) and isinstance(u, np.ndarray) and p.dtype == u.dtype == np.float32:
             flat = _APPLY_OUTPUTS.empty(p.size)
@@ -120,63 +81,12 @@ def apply_updates(params: Params, updates: Params) -> Params:
     return out
 
 
-def lr_at(lr: float | Schedule, step: int) -> float:
-    """The learning rate at ``step``: ``lr`` itself, or ``lr(step)`` for a schedule."""
-    return float(lr(step)) if callable(lr) else float(lr)
-
-
-def check_lr(lr: float | Schedule) -> None:
-    """Check a constant learning rate: a finite number > 0 (a schedule, any callable, is checked by its factory).
-
-    Raises:
-        TypeError: ``lr`` is neither a real number nor callable.
-        ValueError: ``lr`` is not finite or not > 0.
-    """
-    if callable(lr):
-        return
-    if isinstance(lr, bool | np.bool_) or not isinstance(lr, numbers.Real):
-        raise TypeError(f"lr must be a number > 0 or a schedule (a callable step -> lr), got lr={lr!r}")
-    check_positive("lr", lr)
-
-
-def check_betas(betas: tuple[float, float]) -> tuple[float, float]:
-    """Return ``(b1, b2)`` after checking that both are in [0, 1).
-
-    Raises:
-        TypeError: ``betas`` is not a tuple or list, or a beta is not a real number.
-        ValueError: Not two betas, or a beta outside [0, 1).
-    """
-    if not isinstance(betas, tuple | list):
-        raise TypeError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
-    if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (b1, b2) of numbers in [0, 1), got betas={betas!r}")
-    return check_fraction("betas[0]", betas[0]), check_fraction("betas[1]", betas[1])
-
-
-def check_tree(tree: Params, reference: Params, name: str, reference_name: str) -> None:
-    """Raise unless ``tree`` is a dict with the keys of ``reference`` and arrays of the same shapes.
-
-    Raises:
-        TypeError: ``tree`` is not a dict.
-        ValueError: Different keys or a shape mismatch (named in the message).
-    """
-    if not isinstance(tree, dict):
-        raise TypeError(f"{name} must be a dict name -> array, got {type(tree).__name__}")
-    if tree.keys() != reference.keys():
-        raise ValueError(f"{name} must have the keys of {reference_name}; got {sorted(tree)} for {sorted(reference)}")
-    for key, x in tree.items():
-        if np.shape(x) != np.shape(reference[key]):
-            raise ValueError(
-                f"{name}[{key!r}] has shape {np.shape(x)}, {reference_name}[{key!r}] has {np.shape(reference[key])}"
-            )
-
-
 def state_bytes_per_param(state: Any, params: Params) -> float:
     """Optimizer state bytes per parameter: :func:`state_bytes` divided by the number of parameter values (for fp32
     state: 0 for plain SGD, 4 with momentum, 8 for Adam)."""
     n = sum(int(np.size(v)) for v in params.values())
     if n == 0:
-        raise ValueError("params has no values")
+        raise ValueError(f"params must hold at least one value, got params={params!r}")
     return state_bytes(state) / n
 
 

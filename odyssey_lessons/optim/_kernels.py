@@ -18,6 +18,13 @@ SIMD width). Rounding a float64 entry to float32 in the kernel gives the float32
 vector changes no result.
 
 ``g_i`` below is the gradient after L2 weight decay, ``g + wd * p`` (only when ``wd != 0``, as PyTorch does).
+
+One kernel per optimizer, each with its whole rule in one loop: that is deliberate. A kernel is one pass over memory
+only if every state array is read and written in the same loop, and numba compiles one loop body per function, so the
+rules are not assembled from per-transform kernels (that is what the plain-numpy transforms in ``_transforms`` do, for
+reading). What the loops share is written once, as helpers numba inlines before compiling (``inline="always"``): the
+L2 term (:func:`_l2`) and the store of the update (:func:`_emit`). What remains alike -- reading ``h`` into float32
+scalars, the ``prange`` loop -- is each kernel's own list of hyperparameters.
 """
 
 from __future__ import annotations
@@ -70,6 +77,24 @@ LION_WD = 3  # decoupled weight decay
 LION_N = 4
 
 
+@njit(cache=True, inline="always")
+def _l2(g, p, i, wd):
+    """The gradient with L2 weight decay, ``g_i + wd p_i``; ``g_i`` itself when ``wd = 0``, without reading ``p``."""
+    gi = g[i]
+    if wd != _ZERO:
+        gi += wd * p[i]
+    return gi
+
+
+@njit(cache=True, inline="always")
+def _emit(p, u, i, ui, apply):
+    """The update ``ui`` added to ``p_i`` (``apply``: the fused step) or stored as ``u_i``."""
+    if apply:
+        p[i] = p[i] + ui
+    else:
+        u[i] = ui
+
+
 @njit(cache=True, parallel=True)
 def add_kernel(p, u, out):
     """``out = p + u`` (apply_updates)."""
@@ -83,14 +108,9 @@ def sgd_kernel(p, g, u, h, apply):
     lr = np.float32(h[SGD_LR])
     wd = np.float32(h[SGD_WD])
     for i in prange(p.size):
-        gi = g[i]
-        if wd != _ZERO:
-            gi += wd * p[i]
+        gi = _l2(g, p, i, wd)
         ui = -lr * gi
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)
 
 
 @njit(cache=True, parallel=True)
@@ -102,16 +122,11 @@ def sgd_momentum_kernel(p, g, b, b_new, u, h, apply):
     momentum = np.float32(h[SGD_MOMENTUM])
     nesterov = h[SGD_NESTEROV] != 0.0
     for i in prange(p.size):
-        gi = g[i]
-        if wd != _ZERO:
-            gi += wd * p[i]
+        gi = _l2(g, p, i, wd)
         bi = momentum * b[i] + gi
         b_new[i] = bi
         ui = -lr * (gi + momentum * bi) if nesterov else -lr * bi
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)
 
 
 @njit(cache=True, parallel=True)
@@ -133,9 +148,7 @@ def adam_kernel(p, g, m, v, m_new, v_new, u, h, apply):
     wd = np.float32(h[ADAM_WD])
     decoupled_wd = np.float32(h[ADAM_DECOUPLED_WD])
     for i in prange(p.size):
-        gi = g[i]
-        if wd != _ZERO:
-            gi += wd * p[i]
+        gi = _l2(g, p, i, wd)
         mi = m[i] + c1 * (gi - m[i])
         vi = b2 * v[i] + c2 * gi * gi
         m_new[i] = mi
@@ -143,10 +156,7 @@ def adam_kernel(p, g, m, v, m_new, v_new, u, h, apply):
         ui = -step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps)
         if decoupled_wd != _ZERO:
             ui -= decoupled_wd * p[i]
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)
 
 
 @njit(cache=True, parallel=True)
@@ -157,16 +167,11 @@ def adagrad_kernel(p, g, s, s_new, u, h, apply):
     wd = np.float32(h[ADAGRAD_WD])
     eps = np.float32(h[ADAGRAD_EPS])
     for i in prange(p.size):
-        gi = g[i]
-        if wd != _ZERO:
-            gi += wd * p[i]
+        gi = _l2(g, p, i, wd)
         si = s[i] + gi * gi
         s_new[i] = si
         ui = -clr * gi / (np.sqrt(si) + eps)
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)
 
 
 @njit(cache=True, parallel=True)
@@ -186,9 +191,7 @@ def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, h, apply):
     momentum = np.float32(h[RMSPROP_MOMENTUM])
     centered = h[RMSPROP_CENTERED] != 0.0
     for i in prange(p.size):
-        gi = g[i]
-        if wd != _ZERO:
-            gi += wd * p[i]
+        gi = _l2(g, p, i, wd)
         sqi = alpha * sq[i] + c * gi * gi
         sq_new[i] = sqi
         if centered:
@@ -203,10 +206,7 @@ def rmsprop_kernel(p, g, sq, ga, b, sq_new, ga_new, b_new, u, h, apply):
             ui = -lr * bi
         else:
             ui = -lr * gi / avg
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)
 
 
 @njit(cache=True, parallel=True)
@@ -227,7 +227,4 @@ def lion_kernel(p, g, m, m_new, u, h, apply):
         if wd != _ZERO:
             s += wd * p[i]
         ui = -lr * s
-        if apply:
-            p[i] = p[i] + ui
-        else:
-            u[i] = ui
+        _emit(p, u, i, ui, apply)

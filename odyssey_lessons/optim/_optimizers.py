@@ -1,16 +1,10 @@
 """The optimizers of ``torch.optim`` (and Lion) as pure ``init``/``update`` pairs backed by fused numba kernels.
 
-Each ``update`` validates its inputs, computes the step's scalars (learning rate, bias corrections) once into the
-kernel's hyperparameter vector (layout: the ``_kernels`` constants), and then runs one kernel per parameter array that
-reads ``p``, ``g`` and the old state and writes new state arrays and the update. The state passed in is never
-modified: every update returns new state arrays (state in, new state out), so an old state can be kept, inspected or
-replayed. "New" arrays reuse the memory of earlier outputs that nobody
-references any more (:class:`~odyssey_lessons.optim._base.Recycler`): fresh memory would cost a page fault per
-4 KiB page written, more than the update itself.
-
-Beside it, each optimizer has the fused in-place ``step(params, grads, state)`` that ``torch.optim`` users know: the
-same kernels add the update to the parameters and overwrite the state in one pass (see
-:class:`~odyssey_lessons.optim.GradientTransformation`). Both come from one ``run(grads, state, params, fused)``.
+Each optimizer here is its rule: the checks of its hyperparameters, its state, and a ``plan(state)`` that picks its
+kernel and computes the step's scalars (learning rate, bias corrections) once, in double precision, into the
+kernel's hyperparameter vector (layout: the ``_kernels`` constants). How the kernel then runs over the parameter
+arrays -- pure update into recycled memory, or the fused in-place ``step`` -- is shared, in
+:mod:`odyssey_lessons.optim._fused`.
 
 The same rules, written as chains of small transforms, are in :mod:`odyssey_lessons.optim._transforms`; the tests
 check that both agree with each other, with slow reference implementations and with ``torch.optim``.
@@ -20,105 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from odyssey_lessons._threads import threads_for
 from odyssey_lessons._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from odyssey_lessons.optim import _kernels as K
-from odyssey_lessons.optim._base import (
-    GradientTransformation,
-    Params,
-    Recycler,
-    Schedule,
-    check_betas,
-    check_lr,
-    check_tree,
-    lr_at,
-)
-
-_EMPTY = np.empty(0, np.float32)  # stands for a state array a configuration does not use
-
-
-def _zeros_like(params: Params, value: float = 0.0) -> Params:
-    return {k: np.full(np.shape(v), value, dtype=np.float32) for k, v in params.items()}
-
-
-def _flat(x: np.ndarray) -> np.ndarray:
-    """A flat, C-contiguous float32 view of ``x`` (a copy only when ``x`` is not already one)."""
-    return np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-
-
-def _prepare(
-    grads: Params, params: Params | None, state_arrays: Params | None, needs_params: bool
-) -> tuple[Params, Params]:
-    """Check ``grads`` (and ``params``) against the state's keys and shapes; return ``(grads, params)`` where a
-    missing ``params`` is replaced by the gradients (the kernels then never read them)."""
-    if not isinstance(grads, dict):
-        raise TypeError(f"grads must be a dict name -> array, got {type(grads).__name__}")
-    if state_arrays:
-        check_tree(grads, state_arrays, "grads", "the optimizer state")
-    if params is None:
-        if needs_params:
-            raise ValueError("weight_decay needs params in update(grads, state, params)")
-        return grads, grads
-    check_tree(params, grads, "params", "grads")
-    return grads, params
-
-
-def _hyperparams(size: int, values: dict[int, float]) -> np.ndarray:
-    """A kernel's hyperparameter vector: float64, ``size`` entries, ``values`` at their indices (``_kernels.*``).
-    An entry left out stays NaN, which then shows in every result instead of passing for a number."""
-    h = np.full(size, np.nan)
-    for index, value in values.items():
-        h[index] = value
-    return h
-
-
-def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
-    """A flat view of ``x`` that the fused step writes through: ``x`` must be a writeable C-contiguous float32 array
-    (a copy would silently leave the caller's array unchanged)."""
-    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
-        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {got}")
-    if not (x.flags.c_contiguous and x.flags.writeable):
-        raise ValueError(f"{name} must be C-contiguous and writeable for the in-place step (it is updated in place)")
-    return x.reshape(-1)
-
-
-def _state_in(x: np.ndarray, name: str, fused: bool) -> np.ndarray:
-    """An old state array, flat; the fused step also writes the new state into it."""
-    return _writable_flat(x, name) if fused else _flat(x)
-
-
-def _state_out(out: Recycler, old: np.ndarray, fused: bool) -> np.ndarray:
-    """Where the new state goes: the old array itself (fused step) or fresh recycled memory (pure update)."""
-    return old if fused else out.empty(old.size)
-
-
-def _shaped(u: np.ndarray, shape: tuple[int, ...], fused: bool) -> np.ndarray | None:
-    """The update array in the parameter's shape; ``None`` for the fused step, which has no update array."""
-    return None if fused else u.reshape(shape)
-
-
-def _params_in(params: Params, name: str, fused: bool) -> np.ndarray:
-    return _writable_flat(params[name], f"params[{name!r}]") if fused else _flat(params[name])
-
-
-def _transformation(init: Callable, run: Callable, lr: float | Schedule) -> GradientTransformation:
-    """The pure ``update`` and the fused in-place ``step`` of one optimizer, both from ``run(grads, state, params,
-    fused) -> (updates, state)``."""
-
-    def update(grads: Params, state: Any, params: Params | None = None) -> tuple[Params, Any]:
-        return run(grads, state, params, False)
-
-    def step(params: Params, grads: Params, state: Any) -> Any:
-        if not isinstance(params, dict):
-            raise TypeError(f"params must be a dict name -> array, got {type(params).__name__}")
-        return run(grads, state, params, True)[1]
-
-    return GradientTransformation(init, update, lr, step)
+from odyssey_lessons.optim._base import GradientTransformation, Params, Schedule, full_like, lr_at
+from odyssey_lessons.optim._checks import check_betas, check_lr
+from odyssey_lessons.optim._fused import KernelCall, hyperparams, transformation
 
 
 # ----- SGD --------------------------------------------------------------------------------------------------------
@@ -153,14 +55,10 @@ def sgd(
         raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
 
     def init(params: Params) -> SgdState:
-        return SgdState(0, _zeros_like(params) if momentum else {})
+        return SgdState(0, full_like(params) if momentum else {})
 
-    out = Recycler()
-
-    def run(grads: Params, state: SgdState, params: Params | None, fused: bool) -> tuple[Params, SgdState]:
-        out.resize((2 if momentum else 1) * len(grads))
-        grads, params = _prepare(grads, params, state.momentum, weight_decay != 0)
-        h = _hyperparams(
+    def plan(state: SgdState) -> KernelCall:
+        h = hyperparams(
             K.SGD_N,
             {
                 K.SGD_LR: lr_at(lr, state.step),
@@ -169,22 +67,11 @@ def sgd(
                 K.SGD_NESTEROV: float(nesterov),
             },
         )
-        updates, buffers = {}, {}
-        for name, g in grads.items():
-            g, p = _flat(g), _params_in(params, name, fused)
-            u = _EMPTY if fused else out.empty(g.size)
-            with threads_for(g.size):
-                if momentum:
-                    b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused)
-                    b = _state_out(out, b_old, fused)
-                    K.sgd_momentum_kernel(p, g, b_old, b, u, h, fused)
-                    buffers[name] = b.reshape(np.shape(grads[name]))
-                else:
-                    K.sgd_kernel(p, g, u, h, fused)
-            updates[name] = _shaped(u, np.shape(grads[name]), fused)
-        return updates, SgdState(state.step + 1, buffers)
+        if momentum:
+            return K.sgd_momentum_kernel, h, {"momentum": state.momentum}
+        return K.sgd_kernel, h, {}
 
-    return _transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- Adam / AdamW -----------------------------------------------------------------------------------------------
@@ -220,16 +107,12 @@ def adam(
     decoupled = check_bool("decoupled", decoupled)
 
     def init(params: Params) -> AdamState:
-        return AdamState(0, _zeros_like(params), _zeros_like(params))
+        return AdamState(0, full_like(params), full_like(params))
 
-    out = Recycler()
-
-    def run(grads: Params, state: AdamState, params: Params | None, fused: bool) -> tuple[Params, AdamState]:
-        out.resize(3 * len(grads))
-        grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
+    def plan(state: AdamState) -> KernelCall:
         t = state.step + 1
         rate = lr_at(lr, state.step)
-        h = _hyperparams(
+        h = hyperparams(
             K.ADAM_N,
             {
                 K.ADAM_C1: 1.0 - b1,
@@ -242,24 +125,9 @@ def adam(
                 K.ADAM_DECOUPLED_WD: rate * weight_decay if decoupled else 0.0,
             },
         )
-        updates, mu, nu = {}, {}, {}
-        for name, g in grads.items():
-            shape = np.shape(g)
-            g, p = _flat(g), _params_in(params, name, fused)
-            m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
-            v_old = _state_in(state.nu[name], f"state.nu[{name!r}]", fused)
-            m, v = _state_out(out, m_old, fused), _state_out(out, v_old, fused)
-            u = _EMPTY if fused else out.empty(g.size)
-            with threads_for(g.size):
-                K.adam_kernel(p, g, m_old, v_old, m, v, u, h, fused)
-            updates[name], mu[name], nu[name] = (
-                _shaped(u, shape, fused),
-                m.reshape(shape),
-                v.reshape(shape),
-            )
-        return updates, AdamState(t, mu, nu)
+        return K.adam_kernel, h, {"mu": state.mu, "nu": state.nu}
 
-    return _transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 def adamw(
@@ -307,27 +175,14 @@ def adagrad(
     check_positive("eps", eps)
 
     def init(params: Params) -> AdagradState:
-        return AdagradState(0, _zeros_like(params, initial_accumulator_value))
+        return AdagradState(0, full_like(params, initial_accumulator_value))
 
-    out = Recycler()
-
-    def run(grads: Params, state: AdagradState, params: Params | None, fused: bool) -> tuple[Params, AdagradState]:
-        out.resize(2 * len(grads))
-        grads, params = _prepare(grads, params, state.sum, weight_decay != 0)
+    def plan(state: AdagradState) -> KernelCall:
         clr = lr_at(lr, state.step) / (1.0 + state.step * lr_decay)
-        h = _hyperparams(K.ADAGRAD_N, {K.ADAGRAD_CLR: clr, K.ADAGRAD_WD: weight_decay, K.ADAGRAD_EPS: eps})
-        updates, sums = {}, {}
-        for name, g in grads.items():
-            shape = np.shape(g)
-            g, p = _flat(g), _params_in(params, name, fused)
-            s_old = _state_in(state.sum[name], f"state.sum[{name!r}]", fused)
-            s, u = _state_out(out, s_old, fused), _EMPTY if fused else out.empty(g.size)
-            with threads_for(g.size):
-                K.adagrad_kernel(p, g, s_old, s, u, h, fused)
-            updates[name], sums[name] = _shaped(u, shape, fused), s.reshape(shape)
-        return updates, AdagradState(state.step + 1, sums)
+        h = hyperparams(K.ADAGRAD_N, {K.ADAGRAD_CLR: clr, K.ADAGRAD_WD: weight_decay, K.ADAGRAD_EPS: eps})
+        return K.adagrad_kernel, h, {"sum": state.sum}
 
-    return _transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- RMSprop ----------------------------------------------------------------------------------------------------
@@ -366,15 +221,11 @@ def rmsprop(
 
     def init(params: Params) -> RmspropState:
         return RmspropState(
-            0, _zeros_like(params), _zeros_like(params) if centered else {}, _zeros_like(params) if momentum else {}
+            0, full_like(params), full_like(params) if centered else {}, full_like(params) if momentum else {}
         )
 
-    out = Recycler()
-
-    def run(grads: Params, state: RmspropState, params: Params | None, fused: bool) -> tuple[Params, RmspropState]:
-        out.resize((2 + bool(centered) + bool(momentum)) * len(grads))
-        grads, params = _prepare(grads, params, state.square_avg, weight_decay != 0)
-        h = _hyperparams(
+    def plan(state: RmspropState) -> KernelCall:
+        h = hyperparams(
             K.RMSPROP_N,
             {
                 K.RMSPROP_LR: lr_at(lr, state.step),
@@ -386,26 +237,14 @@ def rmsprop(
                 K.RMSPROP_CENTERED: float(centered),
             },
         )
-        updates, sq_avgs, g_avgs, bufs = {}, {}, {}, {}
-        for name, g in grads.items():
-            shape = np.shape(g)
-            g, p = _flat(g), _params_in(params, name, fused)
-            sq_old = _state_in(state.square_avg[name], f"state.square_avg[{name!r}]", fused)
-            sq, u = _state_out(out, sq_old, fused), _EMPTY if fused else out.empty(g.size)
-            ga_old = _state_in(state.grad_avg[name], f"state.grad_avg[{name!r}]", fused) if centered else _EMPTY
-            ga = _state_out(out, ga_old, fused) if centered else _EMPTY
-            b_old = _state_in(state.momentum[name], f"state.momentum[{name!r}]", fused) if momentum else _EMPTY
-            b = _state_out(out, b_old, fused) if momentum else _EMPTY
-            with threads_for(g.size):
-                K.rmsprop_kernel(p, g, sq_old, ga_old, b_old, sq, ga, b, u, h, fused)
-            updates[name], sq_avgs[name] = _shaped(u, shape, fused), sq.reshape(shape)
-            if centered:
-                g_avgs[name] = ga.reshape(shape)
-            if momentum:
-                bufs[name] = b.reshape(shape)
-        return updates, RmspropState(state.step + 1, sq_avgs, g_avgs, bufs)
+        arrays = {
+            "square_avg": state.square_avg,
+            "grad_avg": state.grad_avg if centered else None,
+            "momentum": state.momentum if momentum else None,
+        }
+        return K.rmsprop_kernel, h, arrays
 
-    return _transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 # ----- Lion -------------------------------------------------------------------------------------------------------
@@ -431,28 +270,15 @@ def lion(
     check_nonnegative("weight_decay", weight_decay)
 
     def init(params: Params) -> LionState:
-        return LionState(0, _zeros_like(params))
+        return LionState(0, full_like(params))
 
-    out = Recycler()
-
-    def run(grads: Params, state: LionState, params: Params | None, fused: bool) -> tuple[Params, LionState]:
-        out.resize(2 * len(grads))
-        grads, params = _prepare(grads, params, state.mu, weight_decay != 0)
-        h = _hyperparams(
+    def plan(state: LionState) -> KernelCall:
+        h = hyperparams(
             K.LION_N, {K.LION_LR: lr_at(lr, state.step), K.LION_B1: b1, K.LION_B2: b2, K.LION_WD: weight_decay}
         )
-        updates, mu = {}, {}
-        for name, g in grads.items():
-            shape = np.shape(g)
-            g, p = _flat(g), _params_in(params, name, fused)
-            m_old = _state_in(state.mu[name], f"state.mu[{name!r}]", fused)
-            m, u = _state_out(out, m_old, fused), _EMPTY if fused else out.empty(g.size)
-            with threads_for(g.size):
-                K.lion_kernel(p, g, m_old, m, u, h, fused)
-            updates[name], mu[name] = _shaped(u, shape, fused), m.reshape(shape)
-        return updates, LionState(state.step + 1, mu)
+        return K.lion_kernel, h, {"mu": state.mu}
 
-    return _transformation(init, run, lr)
+    return transformation(init, plan, lr, needs_params=weight_decay != 0)
 
 
 OPTIMIZERS: dict[str, Callable[..., GradientTransformation]] = {

@@ -21,7 +21,7 @@ an image (the last one padded; its extra columns are computed and dropped).
 Two kernels per operation, one per vector width, so that a CPU with only AVX-VNNI (256-bit) never compiles a 512-bit
 instruction. The 512-bit and 256-bit kernels are deliberately unrolled twins, not logic to share: each names its own
 tile functions (``T512_*`` / ``T256_*``, ``W512_*`` / ``W256_*``) and tile heights, so each compiles only the
-instructions of its width, and the machine code ``tests/test_native_vnni.py`` inspects is the code that runs.
+instructions of its width, and the machine code ``tests/native/test_vnni.py`` inspects is the code that runs.
 """
 
 from __future__ import annotations

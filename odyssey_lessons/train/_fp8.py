@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from odyssey_lessons._validate import check_int
 from odyssey_lessons.formats import FloatFormat, get_format, quantize, rounder
-from odyssey_lessons.formats._kernels import abs_max_bits, quantize_f32_nearest_scaled
+from odyssey_lessons.formats._fast_kernels import abs_max_bits, quantize_f32_nearest_scaled
 from odyssey_lessons.formats._quantize import nearest_params
 
 _F32_MAX = float(np.finfo(np.float32).max)

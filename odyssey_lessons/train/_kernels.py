@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit
 
-from odyssey_lessons.formats._kernels import quantize_f32_nearest_scaled
+from odyssey_lessons.formats._fast_kernels import quantize_f32_nearest_scaled
 
 
 @njit(cache=True)

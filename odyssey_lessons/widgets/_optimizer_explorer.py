@@ -10,38 +10,47 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from odyssey_lessons.optim import (
-    LANDSCAPES,
-    GradientTransformation,
-    Trajectory,
-    adagrad,
-    adam,
-    adamw,
-    lion,
-    rmsprop,
-    sgd,
-    trajectory,
-)
+from odyssey_lessons.optim import LANDSCAPES, OPTIMIZERS, GradientTransformation, Trajectory, trajectory
 from odyssey_lessons.widgets._base import Dashboard, NoResult
 from odyssey_lessons.widgets._tables import readout_table
 
+
+def _using(name: str, knob: Callable[[float], dict]) -> Callable[[float, float], GradientTransformation]:
+    """``(lr, k) -> OPTIMIZERS[name](lr, **knob(k))``: an entry of the package's registry with the knob set."""
+    return lambda lr, k: OPTIMIZERS[name](lr, **knob(k))
+
+
 # name -> (factory of (lr, knob), knob label, knob range, default knob, default lr)
 CHOICES: dict[str, tuple] = {
-    "sgd": (lambda lr, k: sgd(lr), "(none)", (0.0, 0.0), 0.0, 0.03),
-    "sgd + momentum": (lambda lr, k: sgd(lr, momentum=k), "momentum", (0.0, 0.99), 0.9, 0.01),
-    "sgd + nesterov": (lambda lr, k: sgd(lr, momentum=max(k, 0.01), nesterov=True), "momentum", (0.0, 0.99), 0.9, 0.01),
-    "adagrad": (lambda lr, k: adagrad(lr, initial_accumulator_value=k), "initial accumulator", (0.0, 1.0), 0.0, 0.5),
-    "rmsprop": (lambda lr, k: rmsprop(lr, alpha=k), "alpha", (0.5, 0.999), 0.99, 0.01),
-    "adam": (lambda lr, k: adam(lr, betas=(k, 0.999)), "beta1", (0.0, 0.99), 0.9, 0.1),
-    "adamw": (lambda lr, k: adamw(lr, betas=(k, 0.999)), "beta1", (0.0, 0.99), 0.9, 0.1),
-    "lion": (lambda lr, k: lion(lr, betas=(k, 0.99)), "beta1", (0.0, 0.99), 0.9, 0.03),
+    "sgd": (_using("sgd", lambda k: {}), "(none)", (0.0, 0.0), 0.0, 0.03),
+    "sgd + momentum": (_using("sgd", lambda k: {"momentum": k}), "momentum", (0.0, 0.99), 0.9, 0.01),
+    "sgd + nesterov": (
+        _using("sgd", lambda k: {"momentum": max(k, 0.01), "nesterov": True}),
+        "momentum",
+        (0.0, 0.99),
+        0.9,
+        0.01,
+    ),
+    "adagrad": (
+        _using("adagrad", lambda k: {"initial_accumulator_value": k}),
+        "initial accumulator",
+        (0.0, 1.0),
+        0.0,
+        0.5,
+    ),
+    "rmsprop": (_using("rmsprop", lambda k: {"alpha": k}), "alpha", (0.5, 0.999), 0.99, 0.01),
+    "adam": (_using("adam", lambda k: {"betas": (k, 0.999)}), "beta1", (0.0, 0.99), 0.9, 0.1),
+    "adamw": (_using("adamw", lambda k: {"betas": (k, 0.999)}), "beta1", (0.0, 0.99), 0.9, 0.1),
+    "lion": (_using("lion", lambda k: {"betas": (k, 0.99)}), "beta1", (0.0, 0.99), 0.9, 0.03),
 }
-"""The optimizers the explorer offers, with the hyperparameter its second slider sets."""
+"""The optimizers the explorer offers (entries of :data:`odyssey_lessons.optim.OPTIMIZERS`), with the hyperparameter
+its second slider sets."""
 
 
 def make_optimizer(name: str, lr: float, knob: float) -> GradientTransformation:

@@ -81,7 +81,7 @@ def test_no_module_imports_a_higher_layer(path):
 PRIVATE_IMPORTS_ALLOWED = {
     # numba kernels of one subpackage call @njit dispatchers (and their parameter tables) of another directly; a
     # public re-export would put raw kernels with many positional arguments into the learner's API.
-    ("train", "formats._kernels"),
+    ("train", "formats._fast_kernels"),
     ("train", "formats._quantize"),
     ("quant", "native._vnni"),
 }
@@ -166,12 +166,24 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of ``tree`` outside ``if TYPE_CHECKING:`` blocks (imports for type names only never run)."""
+    skipped = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for n in ast.walk(block)
+    }
+    return [n for n in ast.walk(tree) if id(n) not in skipped]
+
+
 def module_imports(path: Path, known: set[str]) -> set[str]:
-    """The package modules ``path`` imports: ``from pkg import sub`` counts as the submodule when ``sub`` is one."""
+    """The package modules ``path`` imports at run time: ``from pkg import sub`` counts as the submodule when ``sub``
+    is one."""
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -245,17 +257,8 @@ REFERENCES = sorted(TESTS.glob("reference*.py"))
 
 def runtime_package_imports(path: Path) -> list[str]:
     """``odyssey_lessons`` modules imported by ``path`` outside ``if TYPE_CHECKING:`` blocks."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = {
-        id(n)
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-        for n in ast.walk(block)
-    }
     found = []
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "odyssey_lessons":
             found.append(node.module)
         elif isinstance(node, ast.Import):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from odyssey_lessons.formats import FORMATS
-from odyssey_lessons.formats import _kernels as FK
+from odyssey_lessons.formats import _fast_kernels as FK
 from odyssey_lessons.formats._quantize import fast_params
 from odyssey_lessons.optim import _kernels as OK
 
