@@ -9,7 +9,7 @@ are public: :func:`im2col` and :func:`maxpool_eval`, which the integer inference
 """
 
 from odyssey_lessons.nn._base import Layer
-from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D
+from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, conv_output_size
 from odyssey_lessons.nn._kernels import im2col, maxpool_eval
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential, he_uniform
 from odyssey_lessons.nn._loss import softmax_cross_entropy
@@ -28,6 +28,7 @@ __all__ = [
     "ReLU",
     "Residual",
     "Sequential",
+    "conv_output_size",
     "digits_cnn",
     "profiled_cnn",
     "he_uniform",

@@ -11,8 +11,12 @@ from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._layers import he_uniform
 
 
-def _out_size(name: str, size: int, k: int, stride: int, pad: int) -> int:
-    """``(size + 2*pad - k) // stride + 1``, or ValueError when the (padded) input is smaller than the kernel."""
+def conv_output_size(name: str, size: int, k: int, stride: int, pad: int) -> int:
+    """The output length of a convolution or pooling window along one axis: ``(size + 2*pad - k) // stride + 1``.
+
+    Raises:
+        ValueError: The padded input (``name``, for the message) is smaller than the kernel.
+    """
     if size + 2 * pad < k:
         raise ValueError(f"input {name}={size} plus padding {2 * pad} is smaller than kernel_size={k}")
     return (size + 2 * pad - k) // stride + 1
@@ -76,7 +80,7 @@ class Conv2D(_Conv):
         if c != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels (N, C, H, W), got x.shape={x.shape}")
         k, s, p = self.kernel_size, self.stride, self.padding
-        oh, ow = _out_size("H", h, k, s, p), _out_size("W", w, k, s, p)
+        oh, ow = conv_output_size("H", h, k, s, p), conv_output_size("W", w, k, s, p)
         cols = np.empty((n * oh * ow, c * k * k), dtype=x.dtype)
         _kernels.im2col(np.ascontiguousarray(x), cols, k, s, p, x.dtype.type(0))
         self._cols, self._in_shape = cols, x.shape
@@ -130,7 +134,7 @@ class Conv1D(_Conv):
         if c != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels (N, C, L), got x.shape={x.shape}")
         k, s, p = self.kernel_size, self.stride, self.padding
-        ol = _out_size("L", length, k, s, p)
+        ol = conv_output_size("L", length, k, s, p)
         padded = np.pad(x, ((0, 0), (0, 0), (p, p)))
         windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=2)[:, :, : (ol - 1) * s + 1 : s]
         cols = windows.transpose(0, 2, 1, 3).reshape(n * ol, c * k)  # rows (n, i), columns (c, u): a copy
@@ -181,7 +185,7 @@ class MaxPool2D(Layer):
         check_float_array("x", x, ndim=(4,))
         n, c, h, w = x.shape
         k, s = self.kernel_size, self.stride
-        oh, ow = _out_size("H", h, k, s, 0), _out_size("W", w, k, s, 0)
+        oh, ow = conv_output_size("H", h, k, s, 0), conv_output_size("W", w, k, s, 0)
         y = np.empty((n, c, oh, ow), dtype=x.dtype)
         if training:
             self._arg = np.empty((n, c, oh, ow), dtype=np.int64)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons._validate import check_positive, check_positive_int, check_rng
-from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, _out_size
+from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, conv_output_size
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential
 from odyssey_lessons.nn._norm import BatchNorm
 
@@ -126,7 +126,7 @@ def mnist1d_cnn(*, rng: np.random.Generator, channels: int = 25, length: int = 4
     rng = check_rng(rng)
     out = length
     for k in (5, 3, 3):
-        out = _out_size("length", out, k, 2, 1)
+        out = conv_output_size("length", out, k, 2, 1)
     return Sequential(
         Conv1D(1, channels, 5, stride=2, padding=1, rng=rng),
         ReLU(),

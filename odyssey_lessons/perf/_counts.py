@@ -22,7 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from odyssey_lessons._validate import check_int
-from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, ReLU, Sequential
+from odyssey_lessons.nn import (
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    conv_output_size,
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +108,7 @@ def _conv2d(layer: Conv2D, shape: tuple[int, ...], isz: int, training: bool) -> 
     if c != layer.in_channels:
         raise ValueError(f"Conv2D expects {layer.in_channels} input channels (B, C, H, W), got input_shape={shape}")
     k, s, p, o = layer.kernel_size, layer.stride, layer.padding, layer.out_channels
-    if h + 2 * p < k or w + 2 * p < k:
-        raise ValueError(f"Conv2D: input_shape={shape} plus padding {p} is smaller than kernel_size={k}")
-    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    oh, ow = conv_output_size("H", h, k, s, p), conv_output_size("W", w, k, s, p)
     outs, patch = b * o * oh * ow, c * k * k
     n_w, n_x = o * patch, b * c * h * w
     return Counts(

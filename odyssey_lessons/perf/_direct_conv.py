@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons._validate import FLOAT_DTYPES, check_int, check_positive_int
+from odyssey_lessons.nn import conv_output_size
 from odyssey_lessons.perf._kernels import direct_conv2d_kernel
 
 
@@ -66,9 +67,7 @@ def direct_conv2d(
     padding = int(padding)
     n, _, h, w = x.shape
     k = weight.shape[2]
-    if h + 2 * padding < k or w + 2 * padding < k:
-        raise ValueError(f"x of height/width {h}/{w} plus padding {padding} is smaller than the kernel ({k}×{k})")
-    oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    oh, ow = conv_output_size("H", h, k, stride, padding), conv_output_size("W", w, k, stride, padding)
     y = np.empty((n, weight.shape[0], oh, ow), dtype=x.dtype)
     weight_t = np.ascontiguousarray(weight.transpose(1, 2, 3, 0))  # (C, k, k, O): output channels innermost
     direct_conv2d_kernel(np.ascontiguousarray(x), weight_t, np.ascontiguousarray(bias), y, stride, padding)
@@ -91,7 +90,5 @@ def im2col_bytes(input_shape: tuple[int, ...], kernel_size: int, *, stride: int 
     n, c, h, w = (check_int("input_shape[i]", d, minimum=1) for d in input_shape)
     k = check_positive_int("kernel_size", kernel_size)
     stride = check_positive_int("stride", stride)
-    if h + 2 * padding < k or w + 2 * padding < k:
-        raise ValueError(f"input_shape={tuple(input_shape)} plus padding {padding} is smaller than kernel_size={k}")
-    oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    oh, ow = conv_output_size("H", h, k, stride, padding), conv_output_size("W", w, k, stride, padding)
     return itemsize * n * oh * ow * c * k * k

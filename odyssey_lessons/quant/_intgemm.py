@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons._validate import check_int
-from odyssey_lessons.nn import im2col, maxpool_eval
+from odyssey_lessons.nn import conv_output_size, im2col, maxpool_eval
 from odyssey_lessons.quant._intkernels import gemm_s8_kernel
 from odyssey_lessons.quant._vnniconv import ConvWeights, vnni_conv2d
 from odyssey_lessons.quant._vnnigemm import PackedWeights, resolve_int8_path, vnni_matmul
@@ -131,19 +131,13 @@ def int8_matmul(
     return matmul_s8t(a8, np.ascontiguousarray(b.T), za8, zb)
 
 
-def conv_out_size(name: str, size: int, k: int, stride: int, pad: int) -> int:
-    if size + 2 * pad < k:
-        raise ValueError(f"input {name}={size} plus padding {2 * pad} is smaller than kernel_size={k}")
-    return (size + 2 * pad - k) // stride + 1
-
-
 def conv2d_s8(x8: np.ndarray, w_rows: np.ndarray, k: int, stride: int, padding: int, zx: int) -> np.ndarray:
     """Checked-arguments core: int8 NCHW ``x8`` (zero point ``zx``), weights as rows (O, C*k*k) -> int32 (N*OH*OW, O).
 
     Rows of the result are ordered (n, i, j), columns are output channels (channels last, as requantization wants).
     """
     n, c, h, w = x8.shape
-    oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", w, k, stride, padding)
+    oh, ow = conv_output_size("H", h, k, stride, padding), conv_output_size("W", w, k, stride, padding)
     cols = np.empty((n * oh * ow, c * k * k), dtype=np.int8)
     im2col(x8, cols, k, stride, padding, np.int8(zx))
     return matmul_s8t(cols, w_rows, zx, 0)
@@ -183,7 +177,7 @@ def int8_conv2d(
     path = resolve_int8_path(path)
     n, _, h, wd = x.shape
     k = w.shape[2]
-    oh, ow = conv_out_size("H", h, k, stride, padding), conv_out_size("W", wd, k, stride, padding)
+    oh, ow = conv_output_size("H", h, k, stride, padding), conv_output_size("W", wd, k, stride, padding)
     rows = np.ascontiguousarray(w.reshape(w.shape[0], -1))
     if path != "portable":
         xu, zxu = _vnni_operand(x, zx, rows.shape[1], 0)
@@ -197,8 +191,8 @@ def maxpool2d_int(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
     """Max pooling of integer codes (N, C, H, W) -> (N, C, (H - k) // stride + 1, ...); windows that do not fit
     are dropped, as in ``nn.MaxPool2D``."""
     n, c, h, w = x.shape
-    oh = conv_out_size("H", h, kernel_size, stride, 0)
-    ow = conv_out_size("W", w, kernel_size, stride, 0)
+    oh = conv_output_size("H", h, kernel_size, stride, 0)
+    ow = conv_output_size("W", w, kernel_size, stride, 0)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
     maxpool_eval(np.ascontiguousarray(x), y, kernel_size, stride)
     return y

@@ -56,7 +56,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
+from odyssey_lessons.nn import (
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    conv_output_size,
+)
 from odyssey_lessons.quant._qlayers import QFlatten, QGemm, QMaxPool, QReLU
 from odyssey_lessons.quant._qmodel import QuantizedModel
 
@@ -283,7 +293,7 @@ def export_float_onnx(model: Sequential, input_shape: tuple[int, ...]) -> onnx.M
                 strides=[s, s],
                 pads=[pad] * 4,
             )
-            shape = (layer.out_channels, *((d + 2 * pad - k) // s + 1 for d in shape[1:]))
+            shape = (layer.out_channels, *(conv_output_size("H/W", d, k, s, pad) for d in shape[1:]))
         elif isinstance(layer, BatchNorm):
             if shape[0] != layer.num_features:
                 raise ValueError(f"layers[{i}] (BatchNorm({layer.num_features})) receives shape {shape} per example")

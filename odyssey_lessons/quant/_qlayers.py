@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey_lessons.nn import conv_output_size
 from odyssey_lessons.quant._affine import QParams
-from odyssey_lessons.quant._intgemm import conv2d_s8, conv_out_size, matmul_s8t, maxpool2d_int, to_signed
+from odyssey_lessons.quant._intgemm import conv2d_s8, matmul_s8t, maxpool2d_int, to_signed
 from odyssey_lessons.quant._kernels import requantize_kernel
 from odyssey_lessons.quant._pack import unpack_int
 from odyssey_lessons.quant._vnniconv import ConvWeights, QuantizedConv
@@ -101,8 +102,8 @@ class QGemm:
         if self.kernel_size == 0:
             return q
         n, _, h, w = x.shape
-        oh = conv_out_size("H", h, self.kernel_size, self.stride, self.padding)
-        ow = conv_out_size("W", w, self.kernel_size, self.stride, self.padding)
+        oh = conv_output_size("H", h, self.kernel_size, self.stride, self.padding)
+        ow = conv_output_size("W", w, self.kernel_size, self.stride, self.padding)
         return np.ascontiguousarray(q.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
 
     def _forward_vnni(self, x: np.ndarray) -> np.ndarray:

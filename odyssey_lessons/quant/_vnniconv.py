@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons.native._vnni import NR
+from odyssey_lessons.nn import conv_output_size
 from odyssey_lessons.quant._pack import PackedCodes
 from odyssey_lessons.quant._vnnikernels import CONV_KERNELS, im2col_panels
 
@@ -43,7 +44,7 @@ def patches(x_u8: np.ndarray, w: ConvWeights, stride: int, padding: int, zx: int
     """The activation panels of uint8 ``x`` for ``w``, and the output height and width."""
     n, _, h, wd = x_u8.shape
     k = w.kernel_size
-    oh, ow = (h + 2 * padding - k) // stride + 1, (wd + 2 * padding - k) // stride + 1
+    oh, ow = conv_output_size("H", h, k, stride, padding), conv_output_size("W", wd, k, stride, padding)
     out = np.empty((n, -(-(oh * ow) // NR), w.k_pad // 4, NR, 4), dtype=np.uint8)
     im2col_panels(np.ascontiguousarray(x_u8), k, stride, padding, np.uint8(zx), out)
     return out, oh, ow

@@ -84,7 +84,7 @@ def test_non_contiguous_inputs_and_no_side_effects(rng):
         ({"bias": np.zeros(3, np.float32)}, ValueError, "bias must have shape"),
         ({"stride": 0}, ValueError, "stride"),
         ({"padding": -1}, ValueError, "padding"),
-        ({"x": np.zeros((1, 1, 2, 2), np.float32)}, ValueError, "smaller than the kernel"),
+        ({"x": np.zeros((1, 1, 2, 2), np.float32)}, ValueError, "smaller than kernel_size"),
     ],
 )
 def test_bad_arguments_raise(kwargs, error, match):
