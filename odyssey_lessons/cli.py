@@ -154,7 +154,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from odyssey_lessons.grading import Limits, grade
 
     try:
-        limits = Limits(cell_timeout=args.timeout, total_timeout=args.total_timeout, memory_mb=args.memory_mb)
+        limits = Limits(
+            cell_timeout=args.timeout, total_timeout=args.total_timeout, memory_mb=args.memory_mb, cpus=args.cpus
+        )
         root = None if args.master else _root(args)
         summary = grade(
             args.submissions,
@@ -285,6 +287,13 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
         default=4096,
         metavar="MB",
         help="memory limit of a kernel (default 4096)",
+    )
+    grade.add_argument(
+        "--cpus",
+        type=_number("cpus", float, low=0, low_open=True),
+        default=1.0,
+        metavar="N",
+        help="CPU time one submission's processes may use together, in CPUs (default 1; enforced as root)",
     )
     grade.add_argument("--dask-scheduler", metavar="ADDRESS", help="grade on this Dask cluster, e.g. tcp://host:8786")
     grade.add_argument("--resume", action="store_true", help="keep results of an earlier run for unchanged submissions")

@@ -186,3 +186,33 @@ def test_lab_rejects_bad_ports(port: str, capsys: pytest.CaptureFixture[str]) ->
 def test_lab_parses_its_options() -> None:
     args = cli.build_parser().parse_args(["lab", "--port", "9000", "--no-browser"])
     assert (args.port, args.no_browser, args.handler) == (9000, True, cli._cmd_lab)
+
+
+def test_grade_passes_its_limits_to_the_grader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import odyssey_lessons.grading as grading
+
+    seen = {}
+
+    class Summary:
+        def format(self) -> str:
+            return "graded"
+
+    def fake_grade(submissions, **kwargs):
+        seen.update(kwargs)
+        return Summary()
+
+    monkeypatch.setattr(grading, "grade", fake_grade)
+    argv = ["grade", str(tmp_path), "--assignment", "01_x", "--out", str(tmp_path / "out"), "--master", "m.ipynb"]
+    argv += ["--timeout", "7", "--total-timeout", "70", "--memory-mb", "1024", "--cpus", "2.5", "--jobs", "3"]
+    assert cli.main(argv) == 0
+    limits = seen["limits"]
+    assert (limits.cell_timeout, limits.total_timeout, limits.memory_mb, limits.cpus) == (7.0, 70.0, 1024, 2.5)
+    assert seen["jobs"] == 3 and cli.main([*argv[:-4], "--jobs", "3"]) == 0 and seen["limits"].cpus == 1.0
+
+
+@pytest.mark.parametrize("cpus", ["0", "-1", "inf", "lots"])
+def test_grade_rejects_bad_cpus(cpus: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["grade", "subs", "--assignment", "01_x", "--out", "out", "--cpus", cpus])
+    assert exit_info.value.code == 2
+    assert "cpus must be" in capsys.readouterr().err

@@ -74,8 +74,10 @@ class Limits:
 
     def __post_init__(self) -> None:
         # Stored as plain floats and ints: the sandbox's configuration is written as JSON (numpy scalars are not).
-        for name in ("cell_timeout", "total_timeout", "cpus"):
+        for name in ("cell_timeout", "total_timeout"):
             object.__setattr__(self, name, check_real(name, getattr(self, name), low=0, low_open=True, finite=False))
+        # a CPU share is a cgroup quota, a whole number of microseconds per period: finite
+        object.__setattr__(self, "cpus", check_real("cpus", self.cpus, low=0, low_open=True))
         for name, least in (("memory_mb", 256), ("max_processes", 16), ("max_file_mb", 1)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=least))
 

@@ -367,7 +367,12 @@ def test_grade_help_runs_without_the_heavy_stack() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"cell_timeout": 0}, "cell_timeout=0"), ({"total_timeout": -1}, "total_timeout=-1"), ({"memory_mb": 10}, "10")],
+    [
+        ({"cell_timeout": 0}, "cell_timeout=0"),
+        ({"total_timeout": -1}, "total_timeout=-1"),
+        ({"memory_mb": 10}, "10"),
+        ({"cpus": float("inf")}, "cpus=inf"),
+    ],
 )
 def test_limits_validate(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
