@@ -13,7 +13,7 @@ from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, conv_output_size
 from odyssey_lessons.nn._kernels import im2col, maxpool_eval
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential, he_uniform
 from odyssey_lessons.nn._loss import softmax_cross_entropy
-from odyssey_lessons.nn._models import digits_cnn, mlp, mnist1d_cnn, mnist1d_mlp, profiled_cnn
+from odyssey_lessons.nn._models import digits_cnn, layer_like, mlp, mnist1d_cnn, mnist1d_mlp, profiled_cnn
 from odyssey_lessons.nn._norm import BatchNorm
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "digits_cnn",
     "profiled_cnn",
     "he_uniform",
+    "layer_like",
     "im2col",
     "maxpool_eval",
     "mlp",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey_lessons._validate import check_positive, check_positive_int, check_rng
+from odyssey_lessons.nn._base import Layer
 from odyssey_lessons.nn._conv import Conv1D, Conv2D, MaxPool2D, conv_output_size
 from odyssey_lessons.nn._layers import Dropout, Flatten, Linear, ReLU, Residual, Sequential
 from odyssey_lessons.nn._norm import BatchNorm
@@ -137,3 +138,21 @@ def mnist1d_cnn(*, rng: np.random.Generator, channels: int = 25, length: int = 4
         Flatten(),
         Linear(channels * out, 10, rng=rng),
     )
+
+
+def layer_like(layer: Linear | Conv2D, cls: type[Layer], **kwargs: object) -> Layer:
+    """A new ``cls`` (a Linear or Conv2D, or a subclass) of ``layer``'s shape: its features, or its channels, kernel
+    size, stride and padding; ``kwargs`` go to ``cls``. Its parameters are drawn from a fixed ``rng``, for the caller
+    to overwrite with ``load_params``.
+
+    Raises:
+        TypeError: ``layer`` is not a Linear or Conv2D.
+    """
+    if not isinstance(layer, Linear | Conv2D):
+        raise TypeError(f"layer must be a Linear or Conv2D, got {type(layer).__name__}")
+    if isinstance(layer, Conv2D):
+        args = (layer.in_channels, layer.out_channels, layer.kernel_size)
+        kwargs = {"stride": layer.stride, "padding": layer.padding, **kwargs}
+    else:
+        args = (layer.in_features, layer.out_features)
+    return cls(*args, rng=np.random.default_rng(0), **kwargs)

@@ -22,7 +22,7 @@ from typing import Self
 import numpy as np
 
 from odyssey_lessons._validate import check_bool, check_float_array
-from odyssey_lessons.nn import Conv2D, Layer, Linear, ReLU, Sequential
+from odyssey_lessons.nn import Conv2D, Layer, Linear, ReLU, Sequential, layer_like
 from odyssey_lessons.quant._affine import (
     QParams,
     calc_qparams,
@@ -103,18 +103,6 @@ class FakeQuant(Layer):
 
     def __repr__(self) -> str:
         return f"FakeQuant(bits={self.bits}, symmetric={self.symmetric}, observer={self.observer_name!r})"
-
-
-def layer_like(layer: Linear | Conv2D, cls: type[Layer], **kwargs: object) -> Layer:
-    """A new ``cls`` (a Linear or Conv2D, or a subclass) of ``layer``'s shape: its features, or its channels, kernel
-    size, stride and padding; ``kwargs`` go to ``cls``. Its parameters are drawn from a fixed ``rng``, for the caller
-    to overwrite with ``load_params``."""
-    if isinstance(layer, Conv2D):
-        args = (layer.in_channels, layer.out_channels, layer.kernel_size)
-        kwargs = {"stride": layer.stride, "padding": layer.padding, **kwargs}
-    else:
-        args = (layer.in_features, layer.out_features)
-    return cls(*args, rng=np.random.default_rng(0), **kwargs)
 
 
 class _QATWeight:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential
+from odyssey_lessons.nn import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential, layer_like
 from odyssey_lessons.quant._affine import QParams, quantize_affine
-from odyssey_lessons.quant._fake import layer_like
 from odyssey_lessons.quant._kernels import quantize_u8_kernel
 from odyssey_lessons.quant._observers import choose_qparams
 from odyssey_lessons.quant._pack import pack_int

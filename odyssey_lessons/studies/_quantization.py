@@ -27,7 +27,18 @@ from odyssey_lessons._validate import check_choice, check_int
 from odyssey_lessons.data import DigitsTask, digits_task
 from odyssey_lessons.formats import get_format
 from odyssey_lessons.formats import quantize as round_to_format
-from odyssey_lessons.nn import Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential, digits_cnn, mlp
+from odyssey_lessons.nn import (
+    Conv2D,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    digits_cnn,
+    layer_like,
+    mlp,
+)
 from odyssey_lessons.optim import adam
 from odyssey_lessons.quant import (
     GRANULARITIES,
@@ -181,11 +192,8 @@ def float_copy(model: Sequential) -> Sequential:
     for layer in model.layers:
         if isinstance(layer, FakeQuant):
             continue
-        if isinstance(layer, Linear):
-            new = Linear(layer.in_features, layer.out_features, rng=np.random.default_rng(0))
-        elif isinstance(layer, Conv2D):
-            new = Conv2D(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
-                         padding=layer.padding, rng=np.random.default_rng(0))  # fmt: skip
+        if isinstance(layer, Linear | Conv2D):
+            new = layer_like(layer, Conv2D if isinstance(layer, Conv2D) else Linear)
         else:
             layers.append(copy.deepcopy(layer))
             continue

@@ -18,6 +18,7 @@ from odyssey_lessons.nn import (
     MaxPool2D,
     ReLU,
     Sequential,
+    layer_like,
     softmax_cross_entropy,
 )
 
@@ -400,3 +401,15 @@ def test_maxpool_inference_equals_training_forward(rng, k, stride, dtype):
     np.testing.assert_array_equal(pool.forward(x, training=False), trained)
     with pytest.raises(RuntimeError, match="training=True"):
         pool.backward(np.ones_like(trained))
+
+
+def test_layer_like_copies_the_shape_not_the_weights():
+    rng = np.random.default_rng(3)
+    conv = Conv2D(2, 5, 3, stride=2, padding=1, rng=rng)
+    twin = layer_like(conv, Conv2D)
+    assert (twin.in_channels, twin.out_channels, twin.kernel_size, twin.stride, twin.padding) == (2, 5, 3, 2, 1)
+    assert {k: v.shape for k, v in twin.params().items()} == {k: v.shape for k, v in conv.params().items()}
+    lin = layer_like(Linear(4, 7, rng=rng), Linear)
+    assert (lin.in_features, lin.out_features) == (4, 7)
+    with pytest.raises(TypeError, match="layer must be a Linear or Conv2D, got ReLU"):
+        layer_like(ReLU(), Linear)
