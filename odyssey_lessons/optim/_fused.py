@@ -61,9 +61,12 @@ def hyperparams(size: int, values: dict[int, float]) -> np.ndarray:
     return h
 
 
-def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
-    """A flat view of ``x`` that the fused step writes through: ``x`` must be a writeable C-contiguous float32 array
-    (a copy would silently leave the caller's array unchanged)."""
+def _writable_flat(x: np.ndarray, what: str, key: str) -> np.ndarray:
+    """A flat view of ``x`` (``what[key]``, named in errors) that the fused step writes through: ``x`` must be a
+    writeable C-contiguous float32 array (a copy would silently leave the caller's array unchanged)."""
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.writeable:
+        return x.reshape(-1)  # the common case, without building the name
+    name = f"{what}[{key!r}]"
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a float32 numpy array for the in-place step, got {type(x).__name__}")
     if x.dtype != np.float32:
@@ -76,9 +79,9 @@ def _writable_flat(x: np.ndarray, name: str) -> np.ndarray:
     return x.reshape(-1)
 
 
-def _flat_in(x: np.ndarray, name: str, fused: bool) -> np.ndarray:
+def _flat_in(x: np.ndarray, what: str, key: str, fused: bool) -> np.ndarray:
     """A parameter or old state array, flat; the fused step also writes the new values into it."""
-    return _writable_flat(x, name) if fused else _flat(x)
+    return _writable_flat(x, what, key) if fused else _flat(x)
 
 
 KernelCall = tuple[Callable, np.ndarray, dict[str, Params | None]]
@@ -114,10 +117,10 @@ def _sweep(
     new: dict[str, Params] = {field: {} for field in arrays}
     for name, g in grads.items():
         shape = np.shape(g)
-        g, p = _flat(g), _flat_in(params[name], f"params[{name!r}]", fused)
+        g, p = _flat(g), _flat_in(params[name], "params", name, fused)
         olds, news = [], []
         for field in arrays:
-            old = _flat_in(arrays[field][name], f"state.{field}[{name!r}]", fused) if field in used else _EMPTY
+            old = _flat_in(arrays[field][name], f"state.{field}", name, fused) if field in used else _EMPTY
             olds.append(old)
             news.append(old if fused or field not in used else out.empty(old.size))
         u = _EMPTY if fused else out.empty(g.size)
