@@ -221,7 +221,7 @@ for _ in range(7):
     for policy in best_step_s:
         t0 = time.perf_counter()
         fit(RECIPE.model(0), timing_data, optimizer=recipe_optimizer(lr_recipe), epochs=1, batch_size=64,
-            policy=policy, scaler=GradScaler() if policy == "fp16" else None, progress=False)  # fmt: skip
+            policy=policy, scaler=GradScaler() if policy == "fp16" else None)  # fmt: skip
         best_step_s[policy] = min(best_step_s[policy], (time.perf_counter() - t0) / 8)
 display(html_table(["policy", "ms per step (best of 7 rounds)", "× FP32 time"],
                    [[k, f"{1e3 * v:.2f}", f"{v / best_step_s['fp32']:.2f}"]

@@ -112,7 +112,7 @@ def _run(regularizer: str, strength: float, seed: int, setup: RegSetup) -> RegRu
         kwargs["early_stopping"] = EarlyStopping(patience=max(1, round(20 * (1 - strength))), monitor="val_loss")
     model = setup.model(seed, dropout)
     history = fit(model, train, val=task.val, optimizer=optimizer, epochs=setup.epochs, batch_size=setup.batch_size,
-                  seed=seed, progress=False, **kwargs)  # fmt: skip
+                  seed=seed, **kwargs)  # fmt: skip
     return RegRun(regularizer, strength, seed, history, evaluate(model, *task.test)[1])
 
 
@@ -189,7 +189,7 @@ def _mnist1d_run(dropout: float, l2: float, seed: int, setup: Mnist1dRegSetup) -
     model = setup.model(seed, dropout)
     start = time.perf_counter()
     history = fit(model, task.train, optimizer=adam(setup.lr), epochs=setup.epochs, batch_size=setup.batch_size,
-                  l2=l2, seed=seed, progress=False)  # fmt: skip
+                  l2=l2, seed=seed)  # fmt: skip
     seconds = time.perf_counter() - start
     with single_threaded():  # 20,000 signals in batches: BLAS's second thread only waits on a 2-core machine
         test_acc = evaluate(model, *task.test)[1]

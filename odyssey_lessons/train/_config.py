@@ -22,7 +22,7 @@ from odyssey_lessons._validate import (
 from odyssey_lessons.optim import GradientTransformation
 from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
 from odyssey_lessons.train._regularize import EarlyStopping
-from odyssey_lessons.train._scaler import LossScaler, NoScaler
+from odyssey_lessons.train._scaler import LossScaler
 
 STEP_KEYS = ("loss", "lr", "scale", "skipped", "grad_norm", "underflow", "overflow")
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
@@ -42,8 +42,7 @@ class FitConfig:
         epochs: Passes over the training data, >= 1.
         batch_size: Samples per step (the last batch of an epoch may be smaller), >= 1.
         policy: A policy name from :data:`POLICIES` or a :class:`PrecisionPolicy` (kept as the policy itself).
-        scaler: A :class:`GradScaler`, :class:`StaticScaler` or :class:`NoScaler`; ``None`` is kept as
-            :class:`NoScaler` (no scaling).
+        scaler: A :class:`GradScaler`, :class:`StaticScaler` or :class:`NoScaler`; ``None``: no scaling.
         clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling and the L2 term):
             :func:`~odyssey_lessons.optim.clip_by_global_norm`, PyTorch's ``clip_grad_norm_`` with its ``1e-6``.
         clip_value: Then clamp every gradient value to ``[-clip_value, clip_value]``
@@ -82,9 +81,8 @@ class FitConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.optimizer, GradientTransformation):
             raise TypeError(f"optimizer must come from odyssey_lessons.optim, got optimizer={self.optimizer!r}")
-        scaler = NoScaler() if self.scaler is None else self.scaler
-        if not isinstance(scaler, LossScaler):
-            raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got scaler={scaler!r}")
+        if self.scaler is not None and not isinstance(self.scaler, LossScaler):
+            raise TypeError(f"scaler must be a GradScaler, StaticScaler, NoScaler or None, got scaler={self.scaler!r}")
         stopper = self.early_stopping
         if stopper is not None and not isinstance(stopper, EarlyStopping):
             raise TypeError(f"early_stopping must be an EarlyStopping or None, got early_stopping={stopper!r}")
@@ -94,7 +92,6 @@ class FitConfig:
             "epochs": check_positive_int("epochs", self.epochs),
             "batch_size": check_positive_int("batch_size", self.batch_size),
             "policy": get_policy(self.policy),
-            "scaler": scaler,
             "clip_norm": _optional(check_positive, "clip_norm", self.clip_norm),
             "clip_value": _optional(check_positive, "clip_value", self.clip_value),
             "label_smoothing": check_probability("label_smoothing", self.label_smoothing),

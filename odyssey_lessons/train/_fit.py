@@ -47,7 +47,7 @@ from odyssey_lessons.train._config import EPOCH_KEYS, STEP_KEYS, FitConfig, FitE
 from odyssey_lessons.train._kernels import store_cast_counting
 from odyssey_lessons.train._policy import PrecisionPolicy
 from odyssey_lessons.train._regularize import EarlyStopping, max_norm_, weight_mask
-from odyssey_lessons.train._scaler import LossScaler
+from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
 _EXACT_FORWARD = (ReLU, Flatten, MaxPool2D)
 _EXACT_BACKWARD = (ReLU, Flatten)
@@ -258,7 +258,8 @@ class _State:
         stopper = copy.deepcopy(config.early_stopping)
         if stopper is not None:
             stopper.reset()
-        return cls(master, optimizer.init(master), copy.deepcopy(config.scaler), stopper)
+        scaler = NoScaler() if config.scaler is None else copy.deepcopy(config.scaler)
+        return cls(master, optimizer.init(master), scaler, stopper)
 
 
 def _augmented(augment: Callable[[np.ndarray, int], np.ndarray], xb: np.ndarray, seed: int) -> np.ndarray:
