@@ -119,7 +119,7 @@ def trained(layout: str):
     task = digits_task(layout, seed=0)
     rng = np.random.default_rng(0)
     model = mlp((64, 128, 10), rng=rng) if layout == "mlp" else digits_cnn(rng=rng)
-    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0)
     return model, task
 
 

@@ -278,7 +278,6 @@ def run_widget(repeats: int) -> dict:
             batch_size=BATCH,
             policy="fp16",
             scaler=StaticScaler(WIDGET_SCALE),
-            progress=False,
         )
 
     retrain()

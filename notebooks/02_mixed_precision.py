@@ -141,12 +141,12 @@ digits_results: dict[tuple[str, str], list] = {}
 for label, policy, scaler in tqdm(RUNS, desc="policies"):
     digits_results[("MLP", label)] = [
         fit(digits_mlp(s), mlp_task.train, val=mlp_task.val, optimizer=optim.adam(3e-3), epochs=10,
-            batch_size=64, policy=policy, scaler=scaler(), seed=s, progress=False)
+            batch_size=64, policy=policy, scaler=scaler(), seed=s)
         for s in SEEDS
     ]  # fmt: skip
     digits_results[("CNN", label)] = [
         fit(digits_cnn(0), cnn_task.train, val=cnn_task.val, optimizer=optim.adam(3e-3), epochs=8,
-            batch_size=64, policy=policy, scaler=scaler(), seed=0, progress=False)
+            batch_size=64, policy=policy, scaler=scaler(), seed=0)
     ]  # fmt: skip
 
 rows = []
@@ -286,7 +286,7 @@ deep_results = {}
 for label, policy, scaler in DEEP_RUNS:
     deep_results[label] = fit(
         setup.model(), mlp_task.train, val=mlp_task.val, optimizer=optim.adam(1e-3), epochs=10,
-        batch_size=64, policy=policy, scaler=scaler(), seed=0, progress=False,
+        batch_size=64, policy=policy, scaler=scaler(), seed=0,
     )  # fmt: skip
 display(
     html_table(
@@ -360,7 +360,7 @@ print(f"fp8 hybrid: unscaled {pct('fp8 hybrid, no scaling')}, + GradScaler {pct(
 
 # %%
 trace = fit(setup.model(), mlp_task.train, val=mlp_task.val, optimizer=optim.adam(setup.lr), epochs=10,
-            batch_size=64, policy="fp16", scaler=GradScaler(growth_interval=25), seed=0, progress=False)  # fmt: skip
+            batch_size=64, policy="fp16", scaler=GradScaler(growth_interval=25), seed=0)  # fmt: skip
 steps = np.arange(1, len(trace.step["scale"]) + 1)
 skipped = trace.step["skipped"] > 0
 fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.8), sharex=True)
@@ -457,7 +457,7 @@ UPDATE_RUNS = {
 }  # fmt: skip
 update_results = {
     label: fit(digits_mlp(0), mlp_task.train, val=mlp_task.val, optimizer=optim.sgd(0.05), epochs=10, batch_size=64,
-               policy=policy, seed=0, progress=False)
+               policy=policy, seed=0)
     for label, policy in UPDATE_RUNS.items()
 }  # fmt: skip
 fig, ax = plt.subplots(figsize=(10, 3.6))
@@ -557,7 +557,7 @@ def one_epoch(policy: str):
     net = digits_mlp(0)
 
     def run() -> None:
-        fit(net, (x512, y512), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy, progress=False)
+        fit(net, (x512, y512), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy)
         bar.update()
 
     return run

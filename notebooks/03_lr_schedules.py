@@ -119,7 +119,7 @@ SEEDS = (0, 1, 2)
 grid = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 grid_acc = {
     lr: [fit(digits_mlp(s), task.train, val=task.val, optimizer=optim.sgd(lr, momentum=0.9), epochs=5,
-             batch_size=64, seed=s, progress=False).final_val_acc for s in SEEDS]
+             batch_size=64, seed=s).final_val_acc for s in SEEDS]
     for lr in tqdm(grid, desc="constant lrs")
 }  # fmt: skip
 fig, ax = plt.subplots(figsize=(9, 3.4))
@@ -176,7 +176,7 @@ def train_run(sched_name: str, peak: float, epochs: int, seed: int) -> tuple:
     sched = example_schedules(max(total, 40), lr=peak)[sched_name]
     model = digits_mlp(seed)
     h = fit(model, task.train, val=task.val, optimizer=optim.sgd(sched, momentum=0.9), epochs=epochs, batch_size=64,
-            seed=seed, progress=False)  # fmt: skip
+            seed=seed)  # fmt: skip
     return h, evaluate(model, test_x, test_y)[1]
 
 

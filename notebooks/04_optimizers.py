@@ -192,7 +192,7 @@ def runs_at(model_fn, task, name: str, lr: float, seeds, epochs: int) -> list:
     for s in seeds:
         model = model_fn(s)
         h = fit(model, task.train, val=task.val, optimizer=OPTIMIZERS[name][0](lr), epochs=epochs, batch_size=64,
-                seed=s, progress=False)  # fmt: skip
+                seed=s)  # fmt: skip
         runs.append((h, evaluate(model, *task.test)[1]))
     return runs
 
@@ -286,8 +286,7 @@ for label, make in tqdm(WD_RUNS.items(), desc="weight decay runs"):
     norms, vals, tests = [], [], []
     for s in MLP_SEEDS["adam"]:
         model = mlp_model(s)
-        h = fit(model, mlp_task.train, val=mlp_task.val, optimizer=make(), epochs=10, batch_size=64, seed=s,
-                progress=False)  # fmt: skip
+        h = fit(model, mlp_task.train, val=mlp_task.val, optimizer=make(), epochs=10, batch_size=64, seed=s)
         norms.append(np.sqrt(sum(float(np.sum(w.astype(np.float64) ** 2)) for k, w in model.params().items()
                                  if k.endswith("weight"))))  # fmt: skip
         vals.append(h.final_val_acc)

@@ -27,6 +27,7 @@
 # %%
 import datetime
 import platform
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -70,7 +71,7 @@ full = []
 for s in tqdm(SEEDS, desc="1,259 images"):
     model = setup.model(s)
     h = fit(model, task.train, val=task.val, optimizer=optim.adam(setup.lr), epochs=setup.epochs,
-            batch_size=setup.batch_size, seed=s, progress=False)  # fmt: skip
+            batch_size=setup.batch_size, seed=s)  # fmt: skip
     full.append((h, evaluate(model, *task.test)[1]))
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
@@ -272,7 +273,7 @@ def combo_run(seed: int) -> tuple[float, float]:
     """Dropout ``p_drop`` and L2 ``lam`` together on the overfitting setting: (final val. acc., test acc.)."""
     model = setup.model(seed, dropout=p_drop)
     h = fit(model, train_small, val=task.val, optimizer=optim.adam(setup.lr), epochs=setup.epochs,
-            batch_size=setup.batch_size, l2=lam, seed=seed, progress=False)  # fmt: skip
+            batch_size=setup.batch_size, l2=lam, seed=seed)  # fmt: skip
     return h.final_val_acc, evaluate(model, *task.test)[1]
 
 
@@ -311,7 +312,7 @@ for s in tqdm(SEEDS, desc="all of them together"):
         max_norm=1 / best_single["max_norm"],
         augment=DigitAugmenter.for_digits_task(0, max_shift=best_single["augmentation"],
                                                max_rotation_deg=10 * best_single["augmentation"]),
-        seed=s, progress=False)  # fmt: skip
+        seed=s)  # fmt: skip
     everything.append(100 * evaluate(model, *task.test)[1])
 names = {"none": "none", **label, "both": f"{label['dropout']} + {label['l2']}"}
 group_rows = [[names[name], len(v), f"{100 * v.mean() / N_TEST:.1f} ± {100 * np.ptp(v) / 2 / N_TEST:.1f}"]
@@ -385,7 +386,7 @@ display(html_table(["regularizer", "strength", "validation acc. %", "test acc. %
                     for (name, k), runs in sweep1d.items()]))  # fmt: skip
 
 # %%
-arms = mnist1d_regularization_arms(M1D_SEEDS, **chosen1d, setup=setup1d, progress=True)
+arms = mnist1d_regularization_arms(M1D_SEEDS, **chosen1d, setup=setup1d, progress=partial(tqdm, desc="MNIST-1D runs"))
 print(f"{setup1d.n_train:,} training, {setup1d.n_val:,} validation, {setup1d.n_test:,} test signals: one run's test "
       f"accuracy has a standard error of at most {100 * np.sqrt(0.25 / setup1d.n_test):.2f} points (the digits' "
       f"{N_TEST} test images: {100 * np.sqrt(0.25 / N_TEST):.1f}). MLP 40 → "

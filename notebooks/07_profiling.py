@@ -550,7 +550,7 @@ POLICY_ROUNDS = 10
 
 
 def one_epoch(policy: str, net: nn.Sequential) -> None:
-    fit(net, (xm, ym), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy, progress=False)
+    fit(net, (xm, ym), optimizer=optim.adam(1e-3), epochs=1, batch_size=64, policy=policy)
 
 
 nets = {name: nn.mlp((64, 128, 10), rng=np.random.default_rng(0)) for name in POLICY_NAMES}

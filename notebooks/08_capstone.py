@@ -37,6 +37,7 @@ import datetime
 import platform
 import time
 from dataclasses import asdict, replace
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -221,7 +222,7 @@ for _ in range(7):
     for policy in best_step_s:
         t0 = time.perf_counter()
         fit(RECIPE.model(0), timing_data, optimizer=recipe_optimizer(lr_recipe), epochs=1, batch_size=64,
-            policy=policy, scaler=GradScaler() if policy == "fp16" else None, progress=False)  # fmt: skip
+            policy=policy, scaler=GradScaler() if policy == "fp16" else None)  # fmt: skip
         best_step_s[policy] = min(best_step_s[policy], (time.perf_counter() - t0) / 8)
 display(html_table(["policy", "ms per step (best of 7 rounds)", "× FP32 time"],
                    [[k, f"{1e3 * v:.2f}", f"{v / best_step_s['fp32']:.2f}"]
@@ -508,7 +509,9 @@ verdicts[4] = [
 from odyssey_lessons.studies import Mnist1dRegSetup, mnist1d_regularization_arms
 
 setup1d, p1d, l2_1d = Mnist1dRegSetup(), 0.3, 0.01
-arms1d = mnist1d_regularization_arms(range(5), dropout=p1d, l2=l2_1d, setup=setup1d, progress=True)
+arms1d = mnist1d_regularization_arms(
+    range(5), dropout=p1d, l2=l2_1d, setup=setup1d, progress=partial(tqdm, desc="MNIST-1D runs")
+)
 test1d = {arm: 100 * np.array([r.test_acc for r in rs]) for arm, rs in arms1d.items()}
 better1d = max(("dropout", "l2"), key=lambda arm: np.mean([r.val_acc for r in arms1d[arm]]))
 name1d = {"dropout": f"dropout {p1d:g}", "l2": f"L2 {l2_1d:g}"}

@@ -355,7 +355,7 @@ def test_early_stopper(answers) -> None:
     def run(early_stopping):
         model = mlp((64, 64, 10), rng=np.random.default_rng(0))
         return fit(model, train, optimizer=adam(0.02), epochs=40, batch_size=16, val=task.val,
-                   early_stopping=early_stopping, progress=False)  # fmt: skip
+                   early_stopping=early_stopping)  # fmt: skip
 
     val_losses = run(None).epoch["val_loss"]
     for patience, min_delta in [(1, 0.0), (3, 0.01)]:

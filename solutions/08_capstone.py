@@ -120,7 +120,7 @@ def test_build_recipe(answers) -> None:
     train = (task.train[0][:256], task.train[1][:256])
     opt = answers.build_recipe(0.03, warmup_steps=4, total_steps=16, weight_decay=0.1, clip_norm=1.0)
     history = answers.call("odyssey_lessons.train:fit", Build("odyssey_lessons.nn:digits_cnn", rng=Rng(0)), train,
-                           optimizer=opt, epochs=4, batch_size=64, progress=False)  # fmt: skip
+                           optimizer=opt, epochs=4, batch_size=64)  # fmt: skip
     try:
         history.get("step")
     except AssertionError as exc:

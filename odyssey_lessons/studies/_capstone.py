@@ -149,7 +149,6 @@ def capstone_run(recipe: Recipe, lr: float, *, seed: int = 0) -> CapstoneRun:
                                  weight_decay=recipe.weight_decay, clip_norm=recipe.clip_norm)  # fmt: skip
     scaler = GradScaler() if recipe.policy == "fp16" else None
     history = fit(model, task.train, val=task.val, optimizer=optimizer, epochs=recipe.epochs,
-                  batch_size=recipe.batch_size, policy=recipe.policy, scaler=scaler, seed=seed,
-                  progress=False)  # fmt: skip
+                  batch_size=recipe.batch_size, policy=recipe.policy, scaler=scaler, seed=seed)  # fmt: skip
     _, test_acc = evaluate(model, *task.test, policy=recipe.policy)
     return CapstoneRun(recipe, float(lr), seed, history, float(test_acc), model)

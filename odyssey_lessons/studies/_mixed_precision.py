@@ -120,7 +120,6 @@ def _point(log2_scale: int, grad_format: str, setup: SweepSetup) -> LossScalePoi
         policy=policy,
         scaler=StaticScaler(scale),
         seed=setup.seed,
-        progress=False,
     )
     log2_range = (math.log2(fi.smallest_subnormal), math.log2(fi.smallest_normal), math.log2(fi.max))
     return LossScalePoint(

@@ -128,7 +128,7 @@ def _run(layout: str, width: int, optimizer: str, schedule: str, lr: float, seed
     lr_at = example_schedules(max(total, 40), lr=lr)[schedule]
     with np.errstate(over="ignore", invalid="ignore"):  # a grid's top lr may diverge: its accuracy says so
         history = fit(model, task.train, optimizer=M1D_OPTIMIZERS[optimizer](lr_at), epochs=epochs,
-                      batch_size=BATCH_SIZE, seed=seed, progress=False)  # fmt: skip
+                      batch_size=BATCH_SIZE, seed=seed)  # fmt: skip
         val_acc = _accuracy(model, task.val)
     return Run1D(arm, lr, seed, len(history.step["loss"]), val_acc, float(history.epoch["train_loss"][-1]), layout,
                  model)  # fmt: skip

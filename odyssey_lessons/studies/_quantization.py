@@ -113,7 +113,7 @@ def _trained(layout: str, setup: QuantSetup) -> TrainedDigits:
     task = digits_task(layout, seed=0)
     model = setup.model(layout)
     history = fit(model, task.train, optimizer=adam(setup.lr), epochs=setup.epochs(layout),
-                  batch_size=setup.batch_size, val=task.val, seed=setup.seed, progress=False)  # fmt: skip
+                  batch_size=setup.batch_size, val=task.val, seed=setup.seed)  # fmt: skip
     return TrainedDigits(layout, model, task, history, evaluate(model, *task.test)[1])
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from odyssey_lessons._threads import single_threaded
 from odyssey_lessons._validate import check_real
@@ -112,7 +111,7 @@ def _run(regularizer: str, strength: float, seed: int, setup: RegSetup) -> RegRu
         kwargs["early_stopping"] = EarlyStopping(patience=max(1, round(20 * (1 - strength))), monitor="val_loss")
     model = setup.model(seed, dropout)
     history = fit(model, train, val=task.val, optimizer=optimizer, epochs=setup.epochs, batch_size=setup.batch_size,
-                  seed=seed, progress=False, **kwargs)  # fmt: skip
+                  seed=seed, **kwargs)  # fmt: skip
     return RegRun(regularizer, strength, seed, history, evaluate(model, *task.test)[1])
 
 
@@ -189,7 +188,7 @@ def _mnist1d_run(dropout: float, l2: float, seed: int, setup: Mnist1dRegSetup) -
     model = setup.model(seed, dropout)
     start = time.perf_counter()
     history = fit(model, task.train, optimizer=adam(setup.lr), epochs=setup.epochs, batch_size=setup.batch_size,
-                  l2=l2, seed=seed, progress=False)  # fmt: skip
+                  l2=l2, seed=seed)  # fmt: skip
     seconds = time.perf_counter() - start
     with single_threaded():  # 20,000 signals in batches: BLAS's second thread only waits on a 2-core machine
         test_acc = evaluate(model, *task.test)[1]
@@ -216,7 +215,7 @@ def mnist1d_regularization_arms(
     dropout: float = 0.3,
     l2: float = 0.01,
     setup: Mnist1dRegSetup = Mnist1dRegSetup(),
-    progress: bool = False,
+    progress: Callable[[list], Iterable] | None = None,
 ) -> dict[str, tuple[Mnist1dRegRun, ...]]:
     """No regularization, dropout alone, L2 alone and both, each trained with every seed of ``seeds``.
 
@@ -225,7 +224,8 @@ def mnist1d_regularization_arms(
         dropout: Dropout probability of the ``"dropout"`` and ``"both"`` arms.
         l2: Coupled L2 coefficient of the ``"l2"`` and ``"both"`` arms.
         setup: The MNIST-1D setting.
-        progress: Show a progress bar over the runs.
+        progress: Wraps the list of ``(arm, seed)`` runs to report progress as they go, e.g. ``tqdm`` for a bar
+            (the study draws nothing itself); ``None``: quiet.
 
     Returns:
         ``{arm: runs}`` for the arms of :data:`MNIST1D_ARMS`, runs in the order of ``seeds``.
@@ -233,13 +233,15 @@ def mnist1d_regularization_arms(
     Raises:
         ValueError: No seeds, or a strength outside its range (see :func:`mnist1d_regularization_run`).
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable that wraps an iterable (e.g. tqdm) or None, got {progress=}")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed, got seeds=[]")
     strengths = {"none": (0.0, 0.0), "dropout": (dropout, 0.0), "l2": (0.0, l2), "both": (dropout, l2)}
     jobs = [(arm, s) for arm in MNIST1D_ARMS for s in seeds]
     runs: dict[str, list[Mnist1dRegRun]] = {arm: [] for arm in MNIST1D_ARMS}
-    for arm, s in tqdm(jobs, desc="MNIST-1D runs", disable=not progress):
+    for arm, s in jobs if progress is None else progress(jobs):
         p, lam = strengths[arm]
         runs[arm].append(mnist1d_regularization_run(dropout=p, l2=lam, seed=s, setup=setup))
     return {arm: tuple(r) for arm, r in runs.items()}

@@ -62,5 +62,5 @@ def _run(name: str, peak_lr: float, epochs: int, seed: int) -> ScheduleRun:
     task = digits_task("mlp")
     model = mlp((64, 128, 10), rng=np.random.default_rng(seed))
     history = fit(model, task.train, val=task.val, optimizer=sgd(schedule, momentum=0.9), epochs=epochs,
-                  batch_size=BATCH_SIZE, seed=seed, progress=False)  # fmt: skip
+                  batch_size=BATCH_SIZE, seed=seed)  # fmt: skip
     return ScheduleRun(name, schedule, schedule(np.arange(total)), history)

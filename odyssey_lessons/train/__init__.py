@@ -1,10 +1,12 @@
-"""Training: the ``fit`` loop, precision policies, loss scaling, clipping, gradient statistics, FP8 recipes.
+"""Training: the ``fit`` loop (its settings one ``FitConfig``, its progress reported to a callback such as
+``ProgressBar``), precision policies, loss scaling, clipping, gradient statistics, FP8 recipes.
 
 The lessons' experiments built on it live one layer up, in :mod:`odyssey_lessons.studies`."""
 
 from odyssey_lessons.train._cast import Caster, mx_fake_quantize
 from odyssey_lessons.train._clip import clip_grad_norm
-from odyssey_lessons.train._fit import History, evaluate, fit, predict
+from odyssey_lessons.train._config import FitConfig, FitEvent, History
+from odyssey_lessons.train._fit import evaluate, fit, predict
 from odyssey_lessons.train._fp8 import (
     DelayedScaling,
     current_scale,
@@ -15,6 +17,7 @@ from odyssey_lessons.train._fp8 import (
 from odyssey_lessons.train._grads import GradStats, gradient_stats
 from odyssey_lessons.train._lr_range import RangeTest, lr_range_test, smooth_losses
 from odyssey_lessons.train._policy import POLICIES, PrecisionPolicy, get_policy
+from odyssey_lessons.train._progress import ProgressBar
 from odyssey_lessons.train._regularize import EarlyStopping, l2_penalty, max_norm_, weight_mask
 from odyssey_lessons.train._scaler import GradScaler, LossScaler, NoScaler, StaticScaler
 
@@ -23,12 +26,15 @@ __all__ = [
     "Caster",
     "DelayedScaling",
     "EarlyStopping",
+    "FitConfig",
+    "FitEvent",
     "GradScaler",
     "GradStats",
     "History",
     "LossScaler",
     "NoScaler",
     "PrecisionPolicy",
+    "ProgressBar",
     "RangeTest",
     "StaticScaler",
     "clip_grad_norm",

@@ -1,4 +1,5 @@
-"""The training loop: a model, a precision policy, an optimizer, a loss scaler and clipping -> a :class:`History`.
+"""The training loop: a model, data and a :class:`FitConfig` (policy, optimizer, loss scaler, clipping, ...) -> a
+:class:`History`. Progress goes to a callback as :class:`FitEvent` records; this module draws nothing.
 
 One step of :func:`fit`, in the order mixed-precision training does it::
 
@@ -19,16 +20,16 @@ Flatten backward) are not cast again: autocast does not re-round them either.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from odyssey_lessons._threads import single_threaded
-from odyssey_lessons._validate import check_int, check_nonnegative, check_positive, check_positive_int
 from odyssey_lessons.data import batches
 from odyssey_lessons.nn import Flatten, Layer, MaxPool2D, ReLU, Sequential, softmax_cross_entropy
 from odyssey_lessons.optim import (
@@ -42,60 +43,14 @@ from odyssey_lessons.optim import (
     lr_at,
 )
 from odyssey_lessons.train._cast import Caster
+from odyssey_lessons.train._config import EPOCH_KEYS, STEP_KEYS, FitConfig, FitEvent, History
 from odyssey_lessons.train._kernels import store_cast_counting
-from odyssey_lessons.train._policy import PrecisionPolicy, get_policy
+from odyssey_lessons.train._policy import PrecisionPolicy
 from odyssey_lessons.train._regularize import EarlyStopping, max_norm_, weight_mask
 from odyssey_lessons.train._scaler import LossScaler, NoScaler
 
 _EXACT_FORWARD = (ReLU, Flatten, MaxPool2D)
 _EXACT_BACKWARD = (ReLU, Flatten)
-STEP_KEYS = ("loss", "lr", "scale", "skipped", "grad_norm", "underflow", "overflow")
-EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
-
-
-@dataclass
-class History:
-    """What :func:`fit` measured.
-
-    Attributes:
-        policy: The precision policy trained with.
-        step: Arrays with one entry per optimizer step: ``loss`` (unscaled, float32 forward), ``lr``, ``scale`` (the
-            loss scale used), ``skipped`` (1.0 when inf/NaN gradients skipped the update), ``grad_norm`` (global L2
-            norm of the unscaled gradients before clipping), ``underflow`` / ``overflow`` (share of the nonzero finite
-            parameter-gradient values, loss scale included, that the cast to the gradient format turned into 0 /
-            into inf or NaN; the FP8 scaling recipes saturate instead of overflowing, so their overflow is 0; both
-            are 0 for float32 gradients). ``grad_norm`` is that of the loss's gradients: the L2 term that ``l2``
-            adds (in the optimizer chain, see :func:`fit`) is not in it.
-        epoch: Arrays with one entry per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
-            ``val_acc`` (evaluated after the epoch under the policy's forward casts; NaN without validation data).
-        seconds: Wall-clock time of the whole run.
-        best_epoch, stopped_epoch: With early stopping, the epoch whose weights the model holds (when restored) and
-            the epoch after which training stopped (``None`` when it ran to the end); ``None`` without.
-    """
-
-    policy: PrecisionPolicy
-    step: dict[str, np.ndarray] = field(default_factory=dict)
-    epoch: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0
-    best_epoch: int | None = None
-    stopped_epoch: int | None = None
-
-    @property
-    def skipped_steps(self) -> int:
-        """Number of optimizer steps skipped for inf/NaN gradients."""
-        return int(self.step["skipped"].sum())
-
-    @property
-    def final_val_acc(self) -> float:
-        """Validation accuracy after the last epoch."""
-        return float(self.epoch["val_acc"][-1])
-
-    def __repr__(self) -> str:
-        last = {k: round(float(v[-1]), 4) for k, v in self.epoch.items() if k != "epoch"}
-        return (
-            f"History(policy={self.policy.name!r}, steps={len(self.step['loss'])}, epochs={len(self.epoch['epoch'])}, "
-            f"skipped={self.skipped_steps}, last_epoch={last}, seconds={self.seconds:.2f})"
-        )
 
 
 def layers_of(model: Layer) -> list[Layer]:
@@ -217,27 +172,24 @@ def predict(
         model.load_params(master)
 
 
+ProgressCallback = Callable[[FitEvent], None]
+
+
 def fit(
     model: Layer,
     train: tuple[np.ndarray, np.ndarray],
+    config: FitConfig | None = None,
     *,
-    optimizer: GradientTransformation,
-    epochs: int,
-    batch_size: int = 64,
     val: tuple[np.ndarray, np.ndarray] | None = None,
-    policy: str | PrecisionPolicy = "fp32",
-    scaler: LossScaler | None = None,
-    clip_norm: float | None = None,
-    clip_value: float | None = None,
-    label_smoothing: float = 0.0,
-    l2: float = 0.0,
-    max_norm: float | None = None,
-    early_stopping: EarlyStopping | None = None,
-    augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
-    seed: int = 0,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
+    **settings: object,
 ) -> History:
     """Train ``model`` in place with a precision policy and return what was measured at every step and epoch.
+
+    The settings are one :class:`FitConfig`. Pass it, or pass its fields as keywords and ``fit`` builds it:
+    ``fit(model, data, optimizer=adam(1e-3), epochs=5)`` is ``fit(model, data, FitConfig(optimizer=adam(1e-3),
+    epochs=5))``; keywords given with a config replace its fields (``fit(model, data, config, seed=1)``). The run's
+    config is ``history.config``. The config's scaler and early stopper are copied, never changed.
 
     The step is described in this module's docstring. With ``policy.master_weights`` the optimizer updates float32
     master weights and the model computes with their cast; without, the updated weights are rounded back to the weight
@@ -248,86 +200,66 @@ def fit(
     Args:
         model: The network (a :class:`~odyssey_lessons.nn.Sequential` is cast layer by layer).
         train: ``(x, y)``: float32 inputs and integer labels.
-        optimizer: An :mod:`odyssey_lessons.optim` optimizer (its ``lr`` may be a schedule).
-        epochs: Passes over ``train``.
-        batch_size: Samples per step (the last batch of an epoch may be smaller).
+        config: The run's settings; or ``None`` and the settings as keywords.
         val: Optional validation ``(x, y)``, evaluated after every epoch.
-        policy: A policy name from :data:`POLICIES` or a :class:`PrecisionPolicy`.
-        scaler: A :class:`GradScaler`, :class:`StaticScaler` or :class:`NoScaler` (default: no scaling). It is
-            advanced in place, so pass a fresh one per run.
-        clip_norm: Clip the unscaled gradients to this global L2 norm (after unscaling and the L2 term):
-            :func:`~odyssey_lessons.optim.clip_by_global_norm`, PyTorch's ``clip_grad_norm_`` with its ``1e-6``.
-        clip_value: Then clamp every gradient value to ``[-clip_value, clip_value]``
-            (:func:`~odyssey_lessons.optim.clip_by_value`).
-        label_smoothing: Label smoothing of the cross-entropy, in [0, 1].
-        l2: Coupled L2 regularization: ``(l2 / 2) ||W||^2`` over the weights is added to the objective, so ``l2 * W``
-            to their gradients after unscaling and before clipping. The default mask decays the weights -- Linear
-            and Conv weights, every parameter named ``"...weight"`` (:func:`weight_mask`) -- and not biases or
-            BatchNorm's scale and shift. The step is ``chain(add_decayed_weights(l2, mask=weight_mask), <clipping>,
-            optimizer)``: chain it yourself (with ``l2=0``) for another mask. The recorded loss is the data loss.
-        max_norm: After every update, rescale each unit's incoming weight vector to norm at most ``max_norm``.
-        early_stopping: An :class:`EarlyStopping`; it is reset at the start, consulted after every epoch, and with
-            ``restore_best`` the model ends with the best epoch's weights.
-        augment: ``augment(x_batch, seed) -> x_batch``, applied to every training batch (a new seed per step), e.g. a
-            :class:`~odyssey_lessons.data.DigitAugmenter`. Labels are untouched; evaluation sees clean data.
-        seed: Seed of the batch order (epoch ``e`` shuffles with ``seed * 1000 + e``) and of stochastic rounding.
-        progress: Show a progress bar (it appears only when the run takes longer than a second).
+        progress: ``None`` (quiet) or a callable that receives a :class:`FitEvent` at the start, after every step
+            and epoch, and at the end: e.g. a :class:`ProgressBar`.
+        **settings: Fields of :class:`FitConfig`.
 
     Returns:
         A :class:`History`.
 
     Raises:
-        TypeError, ValueError: Bad data, policy, optimizer or hyperparameters (named in the message).
+        TypeError, ValueError: Bad data, model, settings or progress (named in the message).
     """
+    config = _config_of(config, settings)
     x_train, y_train = _check_data("train", train)
     val_data = _check_data("val", val) if val is not None else None
     if not isinstance(model, Layer):
         raise TypeError(f"model must be an odyssey_lessons.nn Layer, got {type(model).__name__}")
-    if not isinstance(optimizer, GradientTransformation):
-        raise TypeError(f"optimizer must come from odyssey_lessons.optim, got {type(optimizer).__name__}")
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
-    clip_norm = None if clip_norm is None else check_positive("clip_norm", clip_norm)
-    clip_value = None if clip_value is None else check_positive("clip_value", clip_value)
-    max_norm = None if max_norm is None else check_positive("max_norm", max_norm)
-    l2 = check_nonnegative("l2", l2)
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"early_stopping must be an EarlyStopping, got {type(early_stopping).__name__}")
-    if early_stopping is not None and early_stopping.monitor.startswith("val") and val is None:
-        raise ValueError(f"early_stopping monitors {early_stopping.monitor!r} but no val data was given")
-    if augment is not None and not callable(augment):
-        raise TypeError(f"augment must be a function (x_batch, seed) -> x_batch, got {type(augment).__name__}")
-    seed = check_int("seed", seed, minimum=0)
-    scaler = NoScaler() if scaler is None else scaler
-    if not isinstance(scaler, LossScaler):
-        raise TypeError(f"scaler must be a GradScaler, StaticScaler or NoScaler, got {type(scaler).__name__}")
-    policy = get_policy(policy)
+    if config.early_stopping is not None and config.early_stopping.monitor.startswith("val") and val is None:
+        raise ValueError(f"early_stopping monitors {config.early_stopping.monitor!r} but no val data was given")
+    if isinstance(progress, bool) or not (progress is None or callable(progress)):
+        raise TypeError(f"progress must be None or a callable taking a FitEvent (ProgressBar()), got {progress=}")
     # One thread: small roundings between small BLAS calls (see odyssey_lessons._threads). errstate: inf/NaN
     # gradients are expected in low precision; the scaler detects them and the step is skipped, so no warnings.
-    run = _Run(optimizer, epochs, batch_size, policy, scaler, clip_norm, clip_value, label_smoothing, float(l2),
-               max_norm, early_stopping, augment, seed, progress)  # fmt: skip
     with single_threaded(), np.errstate(over="ignore", invalid="ignore"):
-        return _fit(model, x_train, y_train, val_data, run)
+        return _fit(model, x_train, y_train, val_data, config, progress or _quiet)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """The validated settings of one :func:`fit` call."""
+def _config_of(config: object, settings: dict[str, object]) -> FitConfig:
+    """The run's :class:`FitConfig`: ``config``, with ``settings`` replacing its fields, or built from ``settings``."""
+    if config is None:
+        return FitConfig(**settings)
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a FitConfig or None, got config={config!r}")
+    return replace(config, **settings) if settings else config
 
-    optimizer: GradientTransformation
-    epochs: int
-    batch_size: int
-    policy: PrecisionPolicy
+
+def _quiet(event: FitEvent) -> None:
+    """The progress callback of a run nobody watches."""
+
+
+@dataclass
+class _State:
+    """What changes while a run trains: the master weights, the optimizer's state, the step counters, and the run's
+    own scaler and early stopper (copies of the config's, so the caller's objects keep their state)."""
+
+    master: dict[str, np.ndarray]
+    opt_state: object
     scaler: LossScaler
-    clip_norm: float | None
-    clip_value: float | None
-    label_smoothing: float
-    l2: float
-    max_norm: float | None
-    early_stopping: EarlyStopping | None
-    augment: Callable[[np.ndarray, int], np.ndarray] | None
-    seed: int
-    progress: bool
+    stopper: EarlyStopping | None
+    step: int = 0  # steps taken
+    applied: int = 0  # updates applied: a schedule advances with them, as the optimizer's step count does
+
+    @classmethod
+    def start(cls, model: Layer, config: FitConfig, optimizer: GradientTransformation) -> _State:
+        master = _store(config.policy, {k: v.copy() for k, v in model.params().items()}, config.seed)
+        stopper = copy.deepcopy(config.early_stopping)
+        if stopper is not None:
+            stopper.reset()
+        scaler = NoScaler() if config.scaler is None else copy.deepcopy(config.scaler)
+        return cls(master, optimizer.init(master), scaler, stopper)
 
 
 def _augmented(augment: Callable[[np.ndarray, int], np.ndarray], xb: np.ndarray, seed: int) -> np.ndarray:
@@ -339,77 +271,89 @@ def _augmented(augment: Callable[[np.ndarray, int], np.ndarray], xb: np.ndarray,
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _step_chain(run: _Run) -> GradientTransformation:
+def _step_chain(config: FitConfig) -> GradientTransformation:
     """The transforms from the unscaled gradients to the update: the L2 gradient of the weights, clipping by global
     norm, then by value, then the optimizer; each only when asked for."""
-    links = [add_decayed_weights(run.l2, mask=weight_mask)] if run.l2 else []
-    links += [] if run.clip_norm is None else [clip_by_global_norm(run.clip_norm)]
-    links += [] if run.clip_value is None else [clip_by_value(run.clip_value)]
-    return chain(*links, run.optimizer) if links else run.optimizer
+    links = [add_decayed_weights(config.l2, mask=weight_mask)] if config.l2 else []
+    links += [] if config.clip_norm is None else [clip_by_global_norm(config.clip_norm)]
+    links += [] if config.clip_value is None else [clip_by_value(config.clip_value)]
+    return chain(*links, config.optimizer) if links else config.optimizer
 
 
-def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, run: _Run) -> History:
-    caster = Caster(run.policy)
+def _train_step(
+    model: Layer, xb: np.ndarray, yb: np.ndarray, state: _State, config: FitConfig, optimizer, caster: Caster
+) -> tuple[float, ...]:
+    """One step (this module's docstring) on the batch ``(xb, yb)``; advances ``state`` and returns the values of
+    :data:`STEP_KEYS`."""
+    if config.augment is not None:
+        xb = _augmented(config.augment, xb, config.seed * 1_000_003 + state.step)
+    scale = state.scaler.get_scale()
+    cast_weights(model, state.master, caster)
+    model.zero_grad()
+    logits = forward(model, xb, caster, training=True)
+    loss, grad_logits = softmax_cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+    backward(model, grad_logits * np.float32(scale), caster)
+    grads = model.grads()
+    under, over = _cast_param_grads(grads, caster)
+    found_inf = bool(state.scaler.unscale(grads))
+    norm = global_norm(grads)
+    rate = optimizer.learning_rate
+    lr = math.nan if rate is None else lr_at(rate, state.applied)
+    if not found_inf:
+        updates, state.opt_state = optimizer.update(grads, state.opt_state, state.master)
+        state.applied += 1
+        master = apply_updates(state.master, updates)
+        if config.max_norm is not None:
+            master = max_norm_(master, config.max_norm)
+        state.master = _store(config.policy, master, (config.seed << 32) + ((state.step + 1) << 8))
+    state.scaler.update(found_inf)
+    state.step += 1
+    return loss, lr, scale, float(found_inf), norm, under, over
 
-    master = _store(run.policy, {k: v.copy() for k, v in model.params().items()}, run.seed)
-    optimizer = _step_chain(run)
-    opt_state = optimizer.init(master)
-    steps_per_epoch = -(-len(x_train) // run.batch_size)
+
+def _fit(model: Layer, x_train: np.ndarray, y_train: np.ndarray, val_data, config: FitConfig, progress) -> History:
+    caster = Caster(config.policy)
+    optimizer = _step_chain(config)
+    state = _State.start(model, config, optimizer)
     step_log: dict[str, list[float]] = {k: [] for k in STEP_KEYS}
     epoch_log: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
     start = time.perf_counter()
-    bar = tqdm(total=run.epochs * steps_per_epoch, desc=f"fit {run.policy.name}", delay=1.0, disable=not run.progress)
-    step = applied = 0  # steps taken / updates applied (a schedule advances with the updates, as the optimizer's)
-    if run.early_stopping is not None:
-        run.early_stopping.reset()
-    for epoch in range(run.epochs):
-        for xb, yb in batches(x_train, y_train, batch_size=run.batch_size, seed=run.seed * 1000 + epoch):
-            if run.augment is not None:
-                xb = _augmented(run.augment, xb, run.seed * 1_000_003 + step)
-            scale = run.scaler.get_scale()
-            cast_weights(model, master, caster)
-            model.zero_grad()
-            logits = forward(model, xb, caster, training=True)
-            loss, grad_logits = softmax_cross_entropy(logits, yb, label_smoothing=run.label_smoothing)
-            backward(model, grad_logits * np.float32(scale), caster)
-            grads = model.grads()
-            under, over = _cast_param_grads(grads, caster)
-            found_inf = bool(run.scaler.unscale(grads))
-            norm = global_norm(grads)
-            rate = optimizer.learning_rate
-            lr = math.nan if rate is None else lr_at(rate, applied)
-            if not found_inf:
-                updates, opt_state = optimizer.update(grads, opt_state, master)
-                applied += 1
-                master = apply_updates(master, updates)
-                if run.max_norm is not None:
-                    master = max_norm_(master, run.max_norm)
-                master = _store(run.policy, master, (run.seed << 32) + ((step + 1) << 8))
-            run.scaler.update(found_inf)
-            for key, value in zip(STEP_KEYS, (loss, lr, scale, float(found_inf), norm, under, over), strict=True):
-                step_log[key].append(value)
-            step += 1
-            bar.update()
-        cast_weights(model, master, caster)
-        train_loss, train_acc = _evaluate(model, x_train, y_train, caster)
-        val_loss, val_acc = _evaluate(model, *val_data, caster) if val_data else (math.nan, math.nan)
-        for key, value in zip(EPOCH_KEYS, (epoch + 1, train_loss, train_acc, val_loss, val_acc), strict=True):
-            epoch_log[key].append(value)
-        bar.set_postfix(val_acc=f"{val_acc:.3f}", skipped=int(sum(step_log["skipped"])))
-        es = run.early_stopping
-        metrics = {"val_loss": val_loss, "val_acc": val_acc, "train_loss": train_loss}
-        if es is not None and es.step(epoch + 1, metrics, master):
-            break
-    bar.close()
-    es = run.early_stopping
-    if es is not None and es.restore_best and es.best_params is not None:
-        master = es.best_params
-    model.load_params(master)
+    total = config.epochs * -(-len(x_train) // config.batch_size)
+    event = partial(FitEvent, total_steps=total, epochs=config.epochs, policy=config.policy.name)
+    progress(event("start", step=0, epoch=0))
+    try:
+        for epoch in range(1, config.epochs + 1):
+            for xb, yb in batches(x_train, y_train, batch_size=config.batch_size, seed=config.seed * 1000 + epoch - 1):
+                values = _train_step(model, xb, yb, state, config, optimizer, caster)
+                for key, value in zip(STEP_KEYS, values, strict=True):
+                    step_log[key].append(value)
+                progress(event("step", step=state.step, epoch=epoch - 1))
+            cast_weights(model, state.master, caster)
+            train_loss, train_acc = _evaluate(model, x_train, y_train, caster)
+            val_loss, val_acc = _evaluate(model, *val_data, caster) if val_data else (math.nan, math.nan)
+            for key, value in zip(EPOCH_KEYS, (epoch, train_loss, train_acc, val_loss, val_acc), strict=True):
+                epoch_log[key].append(value)
+            metrics = {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc}
+            skipped = float(sum(step_log["skipped"]))
+            progress(event("epoch", step=state.step, epoch=epoch, metrics={**metrics, "skipped": skipped}))
+            if state.stopper is not None and state.stopper.step(epoch, metrics, state.master):
+                break
+    finally:
+        progress(event("end", step=state.step, epoch=len(epoch_log["epoch"])))
+    return _finish(model, state, config, step_log, epoch_log, time.perf_counter() - start)
+
+
+def _finish(model: Layer, state: _State, config: FitConfig, step_log, epoch_log, seconds: float) -> History:
+    """Load the final weights (the best epoch's, when the early stopper restores them) and write the History."""
+    stopper = state.stopper
+    restore = stopper is not None and stopper.restore_best and stopper.best_params is not None
+    model.load_params(stopper.best_params if restore else state.master)
     return History(
-        run.policy,
+        config,
         {k: np.asarray(v, dtype=np.float64) for k, v in step_log.items()},
         {k: np.asarray(v, dtype=np.float64) for k, v in epoch_log.items()},
-        time.perf_counter() - start,
-        best_epoch=None if es is None else es.best_epoch,
-        stopped_epoch=None if es is None else es.stopped_epoch,
+        seconds,
+        best_epoch=None if stopper is None else stopper.best_epoch,
+        stopped_epoch=None if stopper is None else stopper.stopped_epoch,
+        scaler_state=state.scaler.state_dict(),
     )

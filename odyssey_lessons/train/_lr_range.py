@@ -88,7 +88,7 @@ def lr_range_test(
         raise TypeError(f"optimizer(schedule) must return an optimizer, got {type(opt).__name__}")
     per_epoch = -(-len(train[0]) // batch_size)
     epochs = -(-steps // per_epoch)
-    history = fit(model, train, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed, progress=False)
+    history = fit(model, train, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed)
     losses = history.step["loss"][:steps].copy()
     lrs = lr_min * gamma ** np.arange(steps)
     finite = np.where(np.isfinite(losses), losses, np.inf)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from odyssey_lessons._validate import check_int
+from odyssey_lessons._validate import check_bool, check_choice, check_int, check_nonnegative
 
 
 def is_weight(name: str) -> bool:
@@ -55,7 +55,9 @@ class EarlyStopping:
 
     An epoch *improves* when ``val_loss`` (or ``train_loss``) falls below ``best - min_delta``, or ``val_acc`` rises
     above ``best + min_delta`` (Keras's rule). After ``patience`` epochs without improvement training stops; with
-    ``restore_best=True`` :func:`~odyssey_lessons.train.fit` puts back the weights of the best epoch.
+    ``restore_best=True`` :func:`~odyssey_lessons.train.fit` puts back the weights of the best epoch. ``fit`` trains
+    with a copy of the stopper it is given (its ``History`` reports ``best_epoch`` and ``stopped_epoch``); the object
+    itself changes only when you call :meth:`step` yourself.
 
     Args:
         patience: Epochs without improvement before stopping, >= 1.
@@ -64,27 +66,21 @@ class EarlyStopping:
         restore_best: Restore the weights of the best epoch when training ends (stopped or not).
 
     Raises:
-        ValueError: A bad argument (named in the message).
+        TypeError: An argument of the wrong type; ValueError: one out of range (named in the message).
     """
 
     def __init__(
         self, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
     ) -> None:
         patience = check_int("patience", patience, minimum=1)
-        if (
-            isinstance(min_delta, bool)
-            or not isinstance(min_delta, int | float)
-            or not (math.isfinite(min_delta) and min_delta >= 0)
-        ):
-            raise ValueError(f"min_delta must be a finite number >= 0, got min_delta={min_delta!r}")
-        if monitor not in MONITORS:
-            raise ValueError(f"monitor must be one of {MONITORS}, got monitor={monitor!r}")
-        self.patience, self.min_delta, self.monitor = patience, float(min_delta), monitor
-        self.restore_best = bool(restore_best)
+        self.patience = patience
+        self.min_delta = check_nonnegative("min_delta", min_delta)
+        self.monitor = check_choice("monitor", monitor, MONITORS)
+        self.restore_best = check_bool("restore_best", restore_best)
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything seen (``fit`` calls this at the start of a run)."""
+        """Forget everything seen (``fit`` calls this on its own copy at the start of a run)."""
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.best_params: dict[str, np.ndarray] | None = None

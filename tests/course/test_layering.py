@@ -280,3 +280,27 @@ def test_the_reference_check_catches_what_it_is_for(tmp_path):
         encoding="utf-8",
     )
     assert sorted(runtime_package_imports(ref)) == ["odyssey_lessons.nn", "odyssey_lessons.quant._affine"]
+
+
+# ----- presentation stays out of compute ------------------------------------------------------------------------------
+# Compute functions return data; bars, plots and widgets call them, never the reverse. These modules may draw:
+PRESENTATION = {"widgets", "perf._plot", "train._progress", "grading._assign", "grading._batch"}
+DRAWING = {"tqdm", "matplotlib", "ipywidgets"}
+
+
+def draws(path: Path) -> list[str]:
+    """The drawing libraries ``path`` imports, anywhere in the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        found += [n for n in names if n.split(".")[0] in DRAWING]
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_presentation_modules_draw(path):
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    if rel.parts[0] in PRESENTATION or ".".join(rel.parts) in PRESENTATION or rel.parts[0] == "cli":
+        return
+    assert draws(path) == [], f"{rel} is compute but imports {draws(path)}: report progress through a callback"

@@ -142,7 +142,7 @@ def digits_models(request):
     task = digits_task(request.param, seed=0)
     rng = np.random.default_rng(0)
     model = mlp((64, 48, 10), rng=rng) if request.param == "mlp" else digits_cnn(rng=rng)
-    fit(model, task.train, optimizer=adam(1e-2), epochs=2, batch_size=64, seed=0, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=2, batch_size=64, seed=0)
     return model, task
 
 

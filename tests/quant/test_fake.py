@@ -144,7 +144,7 @@ def test_qat_beats_ptq_at_2_bits():
     epochs of QAT from the float weights recover most of it."""
     task = digits_task(layout="mlp", seed=0)
     model = mlp((64, 64, 10), rng=np.random.default_rng(0))
-    fit(model, task.train, optimizer=adam(1e-2), epochs=10, val=task.val, seed=0, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=10, val=task.val, seed=0)
     _, float_acc = evaluate(model, *task.val)
 
     ptq = prepare_qat(model, weight_bits=2, act_bits=8)
@@ -152,7 +152,7 @@ def test_qat_beats_ptq_at_2_bits():
     _, ptq_acc = evaluate(ptq, *task.val)
 
     qat = prepare_qat(model, weight_bits=2, act_bits=8)
-    history = fit(qat, task.train, optimizer=adam(3e-3), epochs=2, val=task.val, seed=0, progress=False)
+    history = fit(qat, task.train, optimizer=adam(3e-3), epochs=2, val=task.val, seed=0)
     _, qat_acc = evaluate(qat, *task.val)
     assert qat_acc == history.final_val_acc
     assert ptq_acc < float_acc
@@ -176,5 +176,5 @@ def test_fit_runs_on_prepared_cnn(rng):
     task = digits_task(layout="cnn", seed=0)
     model = prepare_qat(digits_cnn(rng=np.random.default_rng(0)), weight_bits=4, act_bits=8)
     x, y = task.train
-    history = fit(model, (x[:256], y[:256]), optimizer=sgd(0.05), epochs=1, val=task.val, seed=0, progress=False)
+    history = fit(model, (x[:256], y[:256]), optimizer=sgd(0.05), epochs=1, val=task.val, seed=0)
     assert np.isfinite(history.step["loss"]).all()

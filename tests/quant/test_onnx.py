@@ -44,7 +44,7 @@ def trained_model(request):
     task = digits_task(request.param, seed=0)
     rng = np.random.default_rng(0)
     model = mlp((64, 128, 10), rng=rng, dropout=0.1) if request.param == "mlp" else digits_cnn(rng=rng)
-    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=0)
     return model, task
 
 

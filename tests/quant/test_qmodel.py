@@ -37,7 +37,7 @@ def trained(layout: str, seed: int = 0):
         model = mlp((64, 128, 10), rng=rng, dropout=0.1)
     else:
         model = digits_cnn(rng=rng)
-    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=seed, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=6, batch_size=64, seed=seed)
     return model, task
 
 

@@ -39,7 +39,6 @@ def test_point_history_is_a_real_fit_run():
         policy=PrecisionPolicy("p", "bf16", "bf16", "e5m2"),
         scaler=StaticScaler(2.0**10),
         seed=SMALL.seed,
-        progress=False,
     )
     for key in fresh.step:
         np.testing.assert_array_equal(point.history.step[key], fresh.step[key], err_msg=key)

@@ -65,3 +65,16 @@ def test_rejects_strengths_out_of_range(kwargs, error, match):
 def test_arms_need_a_seed():
     with pytest.raises(ValueError, match="at least one seed"):
         mnist1d_regularization_arms([], setup=TINY)
+
+
+def test_arms_report_progress_through_the_callable_they_are_given():
+    seen = []
+
+    def progress(jobs):
+        seen.extend(jobs)
+        return iter(jobs)
+
+    arms = mnist1d_regularization_arms([0], setup=TINY, progress=progress)
+    assert seen == [(arm, 0) for arm in arms]
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        mnist1d_regularization_arms([0], setup=TINY, progress=True)

@@ -12,9 +12,11 @@ from odyssey_lessons.nn import Linear, ReLU, Sequential, mlp, softmax_cross_entr
 from odyssey_lessons.optim import sgd
 from odyssey_lessons.train import (
     Caster,
+    FitConfig,
     GradScaler,
     NoScaler,
     PrecisionPolicy,
+    ProgressBar,
     StaticScaler,
     evaluate,
     fit,
@@ -24,7 +26,8 @@ from odyssey_lessons.train import (
     mx_block_quantize,
     mx_fake_quantize,
 )
-from odyssey_lessons.train._fit import EPOCH_KEYS, STEP_KEYS, backward, cast_weights, forward
+from odyssey_lessons.train._config import EPOCH_KEYS, STEP_KEYS
+from odyssey_lessons.train._fit import backward, cast_weights, forward
 
 N_TRAIN = 256
 
@@ -66,7 +69,7 @@ def test_same_seed_reproduces_history_and_params_and_another_seed_changes_the_ba
 
     def run(batch_seed: int):
         model = small_mlp(seed)
-        history = fit(model, digits, optimizer=sgd(0.05), epochs=2, batch_size=32, seed=batch_seed, progress=False)
+        history = fit(model, digits, optimizer=sgd(0.05), epochs=2, batch_size=32, seed=batch_seed)
         return history, copy_params(model)
 
     h1, p1 = run(3)
@@ -99,7 +102,6 @@ def test_fp32_fit_equals_a_hand_written_sgd_loop(digits, rng, clip_norm):
         scaler=NoScaler(),
         clip_norm=clip_norm,
         seed=batch_seed,
-        progress=False,
     )
 
     ref = small_mlp(seed)
@@ -153,7 +155,7 @@ def test_every_recorded_tensor_is_representable_in_its_policy_format(digits, rng
     gen = np.random.default_rng(init_seed(rng))
     first, last = RecordingLinear(64, 32, rng=gen), RecordingLinear(32, 10, rng=gen)
     model = Sequential(first, ReLU(), last)
-    fit(model, (x[:64], y[:64]), optimizer=sgd(0.1), epochs=1, batch_size=32, policy=policy, progress=False)
+    fit(model, (x[:64], y[:64]), optimizer=sgd(0.1), epochs=1, batch_size=32, policy=policy)
 
     p = get_policy(policy)
     w_fmt, a_fmt, g_fmt = p.weights, p.activations, p.gradients
@@ -178,12 +180,12 @@ def test_every_recorded_tensor_is_representable_in_its_policy_format(digits, rng
 def test_master_weights_stay_float32_and_without_them_weights_are_stored_in_the_format(digits, rng, fmt):
     seed = init_seed(rng)
     with_master = small_mlp(seed)
-    fit(with_master, digits, optimizer=sgd(0.1), epochs=1, batch_size=64, policy=fmt, progress=False)
+    fit(with_master, digits, optimizer=sgd(0.1), epochs=1, batch_size=64, policy=fmt)
     assert not all(representable(w, fmt) for w in with_master.params().values())
 
     without = small_mlp(seed)
     policy = PrecisionPolicy("nomaster", fmt, fmt, fmt, master_weights=False)
-    fit(without, digits, optimizer=sgd(0.1), epochs=1, batch_size=64, policy=policy, progress=False)
+    fit(without, digits, optimizer=sgd(0.1), epochs=1, batch_size=64, policy=policy)
     assert all(representable(w, fmt) for w in without.params().values())
     assert not np.array_equal(without.params()["0.weight"], small_mlp(seed).params()["0.weight"])  # it trained
 
@@ -201,7 +203,6 @@ def test_a_static_scale_that_overflows_fp16_skips_every_step(digits, rng):
         batch_size=64,
         policy="fp16",
         scaler=StaticScaler(2.0**40),
-        progress=False,
     )
     np.testing.assert_array_equal(history.step["skipped"], np.ones(N_TRAIN // 64))
     np.testing.assert_array_equal(history.step["scale"], np.full(N_TRAIN // 64, 2.0**40))
@@ -234,7 +235,6 @@ def test_grad_scaler_backs_off_from_a_huge_scale_then_trains(digits, rng):
         batch_size=32,
         policy="fp16",
         scaler=GradScaler(init_scale=2.0**40, growth_interval=4),
-        progress=False,
     )
     skipped = history.step["skipped"]
     np.testing.assert_array_equal(history.step["scale"], reference_scale_trace(2.0**40, skipped, 4))
@@ -260,7 +260,6 @@ def test_power_of_two_static_scale_is_exact_in_fp32_and_unscales_before_clipping
             policy="fp32",
             scaler=scaler,
             clip_norm=clip_norm,
-            progress=False,
         )
         runs.append((history, copy_params(model)))
     (h_plain, p_plain), (h_scaled, p_scaled) = runs
@@ -279,10 +278,10 @@ def test_clip_norm_records_the_pre_clip_norm_and_bounds_the_step(digits, rng):
     seed, lr, clip = init_seed(rng), 0.1, 1e-3
 
     free = small_mlp(seed)
-    h_free = fit(free, one_batch, optimizer=sgd(lr), epochs=1, batch_size=32, progress=False)
+    h_free = fit(free, one_batch, optimizer=sgd(lr), epochs=1, batch_size=32)
     clipped = small_mlp(seed)
     before = copy_params(clipped)
-    h_clip = fit(clipped, one_batch, optimizer=sgd(lr), epochs=1, batch_size=32, clip_norm=clip, progress=False)
+    h_clip = fit(clipped, one_batch, optimizer=sgd(lr), epochs=1, batch_size=32, clip_norm=clip)
 
     assert h_clip.step["grad_norm"][0] == h_free.step["grad_norm"][0] > 100 * clip
     delta = math.sqrt(sum(float(np.sum((clipped.params()[k] - before[k]).astype(np.float64) ** 2)) for k in before))
@@ -307,7 +306,6 @@ def test_underflow_share_equals_gradient_stats_of_a_replayed_first_step(rng):
         batch_size=32,
         policy=policy,
         scaler=StaticScaler(scale),
-        progress=False,
     )
 
     ref = small_mlp(seed)
@@ -328,7 +326,7 @@ def test_underflow_is_a_share_zero_in_fp32_and_shrinks_with_a_larger_loss_scale(
     seed = init_seed(rng)
 
     def underflow(policy, scaler):
-        history = fit(small_mlp(seed), data, optimizer=sgd(0.1), epochs=1, policy=policy, scaler=scaler, progress=False)
+        history = fit(small_mlp(seed), data, optimizer=sgd(0.1), epochs=1, policy=policy, scaler=scaler)
         return history.step["underflow"]
 
     assert np.all(underflow("fp32", None) == 0)
@@ -346,9 +344,7 @@ def test_stochastic_update_rounding_beats_swamped_nearest_rounding_without_maste
     def run(rounding: str, batch_seed: int = 1):
         policy = PrecisionPolicy("w8", "e4m3fn", "fp32", "fp32", master_weights=False, update_rounding=rounding)
         model = small_mlp(seed)
-        history = fit(
-            model, digits, optimizer=sgd(lr), epochs=8, batch_size=32, policy=policy, seed=batch_seed, progress=False
-        )
+        history = fit(model, digits, optimizer=sgd(lr), epochs=8, batch_size=32, policy=policy, seed=batch_seed)
         return history, copy_params(model)
 
     # the premise: almost every first SGD update is below half a spacing of the e4m3fn weight it updates
@@ -379,7 +375,7 @@ def test_fp8_recipes_train_and_are_deterministic(digits, rng, policy):
 
     def run():
         model = small_mlp(seed)
-        return fit(model, digits, optimizer=sgd(0.1), epochs=3, batch_size=32, policy=policy, progress=False)
+        return fit(model, digits, optimizer=sgd(0.1), epochs=3, batch_size=32, policy=policy)
 
     h1, h2 = run(), run()
     assert h1.epoch["train_acc"][-1] > h1.epoch["train_acc"][0]
@@ -478,7 +474,7 @@ def test_evaluate_fp16_casts_forward_and_leaves_params_unchanged(digits, rng):
 
 # ----- 10. bad input --------------------------------------------------------------------------------------------------
 def _bad_fit_calls(x, y):
-    good = {"optimizer": sgd(0.1), "epochs": 1, "progress": False}
+    good = {"optimizer": sgd(0.1), "epochs": 1}
     return [
         ([x, y], good, TypeError, r"^train must be a tuple"),
         ((x.astype(np.float64), y), good, TypeError, r"train\[0\]"),
@@ -507,7 +503,7 @@ def test_bad_input_raises_a_clear_error(digits, case):
 def test_bad_model_raises():
     x, y = make_classification_blobs(8, n_features=4, n_classes=2, scale=1.0, seed=0)
     with pytest.raises(TypeError, match="model"):
-        fit(lambda v: v, (x, y), optimizer=sgd(0.1), epochs=1, progress=False)
+        fit(lambda v: v, (x, y), optimizer=sgd(0.1), epochs=1)
 
 
 # ----- 11. history fields ---------------------------------------------------------------------------------------------
@@ -521,7 +517,6 @@ def test_history_has_one_entry_per_step_and_per_epoch(digits, rng):
         epochs=epochs,
         batch_size=batch_size,
         val=(x[n : 2 * n], y[n : 2 * n]),
-        progress=False,
     )
     steps = epochs * math.ceil(n / batch_size)
     assert set(history.step) == set(STEP_KEYS) and set(history.epoch) == set(EPOCH_KEYS)
@@ -549,7 +544,6 @@ def test_scheduled_lr_follows_the_optimizer_step_which_skipped_steps_do_not_adva
         batch_size=32,
         policy="fp16",
         scaler=GradScaler(init_scale=2.0**30, growth_interval=3),
-        progress=False,
     )
     skipped = history.step["skipped"]
     assert 0 < skipped.sum() < len(skipped)
@@ -559,5 +553,94 @@ def test_scheduled_lr_follows_the_optimizer_step_which_skipped_steps_do_not_adva
 
 
 def test_no_validation_data_gives_nan_val_metrics(digits, rng):
-    history = fit(small_mlp(init_seed(rng)), digits, optimizer=sgd(0.05), epochs=1, progress=False)
+    history = fit(small_mlp(init_seed(rng)), digits, optimizer=sgd(0.05), epochs=1)
     assert np.isnan(history.epoch["val_loss"]).all() and np.isnan(history.epoch["val_acc"]).all()
+
+
+# ----- 12. the config record ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("settings", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, r"epochs.*epochs=0"),
+        ({"batch_size": 2.5}, TypeError, r"batch_size.*batch_size=2\.5"),
+        ({"label_smoothing": 1.5}, ValueError, r"label_smoothing.*label_smoothing=1\.5"),
+        ({"l2": -0.1}, ValueError, r"l2.*l2=-0\.1"),
+        ({"max_norm": "1"}, TypeError, r"max_norm.*max_norm='1'"),
+        ({"early_stopping": 3}, TypeError, r"early_stopping.*early_stopping=3"),
+        ({"scaler": 1024.0}, TypeError, r"scaler.*scaler=1024\.0"),
+        ({"augment": "flip"}, TypeError, r"augment.*augment='flip'"),
+        ({"optimizer": "sgd"}, TypeError, r"optimizer.*optimizer='sgd'"),
+        ({"policy": "fp12"}, ValueError, "fp12"),
+    ],
+)
+def test_config_errors_name_the_setting_and_its_value(settings, error, match):
+    with pytest.raises(error, match=match):
+        FitConfig(**{"optimizer": sgd(0.1), "epochs": 1, **settings})
+
+
+def test_fit_takes_a_config_or_its_fields_and_history_keeps_it(digits):
+    config = FitConfig(optimizer=sgd(0.05), epochs=1, batch_size=32, policy="bf16", seed=2)
+    assert config.policy is get_policy("bf16") and config.scaler is None
+    by_record, by_keywords = small_mlp(0), small_mlp(0)
+    h1 = fit(by_record, digits, config)
+    h2 = fit(by_keywords, digits, optimizer=config.optimizer, epochs=1, batch_size=32, policy="bf16", seed=2)
+    assert h1.config is config and h2.config == config and h1.policy is config.policy
+    np.testing.assert_array_equal(h1.step["loss"], h2.step["loss"])
+    assert_params_equal(copy_params(by_record), copy_params(by_keywords))
+    h3 = fit(small_mlp(0), digits, config, seed=3)  # keywords with a config replace its fields
+    assert h3.config.seed == 3 and h3.config.policy is config.policy
+    assert not np.array_equal(h1.step["loss"], h3.step["loss"])
+    with pytest.raises(TypeError, match="config"):
+        fit(small_mlp(0), digits, {"optimizer": sgd(0.1), "epochs": 1})
+    with pytest.raises(TypeError, match="epoch"):
+        fit(small_mlp(0), digits, optimizer=sgd(0.1), epoch=1)  # a misspelt setting
+
+
+def test_fit_leaves_the_callers_scaler_and_stopper_as_they_were(digits):
+    from odyssey_lessons.train import EarlyStopping
+
+    x, y = digits
+    scaler = GradScaler(init_scale=2.0**30, growth_interval=3)
+    stopper = EarlyStopping(patience=1, monitor="val_loss")
+    before = (scaler.state_dict(), dict(vars(stopper)))
+    config = FitConfig(
+        optimizer=sgd(0.1), epochs=6, batch_size=32, policy="fp16", scaler=scaler, early_stopping=stopper
+    )
+    runs = [fit(small_mlp(0), (x[:128], y[:128]), config, val=(x[128:], y[128:])) for _ in range(2)]
+    assert (scaler.state_dict(), dict(vars(stopper))) == before
+    assert runs[0].skipped_steps > 0 and runs[0].best_epoch is not None
+    assert runs[0].scaler_state["scale"] != before[0]["scale"]  # the run's own scaler moved
+    for key in STEP_KEYS:  # one config, two runs, the same result: no state carried from one run to the next
+        np.testing.assert_array_equal(runs[0].step[key], runs[1].step[key], err_msg=key)
+    assert (runs[0].best_epoch, runs[0].stopped_epoch) == (runs[1].best_epoch, runs[1].stopped_epoch)
+
+
+# ----- 13. progress ---------------------------------------------------------------------------------------------------
+def test_progress_callback_gets_start_steps_epochs_end_in_order(digits):
+    from odyssey_lessons.train import EarlyStopping
+
+    x, y = digits
+    events = []
+    h = fit(small_mlp(0), (x[:96], y[:96]), optimizer=sgd(0.05), epochs=2, batch_size=32, progress=events.append)
+    assert [e.kind for e in events] == ["start", *["step"] * 3, "epoch", *["step"] * 3, "epoch", "end"]
+    assert all(e.total_steps == 6 and e.epochs == 2 and e.policy == "fp32" for e in events)
+    assert [e.step for e in events] == [0, 1, 2, 3, 3, 4, 5, 6, 6, 6]
+    assert [e.epoch for e in events] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    epochs = [e for e in events if e.kind == "epoch"]
+    np.testing.assert_array_equal([e.metrics["train_loss"] for e in epochs], h.epoch["train_loss"])
+    assert all(e.metrics["skipped"] == 0 and math.isnan(e.metrics["val_acc"]) for e in epochs)
+    # early stopping ends the run before total_steps; the end event still comes
+    events.clear()
+    h = fit(small_mlp(0), (x[:64], y[:64]), optimizer=sgd(0.5), epochs=50, batch_size=32, val=(x[64:], y[64:]),
+            early_stopping=EarlyStopping(patience=1), progress=events.append)  # fmt: skip
+    assert h.stopped_epoch is not None and events[-1].kind == "end"
+    assert events[-1].epoch == h.stopped_epoch and events[-1].step == 2 * h.stopped_epoch < events[-1].total_steps
+
+
+def test_progress_bar_opens_and_closes_a_bar_per_run(digits):
+    bar = ProgressBar(delay=0)
+    for _ in range(2):
+        fit(small_mlp(0), digits, optimizer=sgd(0.05), epochs=1, batch_size=64, progress=bar)
+        assert bar._bar is None
+    with pytest.raises(TypeError, match="progress=True"):
+        fit(small_mlp(0), digits, optimizer=sgd(0.05), epochs=1, progress=True)

@@ -44,7 +44,7 @@ def paper_run_accuracy(name: str, seed: int) -> float:
     """Test accuracy of model ``name`` trained with the paper's recipe, initialised and shuffled with ``seed``."""
     task = mnist1d_task("cnn" if name == "cnn" else "mlp", num_val=0)
     model = BUILD[name](np.random.default_rng(seed))
-    fit(model, task.train, optimizer=adam(1e-2), epochs=EPOCHS, batch_size=100, seed=seed, progress=False)
+    fit(model, task.train, optimizer=adam(1e-2), epochs=EPOCHS, batch_size=100, seed=seed)
     return evaluate(model, *task.test)[1]
 
 

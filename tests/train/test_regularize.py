@@ -38,7 +38,7 @@ def test_fit_with_l2_equals_a_hand_written_loop(small):
     train, _ = small
     lr, l2 = 0.05, 0.01
     model = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
-    fit(model, train, optimizer=optim.sgd(lr), epochs=2, batch_size=32, l2=l2, seed=4, progress=False)
+    fit(model, train, optimizer=optim.sgd(lr), epochs=2, batch_size=32, l2=l2, seed=4)
     ref = nn.mlp((64, 16, 10), rng=np.random.default_rng(0))
     for epoch in range(2):
         for xb, yb in batches(*train, batch_size=32, seed=4 * 1000 + epoch):
@@ -69,7 +69,7 @@ def test_fit_l2_is_the_masked_decay_chained_by_hand(small, clip_norm):
         if mask is not None and clip_norm is not None:
             links.append(optim.clip_by_global_norm(clip_norm))
         opt = optim.chain(*links, optim.sgd(lr)) if links else optim.sgd(lr)
-        fit(model, train, optimizer=opt, epochs=2, batch_size=32, l2=fit_l2, seed=4, progress=False,
+        fit(model, train, optimizer=opt, epochs=2, batch_size=32, l2=fit_l2, seed=4,
             clip_norm=clip_norm if mask is None else None)  # fmt: skip
         runs[how] = model.params()
     for how in ("callable", "dict"):
@@ -93,7 +93,7 @@ def test_max_norm_caps_each_units_incoming_weights(rng):
 def test_fit_with_max_norm_keeps_every_row_within_the_bound(small):
     train, _ = small
     model = nn.mlp((64, 16, 10), rng=np.random.default_rng(1))
-    fit(model, train, optimizer=optim.sgd(0.5), epochs=2, batch_size=32, max_norm=0.8, progress=False)
+    fit(model, train, optimizer=optim.sgd(0.5), epochs=2, batch_size=32, max_norm=0.8)
     for name, w in model.params().items():
         if name.endswith("weight"):
             assert np.linalg.norm(w.reshape(len(w), -1), axis=1).max() <= 0.8 * (1 + 1e-6)
@@ -122,9 +122,9 @@ def test_fit_early_stopping_restores_the_best_epoch(small):
     train, val = small
     model = nn.mlp((64, 64, 10), rng=np.random.default_rng(2))
     es = EarlyStopping(patience=2, monitor="val_loss")
-    h = fit(model, train, val=val, optimizer=optim.adam(0.02), epochs=40, batch_size=16, early_stopping=es,
-            progress=False)  # fmt: skip
+    h = fit(model, train, val=val, optimizer=optim.adam(0.02), epochs=40, batch_size=16, early_stopping=es)  # fmt: skip
     assert h.stopped_epoch is not None and h.stopped_epoch < 40, "a small training set should overfit and stop"
+    assert es.best_epoch is None and es.best_params is None, "fit trains with a copy: the stopper passed is unchanged"
     assert len(h.epoch["epoch"]) == h.stopped_epoch
     assert h.best_epoch == int(np.argmin(h.epoch["val_loss"])) + 1
     loss, _ = evaluate(model, *val)
@@ -140,8 +140,7 @@ def test_augment_is_applied_to_training_batches_only(small):
         return xb * np.float32(0)  # a destructive "augmentation": training sees only zeros
 
     model = nn.mlp((64, 16, 10), rng=np.random.default_rng(3))
-    h = fit(model, train, val=val, optimizer=optim.sgd(0.1), epochs=1, batch_size=32, augment=augment, seed=5,
-            progress=False)  # fmt: skip
+    h = fit(model, train, val=val, optimizer=optim.sgd(0.1), epochs=1, batch_size=32, augment=augment, seed=5)
     assert len(seen) == 4 and len(set(seen)) == 4, "a new seed for every step"
     assert np.all(model.params()["0.weight"] == nn.mlp((64, 16, 10), rng=np.random.default_rng(3)).params()["0.weight"])
     assert np.isfinite(h.epoch["val_loss"]).all()
@@ -153,13 +152,15 @@ def test_bad_regularizer_arguments_raise(small):
     for kwargs, match in [({"l2": -1.0}, "l2"), ({"max_norm": 0.0}, "max_norm"), ({"early_stopping": 3}, "early"),
                           ({"augment": 3}, "augment"), ({"early_stopping": EarlyStopping()}, "val")]:  # fmt: skip
         with pytest.raises((ValueError, TypeError), match=match):
-            fit(model, train, optimizer=optim.sgd(0.1), epochs=1, progress=False, **kwargs)
+            fit(model, train, optimizer=optim.sgd(0.1), epochs=1, **kwargs)
     with pytest.raises(ValueError, match="shape"):
-        fit(model, train, optimizer=optim.sgd(0.1), epochs=1, augment=lambda x, s: x[:1], progress=False)
-    for kwargs, match in [
-        ({"patience": 0}, "patience"),
-        ({"min_delta": -1}, "min_delta"),
-        ({"monitor": "acc"}, "monitor"),
+        fit(model, train, optimizer=optim.sgd(0.1), epochs=1, augment=lambda x, s: x[:1])
+    for kwargs, error, match in [
+        ({"patience": 0}, ValueError, "patience=0"),
+        ({"min_delta": -1}, ValueError, "min_delta=-1"),
+        ({"min_delta": "0.1"}, TypeError, "min_delta='0.1'"),
+        ({"monitor": "acc"}, ValueError, "monitor='acc'"),
+        ({"restore_best": 1}, TypeError, "restore_best=1"),
     ]:
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(error, match=match):
             EarlyStopping(**kwargs)

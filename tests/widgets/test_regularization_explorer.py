@@ -19,7 +19,7 @@ def test_run_is_a_real_fit_with_the_named_regularizer():
     task = digits_task("mlp")
     model = TINY.model(1)
     fresh = fit(model, (task.train[0][:64], task.train[1][:64]), val=task.val, optimizer=optim.adam(TINY.lr),
-                epochs=3, batch_size=32, l2=0.02, seed=1, progress=False)  # fmt: skip
+                epochs=3, batch_size=32, l2=0.02, seed=1)  # fmt: skip
     np.testing.assert_array_equal(run.history.epoch["val_loss"], fresh.epoch["val_loss"])
     assert run.test_acc == evaluate(model, *task.test)[1]
     assert run.gap == pytest.approx(fresh.epoch["train_acc"][-1] - fresh.epoch["val_acc"][-1])

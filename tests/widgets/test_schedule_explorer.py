@@ -25,9 +25,14 @@ def test_range_test_lrs_are_geometric_and_losses_come_from_a_fit_run():
                            batch_size=32, seed=3)  # fmt: skip
     np.testing.assert_allclose(result.lrs, np.geomspace(1e-3, 1.0, 24), rtol=1e-9)
     gamma = (1.0 / 1e-3) ** (1 / 23)
-    again = fit(nn.mlp((64, 16, 10), rng=np.random.default_rng(0)), train,
-                optimizer=optim.sgd(exponential(1e-3, gamma=gamma), momentum=0.9), epochs=3, batch_size=32, seed=3,
-                progress=False)  # fmt: skip
+    again = fit(
+        nn.mlp((64, 16, 10), rng=np.random.default_rng(0)),
+        train,
+        optimizer=optim.sgd(exponential(1e-3, gamma=gamma), momentum=0.9),
+        epochs=3,
+        batch_size=32,
+        seed=3,
+    )
     finite = np.isfinite(result.losses)
     np.testing.assert_array_equal(result.losses[finite], again.step["loss"][:24][finite])
     assert result.lrs[0] <= result.steepest_lr <= result.lrs[-1]
@@ -62,7 +67,7 @@ def test_schedule_run_is_a_real_fit_with_the_example_schedule():
     np.testing.assert_allclose(run.history.step["lr"], run.lrs, rtol=1e-6)
     task = digits_task("mlp")
     fresh = fit(nn.mlp((64, 128, 10), rng=np.random.default_rng(2)), task.train, val=task.val,
-                optimizer=optim.sgd(sched, momentum=0.9), epochs=1, batch_size=64, seed=2, progress=False)  # fmt: skip
+                optimizer=optim.sgd(sched, momentum=0.9), epochs=1, batch_size=64, seed=2)  # fmt: skip
     np.testing.assert_array_equal(run.history.step["loss"], fresh.step["loss"])
     with pytest.raises(ValueError, match="unknown schedule"):
         schedule_run("cosinus")
