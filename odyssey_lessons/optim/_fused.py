@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from odyssey_lessons._threads import threads_for
+from odyssey_lessons._threads import PARALLEL_MIN_SIZE, threads_for
 from odyssey_lessons.optim._base import GradientTransformation, Params, Schedule
 from odyssey_lessons.optim._checks import check_tree, need_params
 from odyssey_lessons.optim._pool import Recycler
@@ -115,7 +115,8 @@ def _sweep(
     out.resize((len(used) + 1) * len(grads))
     updates: Params = {}
     new: dict[str, Params] = {field: {} for field in arrays}
-    for name, g in grads.items():
+
+    def one(name: str, g: np.ndarray) -> None:
         shape = np.shape(g)
         g, p = _flat(g), _flat_in(params[name], "params", name, fused)
         olds, news = [], []
@@ -124,12 +125,26 @@ def _sweep(
             olds.append(old)
             news.append(old if fused or field not in used else out.empty(old.size))
         u = _EMPTY if fused else out.empty(g.size)
-        with threads_for(g.size):
-            kernel(p, g, *olds, *news, u, h, fused)
+        kernel(p, g, *olds, *news, u, h, fused)
         updates[name] = None if fused else u.reshape(shape)
         for field, array in zip(arrays, news, strict=True):
             if field in used:
                 new[field][name] = array.reshape(shape)
+
+    # Each array runs on the calling thread or numba's pool by its size (threads_for); the small ones share one
+    # switch to the calling thread instead of two thread-count changes each. Arrays are independent, so the order
+    # they run in changes nothing; the results keep the gradients' order.
+    small = {name: g for name, g in grads.items() if np.size(g) < PARALLEL_MIN_SIZE}
+    with threads_for(0):
+        for name, g in small.items():
+            one(name, g)
+    for name, g in grads.items():
+        if name not in small:
+            with threads_for(np.size(g)):
+                one(name, g)
+    order = list(grads)
+    updates = {name: updates[name] for name in order}
+    new = {field: {name: trees[name] for name in order} if trees else trees for field, trees in new.items()}
     return updates, new
 
 
