@@ -494,7 +494,7 @@ qat_rows, qat = [], {}
 for run in tqdm((mlp_run, cnn_run), desc="QAT"):
     for b in (2, 3):
         model = prepare_qat(run.model, weight_bits=b, act_bits=8, weight_granularity="channel")
-        fit(model, run.task.train, optimizer=adam(1e-3), epochs=3, batch_size=64, val=run.task.val, seed=0)  # fmt: skip
+        fit(model, run.task.train, optimizer=adam(1e-3), epochs=3, batch_size=64, val=run.task.val, seed=0)
         after = ptq_evaluate(float_copy(model), run.task, run.calibration_x[: setup.n_calib], bits=b,
                              granularity="channel", observer="minmax")  # fmt: skip
         before = ptq[(run.layout, "channel", "minmax", b)]

@@ -113,8 +113,9 @@ def _sweep(
     """
     used = [field for field, tree in arrays.items() if tree is not None]
     out.resize((len(used) + 1) * len(grads))
-    updates: Params = {}
-    new: dict[str, Params] = {field: {} for field in arrays}
+    # filled in below; made here in the gradients' order, which the results keep whatever order the arrays run in
+    updates: Params = dict.fromkeys(grads)
+    new: dict[str, Params] = {field: dict.fromkeys(grads) if field in used else {} for field in arrays}
 
     def one(name: str, g: np.ndarray) -> None:
         shape = np.shape(g)
@@ -133,7 +134,7 @@ def _sweep(
 
     # Each array runs on the calling thread or numba's pool by its size (threads_for); the small ones share one
     # switch to the calling thread instead of two thread-count changes each. Arrays are independent, so the order
-    # they run in changes nothing; the results keep the gradients' order.
+    # they run in changes nothing.
     small = {name: g for name, g in grads.items() if np.size(g) < PARALLEL_MIN_SIZE}
     with threads_for(0):
         for name, g in small.items():
@@ -142,9 +143,6 @@ def _sweep(
         if name not in small:
             with threads_for(np.size(g)):
                 one(name, g)
-    order = list(grads)
-    updates = {name: updates[name] for name in order}
-    new = {field: {name: trees[name] for name in order} if trees else trees for field, trees in new.items()}
     return updates, new
 
 

@@ -484,6 +484,11 @@ def test_large_arrays_take_the_parallel_path(name, rng):
     ref, _ = _run(OPTIMIZERS[name](1e-2, **hyper), small, small_seq)
     for k in small:
         np.testing.assert_array_equal(big[k][:5], ref[k])
+    # the small array runs before the large one; the results keep the gradients' order
+    opt = OPTIMIZERS[name](1e-2, **hyper)
+    updates, state = opt.update(grads_seq[0], opt.init(params), params)
+    assert list(updates) == ["w", "b"]
+    assert all(list(tree) in ([], ["w", "b"]) for tree in state[1:])
 
 
 def test_float64_gradients_give_float32_updates(rng):
